@@ -1,0 +1,1 @@
+"""The HTTP edge of Accords: a FastAPI app grouped by resource."""

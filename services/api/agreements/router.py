@@ -1,0 +1,206 @@
+"""Routes of `/v1/agreements`: the registry and the lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from services.api.agreements import service
+from services.api.agreements.schemas import (
+    AgreementCreate,
+    AgreementPublic,
+    AgreementStatus,
+    AgreementUpdate,
+    InstrumentType,
+    StatusChangePublic,
+    TransitionRequest,
+)
+from services.api.deps import Reader, SessionDep, Writer
+from services.api.http import (
+    CursorQuery,
+    IfMatchHeader,
+    LimitQuery,
+    Page,
+    check_if_match,
+    decode_cursor,
+    page_of,
+    set_etag,
+)
+from services.api.problems import problem_responses
+
+router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_agreement(
+    body: AgreementCreate, session: SessionDep, principal: Writer, response: Response
+) -> AgreementPublic:
+    """Register an agreement (an MoU, framework agreement, treaty, ...) in `draft`.
+
+    Every party must be an existing organization; `reference` must be unique
+    (409 otherwise); objective refs must be unique; `expires_on` must come
+    after `effective_from`.
+    """
+    agreement = await service.create_agreement(session, actor=principal.actor, payload=body)
+    response.headers["Location"] = f"/v1/agreements/{agreement.id}"
+    set_etag(response, agreement.version)
+    return AgreementPublic.model_validate(agreement)
+
+
+@router.get("", responses=problem_responses(400, 401, 403, 422))
+async def list_agreements(
+    session: SessionDep,
+    principal: Reader,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    status: AgreementStatus | None = None,
+    organization_id: uuid.UUID | None = Query(
+        default=None, description="Only agreements this organization is party to."
+    ),
+    country: Annotated[
+        str | None, Query(max_length=2, description="Only agreements with a party of this country.")
+    ] = None,
+    instrument_type: InstrumentType | None = None,
+    focus_area: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the reference, title or summary.")
+    ] = None,
+    expires_before: dt.date | None = Query(
+        default=None, description="Only agreements expiring before this date."
+    ),
+) -> Page[AgreementPublic]:
+    """List agreements in creation order, with filters."""
+    rows = await service.list_agreements(
+        session,
+        after=decode_cursor(cursor),
+        limit=limit,
+        organization_scope=principal.organization_id,
+        status=status,
+        organization_id=organization_id,
+        country=country,
+        instrument_type=instrument_type,
+        focus_area=focus_area,
+        q=q,
+        expires_before=expires_before,
+    )
+    agreements, next_cursor = page_of(rows, limit, key=lambda row: row.id)
+    return Page(
+        items=[AgreementPublic.model_validate(row) for row in agreements],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/{agreement_id}", responses=problem_responses(401, 403, 404, 422))
+async def get_agreement(
+    agreement_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
+) -> AgreementPublic:
+    """Fetch one agreement with its parties; the `ETag` header carries its version."""
+    agreement = await service.get_agreement(
+        session, agreement_id, organization_id=principal.organization_id
+    )
+    set_etag(response, agreement.version)
+    return AgreementPublic.model_validate(agreement)
+
+
+@router.patch("/{agreement_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+async def update_agreement(
+    agreement_id: uuid.UUID,
+    body: AgreementUpdate,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> AgreementPublic:
+    """Change fields of an agreement. Needs `If-Match` with its current ETag.
+
+    Parties and objectives are the terms: they can change only in `draft` or
+    `negotiation` (409 afterwards). The status changes only through
+    `POST /v1/agreements/{id}/transitions`.
+    """
+    agreement = await service.get_agreement(
+        session, agreement_id, organization_id=principal.organization_id, for_update=True
+    )
+    check_if_match(if_match, agreement.version)
+    agreement = await service.update_agreement(
+        session, actor=principal.actor, agreement=agreement, payload=body
+    )
+    set_etag(response, agreement.version)
+    return AgreementPublic.model_validate(agreement)
+
+
+@router.delete(
+    "/{agreement_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def delete_agreement(
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    principal: Writer,
+    if_match: IfMatchHeader = None,
+) -> None:
+    """Delete an agreement still in `draft`, `negotiation` or `cancelled` (409 otherwise)."""
+    agreement = await service.get_agreement(
+        session, agreement_id, organization_id=principal.organization_id, for_update=True
+    )
+    check_if_match(if_match, agreement.version)
+    await service.delete_agreement(session, actor=principal.actor, agreement=agreement)
+
+
+@router.post(
+    "/{agreement_id}/transitions",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def transition_agreement(
+    agreement_id: uuid.UUID,
+    body: TransitionRequest,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+) -> AgreementPublic:
+    """Move the agreement along its lifecycle.
+
+        draft -> negotiation -> signed -> active <-> suspended
+        active|suspended -> completed | terminated     signed|active -> expired
+        draft|negotiation -> cancelled
+
+    `signed` needs two or more `signatory` parties and `signed_on` (or `on`);
+    `terminated` needs a `reason`. A move that is not allowed answers 409 with
+    the allowed targets in `allowed`; a move whose conditions fail answers 409
+    naming what is missing.
+    """
+    agreement = await service.get_agreement(
+        session, agreement_id, organization_id=principal.organization_id, for_update=True
+    )
+    agreement = await service.transition_agreement(
+        session, actor=principal.actor, agreement=agreement, request=body
+    )
+    set_etag(response, agreement.version)
+    return AgreementPublic.model_validate(agreement)
+
+
+@router.get("/{agreement_id}/history", responses=problem_responses(400, 401, 403, 404, 422))
+async def get_agreement_history(
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    principal: Reader,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[StatusChangePublic]:
+    """The agreement's lifecycle moves, oldest first: who moved it, when and why."""
+    await service.get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    rows = await service.list_history(
+        session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
+    )
+    changes, next_cursor = page_of(rows, limit, key=lambda row: row.id)
+    return Page(
+        items=[StatusChangePublic.model_validate(row) for row in changes],
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,387 @@
+"""Agreement use cases: registry, parties and the lifecycle.
+
+Functions flush; the request boundary commits. Each change records its
+outbox event and audit row through :func:`shared.events.record_change`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.api.agreements.schemas import (
+    AgreementCreate,
+    AgreementPublic,
+    AgreementUpdate,
+    Party,
+    TransitionRequest,
+    validate_dates,
+)
+from shared.errors import (
+    Conflict,
+    InvalidReference,
+    InvalidTransition,
+    NotFound,
+    TransitionConditionFailed,
+)
+from shared.events import Actor, Aggregate, record_change
+from shared.ids import uuid7
+from shared.lifecycle import AgreementFacts, allowed_agreement_targets, missing_conditions
+from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
+
+# Parties and objectives are the terms of the agreement: fixed once it is signed.
+EDITABLE_TERMS_STATUSES = ("draft", "negotiation")
+DELETABLE_STATUSES = ("draft", "negotiation", "cancelled")
+
+
+def as_public(agreement: Agreement) -> dict[str, Any]:
+    return AgreementPublic.model_validate(agreement).model_dump(mode="json", by_alias=True)
+
+
+def aggregate_of(agreement_id: uuid.UUID) -> Aggregate:
+    return Aggregate("agreement", agreement_id)
+
+
+def visible_to(organization_id: uuid.UUID | None) -> ColumnElement[bool] | None:
+    """The condition limiting agreements to those an organization is party to."""
+    if organization_id is None:
+        return None
+    return exists().where(
+        AgreementParty.agreement_id == Agreement.id,
+        AgreementParty.organization_id == organization_id,
+    )
+
+
+async def get_agreement(
+    session: AsyncSession,
+    agreement_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None = None,
+    for_update: bool = False,
+) -> Agreement:
+    """The agreement with its parties; 404 also when the caller may not see it."""
+    query = (
+        select(Agreement)
+        .options(selectinload(Agreement.parties))
+        .where(Agreement.id == agreement_id)
+    )
+    condition = visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
+    if for_update:
+        query = query.with_for_update(of=Agreement)
+    agreement = (await session.scalars(query)).one_or_none()
+    if agreement is None:
+        raise NotFound(f"Agreement {agreement_id} does not exist.")
+    return agreement
+
+
+def list_query(
+    *,
+    organization_scope: uuid.UUID | None,
+    status: str | None = None,
+    organization_id: uuid.UUID | None = None,
+    country: str | None = None,
+    instrument_type: str | None = None,
+    focus_area: str | None = None,
+    q: str | None = None,
+    expires_before: dt.date | None = None,
+    dialect: str = "postgresql",
+) -> Select[tuple[Agreement]]:
+    query = select(Agreement).options(selectinload(Agreement.parties))
+    scope_condition = visible_to(organization_scope)
+    if scope_condition is not None:
+        query = query.where(scope_condition)
+    if status:
+        query = query.where(Agreement.status == status)
+    if organization_id:
+        query = query.where(
+            exists().where(
+                AgreementParty.agreement_id == Agreement.id,
+                AgreementParty.organization_id == organization_id,
+            )
+        )
+    if country:
+        query = query.where(
+            exists().where(
+                AgreementParty.agreement_id == Agreement.id,
+                AgreementParty.organization_id == Organization.id,
+                Organization.country == country.upper(),
+            )
+        )
+    if instrument_type:
+        query = query.where(Agreement.instrument_type == instrument_type)
+    if focus_area:
+        query = query.where(_has_focus_area(focus_area, dialect))
+    if q:
+        needle = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Agreement.reference).like(needle),
+                func.lower(Agreement.title).like(needle),
+                func.lower(Agreement.summary).like(needle),
+            )
+        )
+    if expires_before:
+        query = query.where(Agreement.expires_on < expires_before)
+    return query
+
+
+def _has_focus_area(focus_area: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return Agreement.focus_areas.op("@>")(func.jsonb_build_array(focus_area))
+    each = func.json_each(Agreement.focus_areas).table_valued("value")
+    return exists(select(1).select_from(each).where(each.c.value == focus_area))
+
+
+async def list_agreements(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int, **filters: Any
+) -> list[Agreement]:
+    """Up to ``limit + 1`` agreements after ``after``, in creation order."""
+    query = list_query(dialect=session.bind.dialect.name, **filters)
+    if after is not None:
+        query = query.where(Agreement.id > after)
+    query = query.order_by(Agreement.id).limit(limit + 1)
+    return list((await session.scalars(query)).all())
+
+
+async def _check_parties_exist(session: AsyncSession, parties: list[Party]) -> None:
+    wanted = {party.organization_id for party in parties}
+    found = set(
+        (await session.scalars(select(Organization.id).where(Organization.id.in_(wanted)))).all()
+    )
+    missing = [str(organization_id) for organization_id in wanted - found]
+    if missing:
+        raise InvalidReference(
+            f"No organization with id {', '.join(sorted(missing))}.",
+            errors=[
+                {
+                    "loc": ["body", "parties", index, "organization_id"],
+                    "msg": "no such organization",
+                }
+                for index, party in enumerate(parties)
+                if str(party.organization_id) in missing
+            ],
+        )
+
+
+async def _check_reference_free(
+    session: AsyncSession, reference: str, *, except_id: uuid.UUID | None = None
+) -> None:
+    query = select(Agreement.id).where(Agreement.reference == reference)
+    if except_id is not None:
+        query = query.where(Agreement.id != except_id)
+    if await session.scalar(query) is not None:
+        raise Conflict(f"An agreement with reference '{reference}' already exists.")
+
+
+def _party_rows(parties: list[Party]) -> list[AgreementParty]:
+    return [
+        AgreementParty(organization_id=party.organization_id, role=party.role, position=index)
+        for index, party in enumerate(parties)
+    ]
+
+
+async def create_agreement(
+    session: AsyncSession, *, actor: Actor, payload: AgreementCreate
+) -> Agreement:
+    await _check_reference_free(session, payload.reference)
+    await _check_parties_exist(session, payload.parties)
+    agreement = Agreement(
+        id=uuid7(),
+        reference=payload.reference,
+        title=payload.title,
+        instrument_type=payload.instrument_type,
+        legal_character=payload.legal_character,
+        summary=payload.summary,
+        focus_areas=list(payload.focus_areas),
+        objectives=[objective.model_dump() for objective in payload.objectives],
+        signed_on=payload.signed_on,
+        signed_at=payload.signed_at,
+        effective_from=payload.effective_from,
+        expires_on=payload.expires_on,
+        status="draft",
+        parties=_party_rows(payload.parties),
+    )
+    session.add(agreement)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="agreement.created",
+        aggregate=aggregate_of(agreement.id),
+        entity_id=agreement.id,
+        before=None,
+        after=as_public(agreement),
+    )
+    return agreement
+
+
+async def update_agreement(
+    session: AsyncSession, *, actor: Actor, agreement: Agreement, payload: AgreementUpdate
+) -> Agreement:
+    changes = payload.changes()
+    if not changes:
+        return agreement
+    terms_changed = [field for field in ("parties", "objectives") if field in changes]
+    if terms_changed and agreement.status not in EDITABLE_TERMS_STATUSES:
+        raise Conflict(
+            f"{' and '.join(terms_changed)} cannot change once the agreement is "
+            f"{agreement.status}; they are fixed from signing on."
+        )
+    validate_or_422(
+        changes.get("effective_from", agreement.effective_from),
+        changes.get("expires_on", agreement.expires_on),
+    )
+    if "reference" in changes:
+        await _check_reference_free(session, changes["reference"], except_id=agreement.id)
+    if payload.parties is not None:
+        await _check_parties_exist(session, payload.parties)
+    before = as_public(agreement)
+    for field in ("reference", "title", "instrument_type", "legal_character", "summary"):
+        if field in changes:
+            setattr(agreement, field, changes[field])
+    for field in ("signed_on", "signed_at", "effective_from", "expires_on", "focus_areas"):
+        if field in changes:
+            setattr(agreement, field, changes[field])
+    if payload.objectives is not None:
+        agreement.objectives = [objective.model_dump() for objective in payload.objectives]
+    if payload.parties is not None:
+        agreement.parties.clear()
+        await session.flush()
+        agreement.parties.extend(_party_rows(payload.parties))
+    agreement.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="agreement.updated",
+        aggregate=aggregate_of(agreement.id),
+        entity_id=agreement.id,
+        before=before,
+        after=as_public(agreement),
+    )
+    return agreement
+
+
+def validate_or_422(effective_from: dt.date | None, expires_on: dt.date | None) -> None:
+    try:
+        validate_dates(effective_from, expires_on)
+    except ValueError as exc:
+        raise InvalidReference(
+            str(exc), errors=[{"loc": ["body", "expires_on"], "msg": str(exc)}]
+        ) from exc
+
+
+async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Agreement) -> None:
+    if agreement.status not in DELETABLE_STATUSES:
+        raise Conflict(
+            f"A {agreement.status} agreement is a record and cannot be deleted; "
+            "move it to completed, terminated or expired instead.",
+        )
+    before = as_public(agreement)
+    await session.delete(agreement)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="agreement.deleted",
+        aggregate=aggregate_of(agreement.id),
+        entity_id=agreement.id,
+        before=before,
+        after=None,
+    )
+
+
+async def transition_agreement(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agreement: Agreement,
+    request: TransitionRequest,
+) -> Agreement:
+    """Move an agreement along its lifecycle, recording history and the event."""
+    allowed = allowed_agreement_targets(agreement.status)
+    if request.to not in allowed:
+        raise InvalidTransition(
+            f"An agreement cannot move from {agreement.status} to {request.to}.",
+            allowed=list(allowed),
+        )
+    facts = AgreementFacts(
+        party_roles=tuple(party.role for party in agreement.parties),
+        signed_on=agreement.signed_on,
+    )
+    missing = missing_conditions(request.to, facts, reason=request.reason, on=request.on)
+    if missing:
+        raise TransitionConditionFailed(
+            f"Moving to {request.to} needs {'; and '.join(missing)}.", missing=missing
+        )
+    return await apply_transition(
+        session,
+        actor=actor,
+        agreement=agreement,
+        to=request.to,
+        reason=request.reason,
+        on=request.on,
+    )
+
+
+async def apply_transition(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agreement: Agreement,
+    to: str,
+    reason: str | None,
+    on: dt.date | None,
+) -> Agreement:
+    """Record a move already checked against the rules (also used by the sweep)."""
+    before = as_public(agreement)
+    previous = agreement.status
+    if to == "signed" and on is not None and agreement.signed_on is None:
+        agreement.signed_on = on
+    if to == "active" and on is not None and agreement.effective_from is None:
+        agreement.effective_from = on
+    agreement.status = to
+    agreement.updated_at = dt.datetime.now(dt.UTC)
+    session.add(
+        AgreementStatusChange(
+            agreement_id=agreement.id,
+            from_status=previous,
+            to_status=to,
+            reason=reason,
+            on=on,
+            api_key_id=actor.api_key_id,
+        )
+    )
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="agreement.status_changed",
+        aggregate=aggregate_of(agreement.id),
+        entity_id=agreement.id,
+        before=before,
+        after=as_public(agreement),
+        extra={"previous_status": previous, "reason": reason},
+    )
+    return agreement
+
+
+async def list_history(
+    session: AsyncSession, *, agreement_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[AgreementStatusChange]:
+    query = (
+        select(AgreementStatusChange)
+        .where(AgreementStatusChange.agreement_id == agreement_id)
+        .order_by(AgreementStatusChange.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(AgreementStatusChange.id > after)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,96 @@
+"""Api key use cases, shared by the HTTP routes and the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.api_keys.schemas import ApiKeyPublic
+from shared.errors import InvalidReference, NotFound
+from shared.events import Actor, record_audit
+from shared.ids import uuid7
+from shared.models import ApiKey, Organization
+from shared.security import SCOPES, display_prefix, generate_api_key, hash_api_key
+
+
+async def create_api_key(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    name: str,
+    scopes: Sequence[str],
+    organization_id: uuid.UUID | None = None,
+    key: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its clear value (never stored)."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(unknown)}")
+    if organization_id is not None and await session.get(Organization, organization_id) is None:
+        raise InvalidReference(
+            f"No organization with id {organization_id}.",
+            errors=[{"loc": ["body", "organization_id"], "msg": "no such organization"}],
+        )
+    clear = key or generate_api_key()
+    api_key = ApiKey(
+        id=uuid7(),
+        name=name,
+        key_hash=hash_api_key(clear),
+        key_prefix=display_prefix(clear),
+        scopes=sorted(set(scopes)),
+        organization_id=organization_id,
+    )
+    session.add(api_key)
+    await session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="created",
+        entity_type="api_key",
+        entity_id=api_key.id,
+        before=None,
+        after=ApiKeyPublic.model_validate(api_key).model_dump(mode="json"),
+    )
+    return api_key, clear
+
+
+async def ensure_api_key(session: AsyncSession, *, key: str, name: str) -> ApiKey:
+    """Make sure an admin key with exactly this value exists (bootstrap)."""
+    existing = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
+    if existing is not None:
+        return existing
+    api_key, _ = await create_api_key(
+        session, actor=Actor.system(), name=name, scopes=["admin"], key=key
+    )
+    return api_key
+
+
+async def list_api_keys(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(ApiKey.id > after)
+    return list((await session.scalars(query)).all())
+
+
+async def delete_api_key(session: AsyncSession, *, actor: Actor, api_key_id: uuid.UUID) -> None:
+    """Revoke a key: it stops working on the very next request."""
+    api_key = await session.get(ApiKey, api_key_id)
+    if api_key is None:
+        raise NotFound(f"Api key {api_key_id} does not exist.")
+    before = ApiKeyPublic.model_validate(api_key).model_dump(mode="json")
+    await session.delete(api_key)
+    await session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="deleted",
+        entity_type="api_key",
+        entity_id=api_key_id,
+        before=before,
+        after=None,
+    )

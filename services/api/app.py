@@ -1,0 +1,106 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import RedirectResponse
+
+from services.api import health
+from services.api.agreements.router import router as agreements_router
+from services.api.api_keys.router import router as api_keys_router
+from services.api.api_keys.service import ensure_api_key
+from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from services.api.organizations.router import router as organizations_router
+from services.api.problems import document_problems, install_problem_handlers
+from shared.db import create_engine, create_sessionmaker
+from shared.logging import configure_logging
+from shared.settings import Settings, get_settings
+
+DESCRIPTION = """
+Accords is the system of record for international cooperation agreements
+(memoranda of understanding and their kin), the initiatives and milestones that
+carry them out, the engagements that steer them and the research
+collaborations they produce.
+
+**Authentication**: `Authorization: Bearer <api key>` on every `/v1` route.
+**Errors**: RFC 9457 `application/problem+json`.
+**Concurrency**: every resource has a `version` and a strong `ETag`; `PATCH`
+and `DELETE` need `If-Match` (428 without it, 412 when stale).
+**Lists**: `?limit=` (1-200) and `?cursor=` from `next_cursor`.
+"""
+
+AfterCommit = Callable[[list[uuid.UUID]], Awaitable[None]]
+
+
+async def _no_dispatch(_event_ids: list[uuid.UUID]) -> None:
+    """Without a broker the outbox relay picks events up; nothing to do here."""
+
+
+def create_app(
+    settings: Settings | None = None, *, after_commit: AfterCommit | None = None
+) -> FastAPI:
+    """Build the API. ``after_commit`` receives the ids of events each request committed."""
+    settings = settings or get_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        if settings.bootstrap_api_key:
+            async with app.state.sessionmaker() as session:
+                await ensure_api_key(session, key=settings.bootstrap_api_key, name="bootstrap")
+                await session.commit()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Accords API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.after_commit = after_commit or _no_dispatch
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(health.router)
+    app.include_router(organizations_router)
+    app.include_router(agreements_router)
+    app.include_router(api_keys_router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An Accords api key."}
+            }
+            for path, path_item in schema.get("paths", {}).items():
+                if path.startswith("/v1"):
+                    for operation in path_item.values():
+                        operation["security"] = [{"bearer": []}]
+            app.openapi_schema = document_problems(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,125 @@
+"""Request-scoped dependencies: the transaction, the caller and its scopes.
+
+One transaction per request: services ``flush()``; the session dependency
+commits after the route returns and before the response is sent, so a client
+never sees a success that was not committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import Forbidden, Unauthorized
+from shared.events import Actor, new_event_ids
+from shared.models import ApiKey
+from shared.security import grants, hash_api_key
+from shared.settings import Settings
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        event_ids = new_event_ids(session)
+        if event_ids:
+            await request.app.state.after_commit(event_ids)
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    api_key_id: uuid.UUID
+    scopes: frozenset[str]
+    organization_id: uuid.UUID | None
+    request_id: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(api_key_id=self.api_key_id, request_id=self.request_id)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(
+            "Send an api key as 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": 'Bearer realm="accords"'},
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "The Authorization header must use the Bearer scheme.",
+            headers={"WWW-Authenticate": 'Bearer realm="accords"'},
+        )
+    return token.strip()
+
+
+async def _principal(request: Request, session: SessionDep) -> Principal:
+    token = _bearer_token(request)
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.scopes, ApiKey.organization_id).where(
+                ApiKey.key_hash == hash_api_key(token)
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized(
+            "The api key is unknown or has been revoked.",
+            headers={"WWW-Authenticate": 'Bearer realm="accords", error="invalid_token"'},
+        )
+    principal = Principal(
+        api_key_id=row.id,
+        scopes=frozenset(row.scopes),
+        organization_id=row.organization_id,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets the request through only with ``scope``."""
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if not grants(principal.scopes, scope):
+            raise Forbidden(f"This operation needs the '{scope}' scope.")
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+WebhookManager = Annotated[Principal, Depends(require("webhooks"))]

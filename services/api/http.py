@@ -1,0 +1,90 @@
+"""HTTP mechanics shared by every resource: ETags, preconditions, pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Header, Query, Response
+from pydantic import BaseModel, Field
+
+from shared.errors import DomainError, PreconditionFailed, PreconditionRequired
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass ``next_cursor`` as ``cursor`` to get the next."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="Opaque cursor of the next page; null at the end.")
+
+
+class InvalidCursor(DomainError):
+    status = 400
+    type_slug = "invalid-cursor"
+    title = "Invalid cursor"
+
+
+LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="The `next_cursor` of the previous page."),
+]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The resource's current ETag; required to change or delete it.",
+    ),
+]
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> uuid.UUID | None:
+    """The id after which the page starts; ids are time-ordered UUIDs."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return uuid.UUID(bytes=raw)
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidCursor("The cursor is not one this API gave out.") from exc
+
+
+def page_of(rows: list[T], limit: int, key: Callable[[T], uuid.UUID]) -> tuple[list[T], str | None]:
+    """Split the ``limit + 1`` rows a list query fetched into a page and its cursor."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(key(rows[-1]))
+    return rows, None
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag_for(version)
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """Enforce optimistic concurrency: 428 without If-Match, 412 when it is stale."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            "This change needs an If-Match header with the resource's current ETag."
+        )
+    current = etag_for(version)
+    for candidate in (part.strip() for part in if_match.split(",")):
+        # Weak validators never match for If-Match (RFC 9110 section 13.1.1).
+        if candidate == "*" or candidate == current:
+            return
+    raise PreconditionFailed(
+        f"The resource has changed; its current ETag is {current}.", etag=current
+    )

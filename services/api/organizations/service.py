@@ -1,0 +1,127 @@
+"""Organization use cases. Functions flush; the request boundary commits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.organizations.schemas import (
+    OrganizationCreate,
+    OrganizationPublic,
+    OrganizationUpdate,
+)
+from shared.errors import Conflict, NotFound
+from shared.events import Actor, Aggregate, record_change
+from shared.ids import uuid7
+from shared.models import AgreementParty, Organization
+
+
+def as_public(organization: Organization) -> dict:
+    return OrganizationPublic.model_validate(organization).model_dump(mode="json")
+
+
+async def get_organization(session: AsyncSession, organization_id: uuid.UUID) -> Organization:
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        raise NotFound(f"Organization {organization_id} does not exist.")
+    return organization
+
+
+async def list_organizations(
+    session: AsyncSession,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    country: str | None = None,
+    kind: str | None = None,
+    q: str | None = None,
+) -> list[Organization]:
+    """Up to ``limit + 1`` organizations after ``after``, in creation order."""
+    query = select(Organization).order_by(Organization.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Organization.id > after)
+    if country:
+        query = query.where(Organization.country == country.upper())
+    if kind:
+        query = query.where(Organization.kind == kind)
+    if q:
+        needle = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Organization.name).like(needle),
+                func.lower(Organization.acronym).like(needle),
+            )
+        )
+    return list((await session.scalars(query)).all())
+
+
+async def create_organization(
+    session: AsyncSession, *, actor: Actor, payload: OrganizationCreate
+) -> Organization:
+    values = payload.model_dump()
+    if values["website"] is not None:
+        values["website"] = str(values["website"])
+    organization = Organization(id=uuid7(), **values)
+    session.add(organization)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="organization.created",
+        aggregate=Aggregate("organization", organization.id),
+        entity_id=organization.id,
+        before=None,
+        after=as_public(organization),
+    )
+    return organization
+
+
+async def update_organization(
+    session: AsyncSession, *, actor: Actor, organization: Organization, payload: OrganizationUpdate
+) -> Organization:
+    changes = payload.changes()
+    if not changes:
+        return organization
+    before = as_public(organization)
+    if changes.get("website") is not None:
+        changes["website"] = str(changes["website"])
+    for field, value in changes.items():
+        setattr(organization, field, value)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="organization.updated",
+        aggregate=Aggregate("organization", organization.id),
+        entity_id=organization.id,
+        before=before,
+        after=as_public(organization),
+    )
+    return organization
+
+
+async def delete_organization(
+    session: AsyncSession, *, actor: Actor, organization: Organization
+) -> None:
+    is_party = await session.scalar(
+        select(exists().where(AgreementParty.organization_id == organization.id))
+    )
+    if is_party:
+        raise Conflict(
+            "The organization is a party to at least one agreement; "
+            "remove it from those agreements first."
+        )
+    before = as_public(organization)
+    await session.delete(organization)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="organization.deleted",
+        aggregate=Aggregate("organization", organization.id),
+        entity_id=organization.id,
+        before=before,
+        after=None,
+    )

@@ -1,0 +1,188 @@
+"""The `accords` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shared.settings import Settings
+
+app = typer.Typer(
+    help="Accords: the system of record for international cooperation agreements.",
+    no_args_is_help=True,
+)
+api_keys_app = typer.Typer(help="Manage api keys.", no_args_is_help=True)
+app.add_typer(api_keys_app, name="api-keys")
+console = Console(stderr=True)
+
+DEV_DEFAULTS = {
+    "ACCORDS_DATABASE_URL": "sqlite+aiosqlite:///var/accords.db",
+    "ACCORDS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+    "ACCORDS_LOG_FORMAT": "console",
+    "ACCORDS_ENVIRONMENT": "development",
+}
+DEV_KEY_FILE = Path("var/dev-admin-key")
+
+
+def _apply_defaults(defaults: dict[str, str]) -> Settings:
+    """A command's defaults apply only where the environment says nothing."""
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+    return Settings()
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision."""
+    from shared.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    console.print("[green]database schema is up to date[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+) -> None:
+    """Run the production API server (uvicorn). Run `accords migrate` first."""
+    import uvicorn
+
+    uvicorn.run(
+        "services.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@app.command()
+def dev(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+) -> None:
+    """Run everything in one process on the embedded SQLite database."""
+    import uvicorn
+
+    from services.api.app import create_app
+    from shared.migrate import upgrade
+
+    settings = _apply_defaults(DEV_DEFAULTS)
+    upgrade(settings.database_url)
+    key = settings.bootstrap_api_key or _dev_admin_key(settings)
+    console.rule("[bold]Accords (development)")
+    console.print(f"API      http://{host}:{port}   docs: http://{host}:{port}/docs")
+    console.print(f"Database {settings.database_url}")
+    console.print(f"Admin key (keep it; stored in {DEV_KEY_FILE}):")
+    print(key, flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)
+
+
+def _dev_admin_key(settings: Settings) -> str:
+    """Reuse the development admin key kept under var/, or issue one."""
+    from shared.security import generate_api_key
+
+    key = DEV_KEY_FILE.read_text().strip() if DEV_KEY_FILE.exists() else ""
+    key = key or generate_api_key()
+    asyncio.run(_ensure_admin_key(settings, key, name="accords dev admin"))
+    DEV_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEV_KEY_FILE.write_text(key + "\n")
+    DEV_KEY_FILE.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    return key
+
+
+async def _ensure_admin_key(settings: Settings, key: str, *, name: str) -> None:
+    from services.api.api_keys.service import ensure_api_key
+    from shared.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await ensure_api_key(session, key=key, name=name)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+@api_keys_app.command("create")
+def create_api_key(
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[
+        list[str], typer.Option(help="read, write, webhooks or admin; repeat for several.")
+    ],
+    organization: Annotated[
+        str | None, typer.Option(help="Bind the key to this organization id.")
+    ] = None,
+) -> None:
+    """Issue an api key; the key alone is printed on the last line."""
+    from shared.security import SCOPES
+
+    unknown = sorted(set(scope) - set(SCOPES))
+    if unknown:
+        console.print(f"[red]unknown scope(s): {', '.join(unknown)}[/red]")
+        raise typer.Exit(2)
+    organization_id = None
+    if organization:
+        try:
+            organization_id = uuid.UUID(organization)
+        except ValueError:
+            console.print("[red]--organization must be an organization id (UUID)[/red]")
+            raise typer.Exit(2) from None
+    key = asyncio.run(_create_api_key(Settings(), name, scope, organization_id))
+    console.print(f"Created api key '{name}' with scopes {', '.join(sorted(set(scope)))}.")
+    print(key, flush=True)
+
+
+async def _create_api_key(
+    settings: Settings, name: str, scopes: list[str], organization_id: uuid.UUID | None
+) -> str:
+    from services.api.api_keys.service import create_api_key as create
+    from shared.db import create_engine, create_sessionmaker
+    from shared.errors import DomainError
+    from shared.events import Actor
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            try:
+                _, key = await create(
+                    session,
+                    actor=Actor.system(),
+                    name=name,
+                    scopes=scopes,
+                    organization_id=organization_id,
+                )
+            except DomainError as exc:
+                console.print(f"[red]{exc.detail}[/red]")
+                raise typer.Exit(2) from None
+            await session.commit()
+            return key
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def demo() -> None:
+    """Load the reference story: STZA and GEI, their MoU and what carries it out."""
+    from services.demo import load_demo
+
+    settings = Settings()
+    summary = asyncio.run(load_demo(settings))
+    console.print(summary)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Code that both the API and the worker run: models, events, settings, rules."""

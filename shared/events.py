@@ -1,0 +1,169 @@
+"""The event catalogue and the outbox writer.
+
+Every change calls :func:`record_change` inside its own transaction: the
+outbox row (what consumers and webhooks see) and the audit row (who did it)
+commit or roll back together with the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.ids import uuid7
+from shared.models import AggregateSequence, AuditEntry, OutboxEvent
+
+EVENT_TYPES: tuple[str, ...] = (
+    "organization.created",
+    "organization.updated",
+    "organization.deleted",
+    "agreement.created",
+    "agreement.updated",
+    "agreement.deleted",
+    "agreement.status_changed",
+    "agreement.health_changed",
+    "agreement.expiring",
+    "agreement.dormant",
+    "initiative.created",
+    "initiative.updated",
+    "initiative.deleted",
+    "initiative.status_changed",
+    "milestone.created",
+    "milestone.updated",
+    "milestone.deleted",
+    "milestone.completed",
+    "milestone.overdue",
+    "engagement.recorded",
+    "engagement.updated",
+    "engagement.deleted",
+    "research_collaboration.created",
+    "research_collaboration.updated",
+    "research_collaboration.deleted",
+    "research_collaboration.status_changed",
+    "research_collaboration.output_added",
+    "webhook_endpoint.disabled",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a change: an api key in a request, or the system itself."""
+
+    api_key_id: uuid.UUID | None
+    request_id: str | None = None
+
+    @classmethod
+    def system(cls, request_id: str | None = None) -> Actor:
+        return cls(api_key_id=None, request_id=request_id)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """The stream an event belongs to; its sequence increases by one per event."""
+
+    type: str
+    id: uuid.UUID
+
+
+async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
+    """Hand out the aggregate's next sequence number.
+
+    An upsert on the counter row: the row lock it takes serialises concurrent
+    writers of the same aggregate until their transactions end.
+    """
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(AggregateSequence).values(
+        aggregate_type=aggregate.type, aggregate_id=aggregate.id, last_sequence=1
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[AggregateSequence.aggregate_type, AggregateSequence.aggregate_id],
+        set_={"last_sequence": AggregateSequence.last_sequence + 1},
+    ).returning(AggregateSequence.last_sequence)
+    return (await session.execute(statement)).scalar_one()
+
+
+async def record_event(
+    session: AsyncSession, *, event_type: str, aggregate: Aggregate, data: dict[str, Any]
+) -> OutboxEvent:
+    """Add one event to the outbox in the session's transaction."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    event = OutboxEvent(
+        id=uuid7(),
+        type=event_type,
+        aggregate_type=aggregate.type,
+        aggregate_id=aggregate.id,
+        sequence=await next_sequence(session, aggregate),
+        occurred_at=dt.datetime.now(dt.UTC),
+        data=data,
+    )
+    session.add(event)
+    pending = session.info.setdefault("accords_new_events", [])
+    pending.append(event.id)
+    return event
+
+
+def record_audit(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        api_key_id=actor.api_key_id,
+        request_id=actor.request_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+async def record_change(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    event_type: str,
+    aggregate: Aggregate,
+    entity_id: uuid.UUID,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    extra: dict[str, Any] | None = None,
+) -> OutboxEvent:
+    """Write the outbox event and the audit row of one change.
+
+    ``before``/``after`` are the resource as the API returns it; the event's
+    ``data`` is ``after`` (or ``before`` for a deletion) plus ``extra``.
+    """
+    entity_type, _, action = event_type.partition(".")
+    record_audit(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+    data = dict(after if after is not None else before or {})
+    if extra:
+        data.update(extra)
+    return await record_event(session, event_type=event_type, aggregate=aggregate, data=data)
+
+
+def new_event_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Ids of the events this session wrote, for handing to the broker after commit."""
+    return list(session.info.get("accords_new_events", []))

@@ -1,0 +1,44 @@
+"""The transactional outbox: events committed with the change that caused them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base, JSONDocument, UTCDateTime, utcnow
+from shared.ids import uuid7
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    type: Mapped[str] = mapped_column(String(80), nullable=False)
+    aggregate_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    aggregate_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    # The feed position, given by the single relay only once the row is
+    # committed, so a reader paging by position never skips a late commit.
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("aggregate_type", "aggregate_id", "sequence"),
+        Index("ix_outbox_events_undispatched", "dispatched_at", "id"),
+    )
+
+
+class AggregateSequence(Base):
+    """The last event sequence number handed out per aggregate."""
+
+    __tablename__ = "aggregate_sequences"
+
+    aggregate_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    aggregate_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -1,0 +1,65 @@
+"""Runtime settings, read from the environment with the ``ACCORDS_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///var/accords.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the URLs operators usually write to the async drivers Accords runs on."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ACCORDS_", extra="ignore")
+
+    database_url: str = DEFAULT_SQLITE_URL
+    # Empty means the in-process broker (embedded default).
+    broker_url: str = ""
+    bootstrap_api_key: str | None = Field(default=None, repr=False)
+    webhook_allow_private_targets: bool = False
+    webhook_retry_schedule: list[int] = Field(
+        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    )
+    webhook_timeout_seconds: float = 15.0
+    sweep_interval_seconds: float = 60.0
+    dormancy_days: int = 90
+    rate_limit_per_minute: int = 1200
+    max_body_bytes: int = 1_048_576
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "info"
+    environment: Literal["production", "development", "test"] = "production"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""Reusable field types with the validation rules of the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, ClassVar
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+CountryCode = Annotated[
+    str,
+    AfterValidator(_country),
+    Field(
+        min_length=2,
+        max_length=2,
+        description="ISO 3166-1 alpha-2 code, e.g. `PK`.",
+        examples=["PK"],
+    ),
+]
+RorId = Annotated[
+    str,
+    StringConstraints(pattern=r"^https://ror\.org/0[0-9a-hjkmnp-tv-z]{6}[0-9]{2}$"),
+    Field(description="A ROR identifier URL, e.g. `https://ror.org/05dxps055`."),
+]
+
+
+def bounded_text(max_length: int) -> object:
+    """A stripped, non-empty string of at most ``max_length`` characters."""
+    return Annotated[
+        str,
+        BeforeValidator(_strip),
+        StringConstraints(min_length=1, max_length=max_length),
+    ]
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+class Patch(BaseModel):
+    """Base of PATCH bodies: unknown fields are refused, and so is null for a
+    field the resource cannot be without."""
+
+    model_config = ConfigDict(extra="forbid")
+    required_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            nulled = [
+                name for name in cls.required_fields if name in values and values[name] is None
+            ]
+            if nulled:
+                raise ValueError(f"{', '.join(nulled)} cannot be null")
+        return values
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their new values."""
+        return self.model_dump(exclude_unset=True)

@@ -1,0 +1,158 @@
+"""Fixtures: real databases (SQLite and PostgreSQL), the app, an admin client.
+
+Each backend gets one database per test session, migrated by Alembic (the
+same revisions production runs); tables are emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.api.app import create_app
+from shared.db import Base, create_engine, create_sessionmaker
+from shared.events import Actor
+from shared.migrate import upgrade_async
+from shared.settings import Settings
+from tests.servers import POSTGRES, POSTGRES_ADMIN_URL
+
+os.environ.setdefault("ACCORDS_LOG_LEVEL", "warning")
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+async def _create_pg_database(name: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_pg_database(name: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def pg_url(database: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + database
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A migrated PostgreSQL database of this test session."""
+    POSTGRES.require()
+    name = f"accords_test_{uuid.uuid4().hex[:10]}"
+    await _create_pg_database(name)
+    url = pg_url(name)
+    await upgrade_async(url)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite file of this test session (the embedded default)."""
+    path: Path = tmp_path_factory.mktemp("sqlite") / "accords.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_async(url)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    fixture = "postgres_url" if backend == "postgresql" else "sqlite_url"
+    return request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        log_format="console",
+        log_level="warning",
+        environment="test",
+    )
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    await _empty_tables(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with create_sessionmaker(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def make_key(app, scopes: list[str], *, organization_id: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]
+    from services.api.api_keys.service import create_api_key
+
+    async with app.state.sessionmaker() as session:
+        _, key = await create_api_key(
+            session,
+            actor=Actor.system(),
+            name=f"test {'+'.join(scopes)}",
+            scopes=scopes,
+            organization_id=organization_id,
+        )
+        await session.commit()
+    return key
+
+
+def client_for(app, key: str | None) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://accords.test", headers=headers
+    )
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """An admin client."""
+    key = await make_key(app, ["admin"])
+    async with client_for(app, key) as admin:
+        yield admin
