@@ -58,11 +58,35 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-class Patch(BaseModel):
-    """Base of PATCH bodies: unknown fields are refused, and so is null for a
-    field the resource cannot be without."""
+def _refuse_nul(value: Any, path: str = "") -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'value'} contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, path)
+            _refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}[{index}]")
+
+
+class RequestBody(BaseModel):
+    """Base of request bodies: unknown fields are refused, and so is any text
+    with a NUL character (no database stores one in a text column)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, values: Any) -> Any:
+        _refuse_nul(values)
+        return values
+
+
+class Patch(RequestBody):
+    """Base of PATCH bodies: null is refused for a field the resource cannot be without."""
+
     required_fields: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="before")

@@ -146,7 +146,9 @@ async def make_key(app, scopes: list[str], *, organization_id: uuid.UUID | None 
 def client_for(app, key: str | None) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://accords.test", headers=headers
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://accords.test",
+        headers=headers,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
@@ -15,6 +15,7 @@ from services.api import health
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.router import router as api_keys_router
 from services.api.api_keys.service import ensure_api_key
+from services.api.http import strict_query
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
@@ -68,6 +69,7 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(strict_query)],
     )
     app.state.settings = settings
     app.state.after_commit = after_commit or _no_dispatch

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Header, Query, Response
+from fastapi import Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from shared.errors import DomainError, PreconditionFailed, PreconditionRequired
@@ -88,3 +89,47 @@ def check_if_match(if_match: str | None, version: int) -> None:
     raise PreconditionFailed(
         f"The resource has changed; its current ETag is {current}.", etag=current
     )
+
+
+_known_query_params: dict[int, frozenset[str]] = {}
+
+
+def _declared_query_params(route: APIRoute) -> frozenset[str]:
+    key = id(route)
+    if key not in _known_query_params:
+        names: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            names.update(param.alias for param in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        _known_query_params[key] = frozenset(names)
+    return _known_query_params[key]
+
+
+async def strict_query(request: Request) -> None:
+    """Refuse query parameters a route does not know, and NUL characters in any.
+
+    A misspelt filter (`?staus=active`) silently ignored would return the
+    wrong list; saying so is kinder to integrators.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _declared_query_params(route)
+    errors = []
+    for name, value in request.query_params.multi_items():
+        if name not in declared:
+            errors.append({"loc": ["query", name], "msg": "unknown query parameter"})
+        elif "\x00" in value:
+            errors.append({"loc": ["query", name], "msg": "contains a NUL character"})
+    if errors:
+        raise InvalidQuery(
+            "The query string has parameters this operation does not take.", errors=errors
+        )
+
+
+class InvalidQuery(DomainError):
+    status = 422
+    type_slug = "validation-error"
+    title = "Validation error"

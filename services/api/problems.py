@@ -168,9 +168,14 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     problem_content = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
-    for path_item in openapi.get("paths", {}).values():
+    for path, path_item in openapi.get("paths", {}).items():
         for operation in path_item.values():
-            responses = operation.get("responses", {})
-            if "422" in responses:
+            responses = operation.setdefault("responses", {})
+            if "422" in responses or path.startswith("/v1"):
                 responses["422"] = {"description": "Validation error", "content": problem_content}
+            if "requestBody" in operation:
+                for status, title in ((400, "Malformed body"), (413, "Body too large")):
+                    responses.setdefault(
+                        str(status), {"description": title, "content": problem_content}
+                    )
     return openapi

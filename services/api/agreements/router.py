@@ -65,7 +65,10 @@ async def list_agreements(
         default=None, description="Only agreements this organization is party to."
     ),
     country: Annotated[
-        str | None, Query(max_length=2, description="Only agreements with a party of this country.")
+        str | None,
+        Query(
+            min_length=2, max_length=2, description="Only agreements with a party of this country."
+        ),
     ] = None,
     instrument_type: InstrumentType | None = None,
     focus_area: Annotated[str | None, Query(max_length=100)] = None,

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.validation import Patch, bounded_text
+from shared.validation import Patch, RequestBody, bounded_text
 
 InstrumentType = Literal[
     "mou",
@@ -46,9 +46,7 @@ class Party(BaseModel):
     role: PartyRole
 
 
-class Objective(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Objective(RequestBody):
     ref: ObjectiveRef = Field(description="Short, unique label, e.g. `O1`.")  # type: ignore[valid-type]
     text: ObjectiveText  # type: ignore[valid-type]
 
@@ -75,9 +73,7 @@ def _dates_in_order(effective_from: dt.date | None, expires_on: dt.date | None) 
         raise ValueError("expires_on must be after effective_from")
 
 
-class AgreementCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgreementCreate(RequestBody):
     reference: Reference = Field(description="Unique reference, e.g. `STZA-GEI-2023-01`.")  # type: ignore[valid-type]
     title: Title  # type: ignore[valid-type]
     instrument_type: InstrumentType
@@ -159,9 +155,7 @@ class AgreementPublic(BaseModel):
     updated_at: dt.datetime
 
 
-class TransitionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TransitionRequest(RequestBody):
     to: AgreementStatus
     reason: str | None = Field(default=None, max_length=2000)
     on: dt.date | None = Field(

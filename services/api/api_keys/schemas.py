@@ -8,15 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.validation import bounded_text
+from shared.validation import RequestBody, bounded_text
 
 Scope = Literal["read", "write", "webhooks", "admin"]
 KeyName = bounded_text(200)
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(RequestBody):
     name: KeyName  # type: ignore[valid-type]
     scopes: list[Scope] = Field(min_length=1, max_length=4)
     organization_id: uuid.UUID | None = Field(

@@ -55,7 +55,9 @@ async def list_organizations(
     principal: Reader,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    country: Annotated[str | None, Query(max_length=2, description="ISO 3166-1 alpha-2")] = None,
+    country: Annotated[
+        str | None, Query(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    ] = None,
     kind: OrganizationKind | None = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Part of the name or acronym")

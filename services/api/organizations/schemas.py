@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict
 
-from shared.validation import CountryCode, Patch, RorId, bounded_text
+from shared.validation import CountryCode, Patch, RequestBody, RorId, bounded_text
 
 OrganizationKind = Literal[
     "government_agency",
@@ -23,9 +23,7 @@ OrganizationName = bounded_text(300)
 Acronym = bounded_text(50)
 
 
-class OrganizationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrganizationCreate(RequestBody):
     name: OrganizationName  # type: ignore[valid-type]
     acronym: Acronym | None = None  # type: ignore[valid-type]
     kind: OrganizationKind

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.factories import agreement_body, create_agreement, create_organization
+
+
+@pytest.fixture
+async def parties(client) -> list[dict]:
+    return [
+        await create_organization(client, country="PK"),
+        await create_organization(client, country="CN", kind="research_institute"),
+    ]
+
+
+async def test_create_starts_in_draft_with_parties_in_order(client, parties) -> None:
+    body = agreement_body([party["id"] for party in parties], signed_at="CIFTIS, Beijing")
+
+    response = await client.post("/v1/agreements", json=body)
+
+    assert response.status_code == 201
+    agreement = response.json()
+    assert agreement["status"] == "draft"
+    assert [party["organization_id"] for party in agreement["parties"]] == [
+        party["id"] for party in parties
+    ]
+    assert response.headers["location"] == f"/v1/agreements/{agreement['id']}"
+
+
+async def test_defaults_for_focus_areas_and_objectives_are_empty(client, parties) -> None:
+    body = agreement_body([parties[0]["id"]])
+    del body["focus_areas"], body["objectives"]
+
+    agreement = (await client.post("/v1/agreements", json=body)).json()
+
+    assert agreement["focus_areas"] == []
+    assert agreement["objectives"] == []
+
+
+async def test_duplicate_reference_answers_409(client, parties) -> None:
+    body = agreement_body([parties[0]["id"]], reference="STZA-GEI-1")
+    await client.post("/v1/agreements", json=body)
+
+    response = await client.post(
+        "/v1/agreements", json=agreement_body([parties[1]["id"]], reference="STZA-GEI-1")
+    )
+
+    assert response.status_code == 409
+    assert "STZA-GEI-1" in response.json()["detail"]
+
+
+async def test_unknown_party_answers_422_naming_it(client, parties) -> None:
+    ghost = str(uuid.uuid4())
+    body = agreement_body([parties[0]["id"], ghost])
+
+    response = await client.post("/v1/agreements", json=body)
+
+    assert response.status_code == 422
+    assert ghost in response.json()["detail"]
+    assert response.json()["errors"][0]["loc"] == ["body", "parties", 1, "organization_id"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"objectives": [{"ref": "O1", "text": "a"}, {"ref": "O1", "text": "b"}]}, "objectives"),
+        ({"effective_from": "2024-01-01", "expires_on": "2023-01-01"}, "expires_on"),
+        ({"effective_from": "2024-01-01", "expires_on": "2024-01-01"}, "expires_on"),
+        ({"parties": []}, "parties"),
+        ({"instrument_type": "handshake"}, "instrument_type"),
+        ({"legal_character": "sort_of"}, "legal_character"),
+        ({"signed_on": "2024-02-30"}, "signed_on"),
+    ],
+)
+async def test_invalid_agreement_answers_422(client, parties, overrides, field) -> None:
+    body = agreement_body([party["id"] for party in parties], **overrides)
+
+    response = await client.post("/v1/agreements", json=body)
+
+    assert response.status_code == 422
+    assert field in str(response.json()["errors"])
+
+
+async def test_same_organization_twice_answers_422(client, parties) -> None:
+    body = agreement_body([parties[0]["id"], parties[0]["id"]])
+
+    response = await client.post("/v1/agreements", json=body)
+
+    assert response.status_code == 422
+
+
+async def test_filters(client) -> None:
+    pk = await create_organization(client, country="PK")
+    cn = await create_organization(client, country="CN")
+    de = await create_organization(client, country="DE")
+    first = await create_agreement(
+        client,
+        [pk, cn],
+        focus_areas=["special technology zones"],
+        summary="Strategic planning for zones",
+        expires_on="2027-01-01",
+    )
+    second = await create_agreement(
+        client, [de], instrument_type="treaty", legal_character="binding"
+    )
+
+    async def ids(**params) -> list[str]:
+        response = await client.get("/v1/agreements", params=params)
+        assert response.status_code == 200, response.text
+        return [agreement["id"] for agreement in response.json()["items"]]
+
+    assert await ids(country="CN") == [first["id"]]
+    assert await ids(organization_id=de["id"]) == [second["id"]]
+    assert await ids(instrument_type="treaty") == [second["id"]]
+    assert await ids(focus_area="special technology zones") == [first["id"]]
+    assert await ids(q="STRATEGIC") == [first["id"]]
+    assert await ids(expires_before="2027-06-01") == [first["id"]]
+    assert await ids(status="draft") == [first["id"], second["id"]]
+    assert await ids(status="active") == []
+
+
+async def test_pages_with_cursor_cover_every_agreement_once(client, parties) -> None:
+    created = [(await create_agreement(client, parties))["id"] for _ in range(5)]
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/agreements", params=params)).json()
+        seen.extend(agreement["id"] for agreement in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == created
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"cursor": "!!nonsense!!"}])
+async def test_bad_paging_parameters_answer_4xx(client, params) -> None:
+    response = await client.get("/v1/agreements", params=params)
+
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_patch_replaces_parties_while_in_draft(client, parties) -> None:
+    agreement = await create_agreement(client, parties)
+    third = await create_organization(client, country="DE")
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={"parties": [{"organization_id": third["id"], "role": "funder"}]},
+        headers={"If-Match": '"1"'},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["parties"] == [{"organization_id": third["id"], "role": "funder"}]
+
+
+async def test_patch_checks_date_order_against_stored_values(client, parties) -> None:
+    agreement = await create_agreement(client, parties, effective_from="2024-01-01")
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={"expires_on": "2023-12-31"},
+        headers={"If-Match": '"1"'},
+    )
+
+    assert response.status_code == 422
+
+
+async def test_patch_to_a_taken_reference_answers_409(client, parties) -> None:
+    await create_agreement(client, parties, reference="TAKEN")
+    agreement = await create_agreement(client, parties)
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={"reference": "TAKEN"},
+        headers={"If-Match": '"1"'},
+    )
+
+    assert response.status_code == 409
+
+
+async def test_status_cannot_be_patched(client, parties) -> None:
+    agreement = await create_agreement(client, parties)
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}", json={"status": "active"}, headers={"If-Match": '"1"'}
+    )
+
+    assert response.status_code == 422
+
+
+async def test_unknown_agreement_answers_404_problem(client) -> None:
+    response = await client.get(f"/v1/agreements/{uuid.uuid4()}")
+
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
+
+
+async def test_malformed_id_answers_422(client) -> None:
+    response = await client.get("/v1/agreements/not-a-uuid")
+
+    assert response.status_code == 422

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from shared.migrate import upgrade
+from shared.security import generate_api_key
+from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
+from tests.live import accords_env, free_port, running
+from tests.servers import POSTGRES
+
+
+@dataclass(frozen=True)
+class LiveApi:
+    base_url: str
+    admin_key: str
+
+
+@pytest.fixture(scope="module")
+def live_api() -> Iterator[LiveApi]:
+    """`accords serve` (one worker) on a fresh PostgreSQL database."""
+    POSTGRES.require()
+    name = f"accords_contract_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_create_pg_database(name))
+    url = pg_url(name)
+    upgrade(url)
+    key = generate_api_key()
+    port = free_port()
+    env = accords_env(database_url=url, bootstrap_api_key=key)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        with running(
+            ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env,
+            ready_url=f"{base_url}/healthz",
+        ):
+            yield LiveApi(base_url=base_url, admin_key=key)
+    finally:
+        asyncio.run(_drop_pg_database(name))
