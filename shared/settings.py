@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///var/accords.db"
 
@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     broker_url: str = ""
     bootstrap_api_key: str | None = Field(default=None, repr=False)
     webhook_allow_private_targets: bool = False
-    webhook_retry_schedule: list[int] = Field(
+    # NoDecode: the environment holds "0,5,300", not JSON; the validator parses it.
+    webhook_retry_schedule: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0

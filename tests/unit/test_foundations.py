@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import pytest
+import structlog
+
+from services.api.http import check_if_match, decode_cursor, encode_cursor
+from shared.errors import PreconditionFailed, PreconditionRequired
+from shared.ids import uuid7
+from shared.logging import configure_logging
+from shared.security import grants
+from shared.settings import Settings, normalize_database_url
+
+
+def test_uuid7_is_version_7_and_strictly_increasing() -> None:
+    ids = [uuid7() for _ in range(5000)]
+
+    assert all(value.version == 7 for value in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_cursor_round_trips() -> None:
+    value = uuid.uuid4()
+
+    assert decode_cursor(encode_cursor(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///var/a.db", "sqlite+aiosqlite:///var/a.db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_database_urls_are_mapped_to_async_drivers(url: str, expected: str) -> None:
+    assert normalize_database_url(url) == expected
+
+
+def test_retry_schedule_reads_comma_separated_seconds(monkeypatch) -> None:
+    monkeypatch.setenv("ACCORDS_WEBHOOK_RETRY_SCHEDULE", "0, 5,300")
+
+    assert Settings().webhook_retry_schedule == [0, 5, 300]
+
+
+def test_environment_wins_over_defaults(monkeypatch) -> None:
+    monkeypatch.setenv("ACCORDS_RATE_LIMIT_PER_MINUTE", "7")
+
+    assert Settings().rate_limit_per_minute == 7
+
+
+@pytest.mark.parametrize(
+    ("scopes", "needed", "expected"),
+    [
+        (["admin"], "webhooks", True),
+        (["write"], "read", True),
+        (["read"], "write", False),
+        (["webhooks"], "read", False),
+        (["read", "webhooks"], "webhooks", True),
+    ],
+)
+def test_scope_grants(scopes: list[str], needed: str, expected: bool) -> None:
+    assert grants(scopes, needed) is expected
+
+
+def test_if_match_rules() -> None:
+    check_if_match('"3"', 3)
+    check_if_match("*", 3)
+    with pytest.raises(PreconditionRequired):
+        check_if_match(None, 3)
+    with pytest.raises(PreconditionFailed):
+        check_if_match('"2"', 3)
+
+
+def test_logs_mask_secret_fields(capsys) -> None:
+    configure_logging(log_format="json", level="info")
+    structlog.get_logger("t").info(
+        "event", api_key="acc_secret", webhook_secret="whsec_x", api_key_id="visible"
+    )
+
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+
+    assert line["api_key"] == "***"
+    assert line["webhook_secret"] == "***"
+    assert line["api_key_id"] == "visible"
+    assert "acc_secret" not in io.StringIO(json.dumps(line)).getvalue()
