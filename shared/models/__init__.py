@@ -3,6 +3,16 @@
 from shared.models.access import ApiKey, AuditEntry
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.tracking import (
+    Engagement,
+    EngagementParticipant,
+    Initiative,
+    Milestone,
+    ResearchCollaboration,
+    Researcher,
+    ResearchOutput,
+    ResearchParticipant,
+)
 
 __all__ = [
     "AggregateSequence",
@@ -11,6 +21,14 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "Engagement",
+    "EngagementParticipant",
+    "Initiative",
+    "Milestone",
     "Organization",
     "OutboxEvent",
+    "ResearchCollaboration",
+    "ResearchOutput",
+    "ResearchParticipant",
+    "Researcher",
 ]
