@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,8 @@ from shared.events import Actor, new_event_ids
 from shared.models import ApiKey
 from shared.security import grants, hash_api_key
 from shared.settings import Settings
+
+log = structlog.get_logger("accords.api")
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -34,7 +37,12 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
         event_ids = new_event_ids(session)
         if event_ids:
-            await request.app.state.after_commit(event_ids)
+            try:
+                await request.app.state.after_commit(event_ids)
+            except Exception:
+                # The change is committed; the outbox relay delivers the events
+                # later. The client must not see a failure for a stored write.
+                log.warning("event_handoff_failed", events=len(event_ids), exc_info=True)
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
