@@ -84,3 +84,51 @@ def cascade_for_agreement_move(target: str) -> Mapping[str, str]:
 
 def is_terminal(status: str, transitions: Mapping[str, Iterable[str]]) -> bool:
     return not tuple(transitions.get(status, ()))
+
+
+@dataclass(frozen=True)
+class CascadedStatus:
+    """Where an initiative goes when its agreement moves, and what to remember."""
+
+    status: str
+    paused_from_status: str | None
+
+
+def initiative_cascade(
+    *, agreement_from: str, agreement_to: str, status: str, paused_from_status: str | None
+) -> CascadedStatus | None:
+    """How one initiative follows its agreement's move; ``None`` when it stays as it is.
+
+    Suspension pauses open initiatives and remembers where each was; resuming
+    (``suspended -> active``) restores exactly those, and leaves alone what the
+    suspension did not pause (an initiative already on hold stays on hold).
+    Termination cancels whatever is still open.
+    """
+    if agreement_from == "suspended" and agreement_to == "active":
+        if status == "on_hold" and paused_from_status is not None:
+            return CascadedStatus(status=paused_from_status, paused_from_status=None)
+        return None
+    moves = cascade_for_agreement_move(agreement_to)
+    target = moves.get(status)
+    if target is None:
+        if paused_from_status is not None and agreement_to != "suspended":
+            # The agreement left suspension some other way: nothing to restore.
+            return CascadedStatus(status=status, paused_from_status=None)
+        return None
+    remembered = status if agreement_to == "suspended" else None
+    return CascadedStatus(status=target, paused_from_status=remembered)
+
+
+MILESTONE_STATUSES = ("pending", "in_progress", "done", "cancelled")
+
+RESEARCH_STATUSES = ("proposed", "active", "concluded", "cancelled")
+RESEARCH_TRANSITIONS: Mapping[str, tuple[str, ...]] = {
+    "proposed": ("active", "cancelled"),
+    "active": ("concluded", "cancelled"),
+    "concluded": (),
+    "cancelled": (),
+}
+
+
+def allowed_research_targets(current: str) -> tuple[str, ...]:
+    return RESEARCH_TRANSITIONS.get(current, ())

@@ -103,3 +103,55 @@ class Patch(RequestBody):
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, with their new values."""
         return self.model_dump(exclude_unset=True)
+
+
+ORCID_PATTERN = r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$"
+DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
+
+
+def orcid_checksum_valid(orcid: str) -> bool:
+    """ISO 7064 MOD 11-2 check of an ORCID iD written ``0000-0002-1825-0097``."""
+    digits = orcid.replace("-", "")
+    if len(digits) != 16 or not digits[:15].isdigit():
+        return False
+    total = 0
+    for digit in digits[:15]:
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    return digits[15] == ("X" if check == 10 else str(check))
+
+
+def _orcid(value: str) -> str:
+    if not orcid_checksum_valid(value):
+        raise ValueError(f"'{value}' is not a valid ORCID iD (its check digit does not match)")
+    return value
+
+
+def _bare_orcid(value: object) -> object:
+    """Accept the URL form too, and store the bare identifier."""
+    if isinstance(value, str):
+        value = value.strip()
+        for prefix in ("https://orcid.org/", "http://orcid.org/"):
+            if value.lower().startswith(prefix):
+                return value[len(prefix) :].upper()
+        return value.upper()
+    return value
+
+
+Orcid = Annotated[
+    str,
+    BeforeValidator(_bare_orcid),
+    StringConstraints(pattern=ORCID_PATTERN),
+    AfterValidator(_orcid),
+    Field(
+        description="ORCID iD (`0000-0002-1825-0097`; the `https://orcid.org/` form is "
+        "accepted); the ISO 7064 MOD 11-2 check digit is verified.",
+        examples=["0000-0002-1825-0097"],
+    ),
+]
+Doi = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(pattern=DOI_PATTERN, max_length=300),
+    Field(description="A DOI such as `10.1000/xyz123`.", examples=["10.1000/xyz123"]),
+]

@@ -16,7 +16,9 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.router import router as api_keys_router
 from services.api.api_keys.service import ensure_api_key
 from services.api.http import strict_query
+from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from shared.db import create_engine, create_sessionmaker
@@ -80,6 +82,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(organizations_router)
     app.include_router(agreements_router)
+    app.include_router(initiatives_router)
+    app.include_router(milestones_router)
     app.include_router(api_keys_router)
 
     @app.get("/", include_in_schema=False)

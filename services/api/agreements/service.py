@@ -22,6 +22,7 @@ from services.api.agreements.schemas import (
     TransitionRequest,
     validate_dates,
 )
+from services.api.initiatives import agreement_rules
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -242,6 +243,17 @@ async def update_agreement(
         await _check_reference_free(session, changes["reference"], except_id=agreement.id)
     if payload.parties is not None:
         await _check_parties_exist(session, payload.parties)
+        await agreement_rules.ensure_leads_remain_parties(
+            session,
+            agreement_id=agreement.id,
+            kept_party_ids=[party.organization_id for party in payload.parties],
+        )
+    if payload.objectives is not None:
+        await agreement_rules.ensure_objectives_unused(
+            session,
+            agreement_id=agreement.id,
+            kept_refs=[objective.ref for objective in payload.objectives],
+        )
     before = as_public(agreement)
     for field in ("reference", "title", "instrument_type", "legal_character", "summary"):
         if field in changes:
@@ -284,6 +296,7 @@ async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Ag
             f"A {agreement.status} agreement is a record and cannot be deleted; "
             "move it to completed, terminated or expired instead.",
         )
+    await agreement_rules.ensure_nothing_recorded_under(session, agreement_id=agreement.id)
     before = as_public(agreement)
     await session.delete(agreement)
     await session.flush()
@@ -369,6 +382,14 @@ async def apply_transition(
         before=before,
         after=as_public(agreement),
         extra={"previous_status": previous, "reason": reason},
+    )
+    # Open initiatives follow the agreement, in this same transaction.
+    await agreement_rules.cascade_to_initiatives(
+        session,
+        actor=actor,
+        agreement_id=agreement.id,
+        agreement_from=previous,
+        agreement_to=to,
     )
     return agreement
 

@@ -1,0 +1,279 @@
+"""Initiative use cases: the work that carries out an agreement's objectives.
+
+Functions flush; the request boundary commits. Every change records its
+event on the agreement's aggregate through :func:`shared.events.record_change`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.agreements.service import get_agreement, visible_to
+from services.api.initiatives.schemas import (
+    InitiativeCreate,
+    InitiativeTransition,
+    InitiativeUpdate,
+    as_public,
+    check_date_order,
+    initiative_date_pairs,
+)
+from shared.errors import (
+    Conflict,
+    InvalidReference,
+    InvalidTransition,
+    NotFound,
+    TransitionConditionFailed,
+)
+from shared.events import Actor, Aggregate, record_change
+from shared.ids import uuid7
+from shared.lifecycle import allowed_initiative_targets
+from shared.models import Agreement, Initiative, Milestone
+from shared.validation import today
+
+# Work cannot be started or recorded under an agreement in these statuses.
+CLOSED_AGREEMENT_STATUSES = ("completed", "terminated", "expired", "cancelled")
+
+
+def _aggregate(initiative: Initiative) -> Aggregate:
+    return Aggregate("agreement", initiative.agreement_id)
+
+
+def _visible(query: Select[Any], organization_id: uuid.UUID | None) -> Select[Any]:
+    """Limit a query on initiatives to those under agreements the caller may see."""
+    condition = visible_to(organization_id)
+    if condition is None:
+        return query
+    return query.join(Agreement, Agreement.id == Initiative.agreement_id).where(condition)
+
+
+async def get_initiative(
+    session: AsyncSession,
+    initiative_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None = None,
+    for_update: bool = False,
+) -> Initiative:
+    """The initiative; 404 also when the caller may not see its agreement."""
+    query = _visible(select(Initiative).where(Initiative.id == initiative_id), organization_id)
+    if for_update:
+        query = query.with_for_update(of=Initiative).execution_options(populate_existing=True)
+    initiative = (await session.scalars(query)).one_or_none()
+    if initiative is None:
+        raise NotFound(f"Initiative {initiative_id} does not exist.")
+    return initiative
+
+
+async def lock_for_change(
+    session: AsyncSession, initiative_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> tuple[Agreement, Initiative]:
+    """The initiative and its agreement, locked in the agreement-first order the
+    lifecycle cascade uses, so a move and a cascade never interleave."""
+    initiative = await get_initiative(session, initiative_id, organization_id=organization_id)
+    agreement = await get_agreement(session, initiative.agreement_id, for_update=True)
+    initiative = await get_initiative(session, initiative_id, for_update=True)
+    return agreement, initiative
+
+
+async def list_initiatives(
+    session: AsyncSession,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    organization_scope: uuid.UUID | None,
+    agreement_id: uuid.UUID | None = None,
+    status: str | None = None,
+    lead_organization_id: uuid.UUID | None = None,
+    objective_ref: str | None = None,
+) -> list[Initiative]:
+    """Up to ``limit + 1`` initiatives after ``after``, in creation order."""
+    query = _visible(select(Initiative), organization_scope)
+    if agreement_id:
+        query = query.where(Initiative.agreement_id == agreement_id)
+    if status:
+        query = query.where(Initiative.status == status)
+    if lead_organization_id:
+        query = query.where(Initiative.lead_organization_id == lead_organization_id)
+    if objective_ref:
+        query = query.where(Initiative.objective_ref == objective_ref)
+    if after is not None:
+        query = query.where(Initiative.id > after)
+    query = query.order_by(Initiative.id).limit(limit + 1)
+    return list((await session.scalars(query)).all())
+
+
+def _check_objective(agreement: Agreement, objective_ref: str | None) -> None:
+    if objective_ref is None:
+        return
+    refs = [objective["ref"] for objective in agreement.objectives]
+    if objective_ref not in refs:
+        known = ", ".join(refs) or "none"
+        raise InvalidReference(
+            f"The agreement has no objective '{objective_ref}' (its objectives: {known}).",
+            errors=[{"loc": ["body", "objective_ref"], "msg": "not an objective of the agreement"}],
+        )
+
+
+def _check_lead(agreement: Agreement, lead_organization_id: uuid.UUID) -> None:
+    if lead_organization_id not in {party.organization_id for party in agreement.parties}:
+        raise InvalidReference(
+            f"Organization {lead_organization_id} is not a party to the agreement.",
+            errors=[
+                {"loc": ["body", "lead_organization_id"], "msg": "not a party to the agreement"}
+            ],
+        )
+
+
+def _check_dates(values: dict[str, dt.date | None]) -> None:
+    try:
+        check_date_order(initiative_date_pairs(values))
+    except ValueError as exc:
+        raise InvalidReference(str(exc), errors=[{"loc": ["body"], "msg": str(exc)}]) from exc
+
+
+async def create_initiative(
+    session: AsyncSession, *, actor: Actor, agreement: Agreement, payload: InitiativeCreate
+) -> Initiative:
+    """Record an initiative in `planned` under ``agreement`` (loaded with its parties)."""
+    if agreement.status in CLOSED_AGREEMENT_STATUSES:
+        raise Conflict(
+            f"The agreement is {agreement.status}; no new initiatives can be recorded under it."
+        )
+    _check_objective(agreement, payload.objective_ref)
+    _check_lead(agreement, payload.lead_organization_id)
+    initiative = Initiative(
+        id=uuid7(),
+        agreement_id=agreement.id,
+        title=payload.title,
+        description=payload.description,
+        objective_ref=payload.objective_ref,
+        lead_organization_id=payload.lead_organization_id,
+        status="planned",
+        planned_start=payload.planned_start,
+        planned_end=payload.planned_end,
+        actual_start=payload.actual_start,
+        actual_end=payload.actual_end,
+        weight=payload.weight,
+    )
+    session.add(initiative)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="initiative.created",
+        aggregate=_aggregate(initiative),
+        entity_id=initiative.id,
+        before=None,
+        after=as_public(initiative),
+    )
+    return initiative
+
+
+async def update_initiative(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agreement: Agreement,
+    initiative: Initiative,
+    payload: InitiativeUpdate,
+) -> Initiative:
+    changes = payload.changes()
+    if not changes:
+        return initiative
+    if "objective_ref" in changes:
+        _check_objective(agreement, changes["objective_ref"])
+    if "lead_organization_id" in changes:
+        _check_lead(agreement, changes["lead_organization_id"])
+    dates = ("planned_start", "planned_end", "actual_start", "actual_end")
+    _check_dates({field: changes.get(field, getattr(initiative, field)) for field in dates})
+    before = as_public(initiative)
+    for field, value in changes.items():
+        setattr(initiative, field, value)
+    initiative.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="initiative.updated",
+        aggregate=_aggregate(initiative),
+        entity_id=initiative.id,
+        before=before,
+        after=as_public(initiative),
+    )
+    return initiative
+
+
+async def transition_initiative(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agreement: Agreement,
+    initiative: Initiative,
+    request: InitiativeTransition,
+) -> Initiative:
+    """Move an initiative along planned -> in_progress <-> on_hold -> completed."""
+    allowed = allowed_initiative_targets(initiative.status)
+    if request.to not in allowed:
+        raise InvalidTransition(
+            f"An initiative cannot move from {initiative.status} to {request.to}.",
+            allowed=list(allowed),
+        )
+    if request.to == "in_progress" and (
+        agreement.status == "suspended" or agreement.status in CLOSED_AGREEMENT_STATUSES
+    ):
+        raise TransitionConditionFailed(
+            f"Moving to in_progress needs an agreement that is not {agreement.status}"
+            + ("; resume the agreement first." if agreement.status == "suspended" else "."),
+            missing=[f"an agreement that is not {agreement.status}"],
+        )
+    effective_on = request.on or today()
+    before = as_public(initiative)
+    previous = initiative.status
+    initiative.status = request.to
+    # A hand-made move overrides what an agreement suspension remembered.
+    initiative.paused_from_status = None
+    if request.to == "in_progress" and initiative.actual_start is None:
+        initiative.actual_start = effective_on
+    if request.to == "completed" and initiative.actual_end is None:
+        initiative.actual_end = max(effective_on, initiative.actual_start or effective_on)
+    initiative.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="initiative.status_changed",
+        aggregate=_aggregate(initiative),
+        entity_id=initiative.id,
+        before=before,
+        after=as_public(initiative),
+        extra={"previous_status": previous, "reason": request.reason},
+    )
+    return initiative
+
+
+async def delete_initiative(session: AsyncSession, *, actor: Actor, initiative: Initiative) -> None:
+    """Delete an initiative that has no milestones (409 otherwise)."""
+    has_milestones = await session.scalar(
+        select(exists().where(Milestone.initiative_id == initiative.id))
+    )
+    if has_milestones:
+        raise Conflict(
+            "The initiative has milestones; delete them first, or cancel the initiative "
+            "to keep its record."
+        )
+    before = as_public(initiative)
+    await session.delete(initiative)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="initiative.deleted",
+        aggregate=_aggregate(initiative),
+        entity_id=initiative.id,
+        before=before,
+        after=None,
+    )

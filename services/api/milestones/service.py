@@ -1,0 +1,208 @@
+"""Milestone use cases: the dated deliverables of an initiative.
+
+``overdue`` is never stored: it is computed from ``status``, ``due_on`` and
+today, both in Python (the response) and in SQL (the ``overdue`` filter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.agreements.service import visible_to
+from services.api.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
+from shared.errors import InvalidReference, NotFound
+from shared.events import Actor, Aggregate, record_change
+from shared.ids import uuid7
+from shared.models import Agreement, Engagement, Initiative, Milestone
+from shared.validation import today
+
+CLOSED_MILESTONE_STATUSES = ("done", "cancelled")
+
+
+def overdue_condition(on: dt.date) -> ColumnElement[bool]:
+    """SQL twin of :attr:`Milestone.overdue`."""
+    return and_(Milestone.status.not_in(CLOSED_MILESTONE_STATUSES), Milestone.due_on < on)
+
+
+def _aggregate(milestone: Milestone) -> Aggregate:
+    return Aggregate("agreement", milestone.agreement_id)
+
+
+def _visible(query: Select[Any], organization_id: uuid.UUID | None) -> Select[Any]:
+    condition = visible_to(organization_id)
+    if condition is None:
+        return query
+    return query.join(Agreement, Agreement.id == Milestone.agreement_id).where(condition)
+
+
+async def get_milestone(
+    session: AsyncSession,
+    milestone_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None = None,
+    for_update: bool = False,
+) -> Milestone:
+    """The milestone; 404 also when the caller may not see its agreement."""
+    query = _visible(select(Milestone).where(Milestone.id == milestone_id), organization_id)
+    if for_update:
+        query = query.with_for_update(of=Milestone)
+    milestone = (await session.scalars(query)).one_or_none()
+    if milestone is None:
+        raise NotFound(f"Milestone {milestone_id} does not exist.")
+    return milestone
+
+
+async def list_milestones(
+    session: AsyncSession,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    organization_scope: uuid.UUID | None,
+    initiative_id: uuid.UUID | None = None,
+    agreement_id: uuid.UUID | None = None,
+    engagement_id: uuid.UUID | None = None,
+    status: str | None = None,
+    overdue: bool | None = None,
+    due_before: dt.date | None = None,
+) -> list[Milestone]:
+    """Up to ``limit + 1`` milestones after ``after``, in creation order."""
+    query = _visible(select(Milestone), organization_scope)
+    if initiative_id:
+        query = query.where(Milestone.initiative_id == initiative_id)
+    if agreement_id:
+        query = query.where(Milestone.agreement_id == agreement_id)
+    if engagement_id:
+        query = query.where(Milestone.engagement_id == engagement_id)
+    if status:
+        query = query.where(Milestone.status == status)
+    if overdue is not None:
+        condition = overdue_condition(today())
+        query = query.where(condition if overdue else not_(condition))
+    if due_before:
+        query = query.where(Milestone.due_on < due_before)
+    if after is not None:
+        query = query.where(Milestone.id > after)
+    query = query.order_by(Milestone.id).limit(limit + 1)
+    return list((await session.scalars(query)).all())
+
+
+async def _check_engagement(
+    session: AsyncSession, engagement_id: uuid.UUID | None, agreement_id: uuid.UUID
+) -> None:
+    if engagement_id is None:
+        return
+    found = await session.scalar(
+        select(Engagement.id).where(
+            Engagement.id == engagement_id, Engagement.agreement_id == agreement_id
+        )
+    )
+    if found is None:
+        raise InvalidReference(
+            f"No engagement {engagement_id} under this milestone's agreement.",
+            errors=[
+                {"loc": ["body", "engagement_id"], "msg": "not an engagement of the agreement"}
+            ],
+        )
+
+
+def _check_completed_on(completed_on: dt.date | None) -> None:
+    if completed_on is not None and completed_on > today():
+        raise InvalidReference(
+            "completed_on cannot be in the future.",
+            errors=[{"loc": ["body", "completed_on"], "msg": "in the future"}],
+        )
+
+
+async def create_milestone(
+    session: AsyncSession, *, actor: Actor, initiative: Initiative, payload: MilestoneCreate
+) -> Milestone:
+    await _check_engagement(session, payload.engagement_id, initiative.agreement_id)
+    _check_completed_on(payload.completed_on)
+    completed_on = (payload.completed_on or today()) if payload.status == "done" else None
+    milestone = Milestone(
+        id=uuid7(),
+        initiative_id=initiative.id,
+        agreement_id=initiative.agreement_id,
+        title=payload.title,
+        due_on=payload.due_on,
+        status=payload.status,
+        completed_on=completed_on,
+        weight=payload.weight,
+        engagement_id=payload.engagement_id,
+    )
+    session.add(milestone)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="milestone.created",
+        aggregate=_aggregate(milestone),
+        entity_id=milestone.id,
+        before=None,
+        after=as_public(milestone),
+    )
+    return milestone
+
+
+async def update_milestone(
+    session: AsyncSession, *, actor: Actor, milestone: Milestone, payload: MilestoneUpdate
+) -> Milestone:
+    """Apply a PATCH; becoming done emits ``milestone.completed``, else ``milestone.updated``."""
+    changes = payload.changes()
+    if not changes:
+        return milestone
+    status = changes.get("status", milestone.status)
+    if "completed_on" in changes and changes["completed_on"] is not None and status != "done":
+        raise InvalidReference(
+            "completed_on can be set only on a done milestone.",
+            errors=[{"loc": ["body", "completed_on"], "msg": "the milestone is not done"}],
+        )
+    _check_completed_on(changes.get("completed_on"))
+    if "engagement_id" in changes:
+        await _check_engagement(session, changes["engagement_id"], milestone.agreement_id)
+    before = as_public(milestone)
+    previous = milestone.status
+    for field in ("title", "due_on", "status", "weight", "engagement_id"):
+        if field in changes:
+            setattr(milestone, field, changes[field])
+    if status == "done":
+        milestone.completed_on = (
+            changes.get("completed_on") or milestone.completed_on or today()
+        )
+    else:
+        # Reopened (or never done): there is no completion date.
+        milestone.completed_on = None
+    milestone.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    became_done = status == "done" and previous != "done"
+    await record_change(
+        session,
+        actor=actor,
+        event_type="milestone.completed" if became_done else "milestone.updated",
+        aggregate=_aggregate(milestone),
+        entity_id=milestone.id,
+        before=before,
+        after=as_public(milestone),
+        extra={"previous_status": previous} if status != previous else None,
+    )
+    return milestone
+
+
+async def delete_milestone(session: AsyncSession, *, actor: Actor, milestone: Milestone) -> None:
+    before = as_public(milestone)
+    await session.delete(milestone)
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="milestone.deleted",
+        aggregate=_aggregate(milestone),
+        entity_id=milestone.id,
+        before=before,
+        after=None,
+    )
