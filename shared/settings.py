@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # Empty means the in-process broker (embedded default).
     broker_url: str = ""
     bootstrap_api_key: str | None = Field(default=None, repr=False)
+    # Encrypts webhook signing secrets at rest; development and tests fall back
+    # to a fixed key (see shared/secret_box.py), production must set it.
+    secret_key: str | None = Field(default=None, repr=False)
     webhook_allow_private_targets: bool = False
     # NoDecode: the environment holds "0,5,300", not JSON; the validator parses it.
     webhook_retry_schedule: Annotated[list[int], NoDecode] = Field(

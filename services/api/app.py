@@ -21,6 +21,8 @@ from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
+from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
+from services.api.webhooks.router import router as webhook_endpoints_router
 from shared.db import create_engine, create_sessionmaker
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
@@ -85,6 +87,8 @@ def create_app(
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(api_keys_router)
+    app.include_router(webhook_endpoints_router)
+    app.include_router(webhook_deliveries_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -13,6 +13,7 @@ from shared.models.tracking import (
     ResearchOutput,
     ResearchParticipant,
 )
+from shared.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AggregateSequence",
@@ -31,4 +32,7 @@ __all__ = [
     "ResearchOutput",
     "ResearchParticipant",
     "Researcher",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
