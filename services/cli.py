@@ -88,7 +88,57 @@ def dev(
     console.print(f"Database {settings.database_url}")
     console.print(f"Admin key (keep it; stored in {DEV_KEY_FILE}):")
     print(key, flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)
+    # The worker runs in this process: actors on worker threads, relay and sweep.
+    pipeline = _in_process_worker(settings)
+    try:
+        after_commit = getattr(pipeline, "after_commit", None)
+        uvicorn.run(
+            create_app(settings, after_commit=after_commit),
+            host=host,
+            port=port,
+            access_log=False,
+            log_config=None,
+        )
+    finally:
+        pipeline.stop()
+
+
+def _in_process_worker(settings: Settings):  # type: ignore[no-untyped-def]
+    """The embedded pipeline, or worker threads on ACCORDS_BROKER_URL when one is set."""
+    if not settings.broker_url:
+        from services.worker.embedded import EmbeddedPipeline
+
+        pipeline = EmbeddedPipeline(settings)
+        pipeline.start()
+        return pipeline
+    from dramatiq import Worker
+
+    from services.worker.main import build_worker_broker
+
+    worker = Worker(build_worker_broker(settings), worker_threads=4)
+    worker.start()
+    return worker
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    threads: Annotated[int, typer.Option(help="Worker threads per process.")] = 8,
+) -> None:
+    """Run the event pipeline: consume the outbox, compute rollups, relay, sweep.
+
+    Uses ACCORDS_BROKER_URL (amqp:// or redis://); several can run at once.
+    """
+    from services.worker.main import run
+
+    settings = Settings()
+    if not settings.broker_url:
+        console.print(
+            "[yellow]ACCORDS_BROKER_URL is empty: a separate worker needs RabbitMQ or Redis "
+            "(`accords dev` runs the pipeline in-process)[/yellow]"
+        )
+        raise typer.Exit(2)
+    raise typer.Exit(run(settings, processes=processes, threads=threads))
 
 
 def _dev_admin_key(settings: Settings) -> str:

@@ -15,12 +15,14 @@ from services.api import health
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.router import router as api_keys_router
 from services.api.api_keys.service import ensure_api_key
+from services.api.events.router import router as events_router
 from services.api.http import strict_query
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
+from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
 from services.api.webhooks.router import router as webhook_endpoints_router
 from shared.db import create_engine, create_sessionmaker
@@ -59,6 +61,14 @@ def create_app(
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        publisher = None
+        if after_commit is None and settings.broker_url:
+            # Hand committed events to the broker right away (the relay is the safety net).
+            from services.worker.broker import OutboxPublisher, build_broker
+
+            publisher = OutboxPublisher(build_broker(settings.broker_url), app.state.sessionmaker)
+            app.state.publisher = publisher
+            app.state.after_commit = publisher.after_commit
         if settings.bootstrap_api_key:
             async with app.state.sessionmaker() as session:
                 await ensure_api_key(session, key=settings.bootstrap_api_key, name="bootstrap")
@@ -66,6 +76,9 @@ def create_app(
         try:
             yield
         finally:
+            if publisher is not None:
+                await publisher.drain()
+                publisher.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -87,6 +100,8 @@ def create_app(
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(api_keys_router)
+    app.include_router(rollups_router)
+    app.include_router(events_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
 

@@ -2,6 +2,13 @@
 
 from shared.models.access import ApiKey, AuditEntry
 from shared.models.outbox import AggregateSequence, OutboxEvent
+from shared.models.pipeline import (
+    AgreementRollup,
+    DeadLetter,
+    InitiativeRollup,
+    ProcessedEvent,
+    SweepMark,
+)
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
 from shared.models.tracking import (
     Engagement,
@@ -18,20 +25,25 @@ from shared.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpo
 __all__ = [
     "AggregateSequence",
     "Agreement",
+    "AgreementRollup",
     "AgreementParty",
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "DeadLetter",
     "Engagement",
     "EngagementParticipant",
     "Initiative",
+    "InitiativeRollup",
     "Milestone",
     "Organization",
     "OutboxEvent",
+    "ProcessedEvent",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",
     "Researcher",
+    "SweepMark",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

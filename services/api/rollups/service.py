@@ -1,0 +1,120 @@
+"""Reading rollups: stored by the worker, computed on the spot if not stored yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections import Counter
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.agreements.service import get_agreement, visible_to
+from services.worker.rollups import load_agreement_facts, today_utc
+from shared import rollups as rules
+from shared.errors import NotFound
+from shared.models import (
+    Agreement,
+    AgreementParty,
+    AgreementRollup,
+    Initiative,
+    InitiativeRollup,
+    Organization,
+)
+
+
+def _with_time(body: dict[str, Any], computed_at: dt.datetime) -> dict[str, Any]:
+    return {**body, "computed_at": computed_at}
+
+
+async def _computed_now(session: AsyncSession, agreement_id: uuid.UUID) -> rules.AgreementRollup:
+    facts = await load_agreement_facts(session, agreement_id)
+    if facts is None:
+        raise NotFound(f"Agreement {agreement_id} does not exist.")
+    return rules.agreement_rollup(facts, today_utc())
+
+
+async def agreement_rollup(
+    session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> dict[str, Any]:
+    await get_agreement(session, agreement_id, organization_id=organization_id)
+    stored = await session.get(AgreementRollup, agreement_id)
+    if stored is not None:
+        return _with_time(stored.body, stored.computed_at)
+    rollup = await _computed_now(session, agreement_id)
+    return _with_time(to_jsonable_python(rollup.body()), dt.datetime.now(dt.UTC))
+
+
+async def initiative_rollup(
+    session: AsyncSession, initiative_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> dict[str, Any]:
+    agreement_id = await session.scalar(
+        select(Initiative.agreement_id).where(Initiative.id == initiative_id)
+    )
+    if agreement_id is None:
+        raise NotFound(f"Initiative {initiative_id} does not exist.")
+    try:
+        await get_agreement(session, agreement_id, organization_id=organization_id)
+    except NotFound:
+        raise NotFound(f"Initiative {initiative_id} does not exist.") from None
+    stored = await session.get(InitiativeRollup, initiative_id)
+    if stored is not None:
+        return _with_time(stored.body, stored.computed_at)
+    rollup = await _computed_now(session, agreement_id)
+    for initiative in rollup.initiatives:
+        if initiative.initiative_id == initiative_id:
+            body = {**initiative.body(), "agreement_id": agreement_id}
+            return _with_time(to_jsonable_python(body), dt.datetime.now(dt.UTC))
+    raise NotFound(f"Initiative {initiative_id} does not exist.")
+
+
+async def portfolio(
+    session: AsyncSession,
+    *,
+    organization_scope: uuid.UUID | None,
+    organization_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    """Counts by health, status, country pair and focus area over the agreements in view."""
+    in_view = select(Agreement.id)
+    for organization in (organization_scope, organization_id):
+        condition = visible_to(organization)
+        if condition is not None:
+            in_view = in_view.where(condition)
+    rows = (
+        await session.execute(
+            select(Agreement.id, Agreement.status, Agreement.focus_areas, AgreementRollup.health)
+            .outerjoin(AgreementRollup, AgreementRollup.agreement_id == Agreement.id)
+            .where(Agreement.id.in_(in_view))
+        )
+    ).all()
+    by_health: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    by_focus_area: Counter[str] = Counter()
+    for row in rows:
+        by_health[row.health or "pending"] += 1
+        by_status[row.status] += 1
+        by_focus_area.update(set(row.focus_areas or ()))
+    countries: dict[uuid.UUID, set[str]] = {}
+    for agreement_id, country in await session.execute(
+        select(AgreementParty.agreement_id, Organization.country)
+        .join(Organization, Organization.id == AgreementParty.organization_id)
+        .where(AgreementParty.agreement_id.in_(in_view))
+    ):
+        countries.setdefault(agreement_id, set()).add(country)
+    by_country_pair: Counter[str] = Counter()
+    for codes in countries.values():
+        ordered = sorted(codes)
+        pairs = (
+            list(itertools.combinations(ordered, 2)) if len(ordered) > 1 else [(ordered[0],) * 2]
+        )
+        by_country_pair.update(f"{first}-{second}" for first, second in pairs)
+    return {
+        "total": len(rows),
+        "by_health": dict(by_health),
+        "by_status": dict(by_status),
+        "by_country_pair": dict(by_country_pair),
+        "by_focus_area": dict(by_focus_area),
+    }

@@ -1,0 +1,178 @@
+"""The dramatiq broker from ``ACCORDS_BROKER_URL``, and publishing committed events.
+
+- ``amqp://`` (production default): RabbitMQ with publisher confirms, so a
+  publish returns only once RabbitMQ has the (persistent) message.
+- ``redis://``: Redis.
+- empty: an in-process broker, consumed by worker threads of the same
+  process (``accords dev``, tests). Its queue dies with the process, so an
+  event counts as dispatched only once consumed (see :class:`OutboxPublisher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import dramatiq
+import structlog
+from dramatiq.broker import Broker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.models import OutboxEvent
+
+log = structlog.get_logger("accords.worker")
+
+EVENTS_QUEUE = "accords.events"
+PROCESS_EVENT = "events.process"
+DEAD_LETTER = "events.dead_letter"
+
+# After a failed publish, leave the broker alone this long: the relay
+# re-publishes what was missed, and requests do not queue up behind a dead broker.
+PUBLISH_BACKOFF_SECONDS = 2.0
+
+
+def build_broker(broker_url: str) -> Broker:
+    """The broker for ``broker_url`` (empty: in-process), with the asyncio middleware."""
+    if broker_url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker: Broker = RabbitmqBroker(url=broker_url, confirm_delivery=True)
+    elif broker_url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=broker_url)
+    elif not broker_url:
+        broker = StubBroker()
+    else:
+        raise ValueError(
+            f"ACCORDS_BROKER_URL must be amqp://, redis:// or empty, not {broker_url!r}"
+        )
+    broker.add_middleware(AsyncIO())
+    broker.declare_queue(EVENTS_QUEUE)
+    return broker
+
+
+def is_durable(broker: Broker) -> bool:
+    """Whether a message the broker accepted survives this process."""
+    return not isinstance(broker, StubBroker)
+
+
+def event_message(event_id: uuid.UUID) -> dramatiq.Message:
+    return dramatiq.Message(
+        queue_name=EVENTS_QUEUE,
+        actor_name=PROCESS_EVENT,
+        args=(str(event_id),),
+        kwargs={},
+        options={},
+    )
+
+
+class OutboxPublisher:
+    """Hands committed events to the broker and records that it did.
+
+    With a durable broker the row is marked dispatched once the broker
+    confirmed the message. With the in-process broker the consumer marks it
+    once processed, and :attr:`in_flight` keeps the relay from publishing an
+    event a second time while it waits in the in-memory queue.
+    """
+
+    def __init__(
+        self, broker: Broker, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
+        self.broker = broker
+        self.sessionmaker = sessionmaker
+        self.durable = is_durable(broker)
+        self.in_flight: set[uuid.UUID] = set()
+        self._lock = threading.Lock()
+        # One thread: one broker connection (pika connections are per thread).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accords-publish")
+        self._failed_at = 0.0
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # --- publishing (blocking) ----------------------------------------------
+
+    def publish(self, event_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Publish each event; returns the ids the broker accepted. Never raises."""
+        published: list[uuid.UUID] = []
+        for event_id in event_ids:
+            if not self.durable:
+                with self._lock:
+                    if event_id in self.in_flight:
+                        continue
+                    self.in_flight.add(event_id)
+            try:
+                self.broker.enqueue(event_message(event_id))
+            except Exception as exc:
+                self.settled(event_id)
+                self._failed_at = time.monotonic()
+                log.warning("event_publish_failed", event_id=str(event_id), error=repr(exc))
+                break
+            published.append(event_id)
+        return published
+
+    async def publish_async(self, event_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """:meth:`publish` on the publishing thread (the one holding the connection)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.publish, event_ids)
+
+    def settled(self, event_id: uuid.UUID) -> None:
+        """The in-process queue no longer holds this event (processed or dead)."""
+        with self._lock:
+            self.in_flight.discard(event_id)
+
+    def broker_recently_failed(self) -> bool:
+        return time.monotonic() - self._failed_at < PUBLISH_BACKOFF_SECONDS
+
+    # --- after commit (async) -----------------------------------------------
+
+    async def publish_committed(self, event_ids: list[uuid.UUID]) -> None:
+        """Publish events just committed, then mark them dispatched (durable brokers)."""
+        if not event_ids or (self.durable and self.broker_recently_failed()):
+            return
+        published = await self.publish_async(event_ids)
+        if published and self.durable and self.sessionmaker is not None:
+            async with self.sessionmaker() as session:
+                await mark_dispatched(session, published)
+                await session.commit()
+
+    async def after_commit(self, event_ids: list[uuid.UUID]) -> None:
+        """For ``app.state.after_commit``: publish in the background, not in the response path."""
+        task = asyncio.create_task(self._publish_quietly(list(event_ids)))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _publish_quietly(self, event_ids: list[uuid.UUID]) -> None:
+        try:
+            await self.publish_committed(event_ids)
+        except Exception:
+            # Committed events are safe in the outbox; the relay publishes them.
+            log.warning("event_handoff_failed", events=len(event_ids), exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait for background publishes (at shutdown)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.broker.close()
+
+
+async def mark_dispatched(session: AsyncSession, event_ids: Iterable[uuid.UUID]) -> None:
+    ids = list(event_ids)
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at.is_(None))
+        .values(dispatched_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )

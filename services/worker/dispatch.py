@@ -1,0 +1,66 @@
+"""The consumer's dispatch table: event type prefix -> handlers.
+
+See :mod:`services.worker` for how to register a handler.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import OutboxEvent
+
+HandlerFunction = Callable[[AsyncSession, OutboxEvent], Awaitable[None]]
+
+# Modules whose import registers handlers; a missing one is skipped so that
+# the pipeline runs while a handler module is still being written.
+HANDLER_MODULES: tuple[str, ...] = (
+    "services.worker.rollups",
+    "services.worker.webhooks",
+)
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    prefixes: tuple[str, ...]
+    run: HandlerFunction
+
+    def wants(self, event_type: str) -> bool:
+        return any(event_type.startswith(prefix) for prefix in self.prefixes)
+
+
+_handlers: dict[str, Handler] = {}
+
+
+def on_event(*prefixes: str, name: str) -> Callable[[HandlerFunction], HandlerFunction]:
+    """Register ``handler(session, event)`` for events whose type starts with a prefix.
+
+    ``name`` is the consumer name of its ``processed_events`` rows: keep it
+    stable, or redelivered events would run the handler again.
+    """
+
+    def register(function: HandlerFunction) -> HandlerFunction:
+        _handlers[name] = Handler(name=name, prefixes=prefixes or ("",), run=function)
+        return function
+
+    return register
+
+
+def handlers_for(event_type: str) -> list[Handler]:
+    """The registered handlers wanting this event type, in registration order."""
+    return [handler for handler in _handlers.values() if handler.wants(event_type)]
+
+
+def load_handlers() -> list[str]:
+    """Import every handler module; returns the names of the handlers registered."""
+    for module in HANDLER_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return list(_handlers)

@@ -1,0 +1,131 @@
+"""The outbox relay: feed positions for committed events, and re-publishing.
+
+Two jobs, run every :data:`RELAY_INTERVAL_SECONDS` in every worker process:
+
+- :func:`assign_positions` numbers committed events for ``GET /v1/events``.
+  Only one relay numbers at a time (PostgreSQL advisory lock; SQLite: the
+  write lock every transaction takes), and only rows its transaction sees
+  committed, in id order. A transaction committing late gets a position after
+  everything already numbered, so a reader paging by position never skips it.
+- :func:`republish` hands the broker any event still undispatched after
+  :data:`REDELIVERY_DELAY_SECONDS` (the API crashed between commit and
+  publish, or the broker was down). ``FOR UPDATE SKIP LOCKED`` lets several
+  relays share the backlog without publishing a row twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import structlog
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.worker.broker import OutboxPublisher, mark_dispatched
+from shared.models import OutboxEvent
+
+log = structlog.get_logger("accords.worker")
+
+RELAY_INTERVAL_SECONDS = 0.25
+REDELIVERY_DELAY_SECONDS = 2.0
+POSITION_BATCH = 1000
+REPUBLISH_BATCH = 500
+# pg_try_advisory_xact_lock key of the position numbering ("accords" + 1).
+POSITION_LOCK_KEY = 0x6163636F726473_01
+
+
+async def assign_positions(session: AsyncSession, *, batch: int = POSITION_BATCH) -> int:
+    """Number up to ``batch`` committed, unnumbered events; returns how many. Flushes only."""
+    if session.bind.dialect.name == "postgresql":
+        locked = await session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": POSITION_LOCK_KEY}
+        )
+        if not locked:
+            return 0  # another relay is numbering right now
+    event_ids = (
+        await session.scalars(
+            select(OutboxEvent.id)
+            .where(OutboxEvent.position.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(batch)
+        )
+    ).all()
+    if not event_ids:
+        return 0
+    last = await session.scalar(select(func.max(OutboxEvent.position))) or 0
+    await session.execute(
+        update(OutboxEvent),
+        [
+            {"id": event_id, "position": last + offset}
+            for offset, event_id in enumerate(event_ids, start=1)
+        ],
+    )
+    return len(event_ids)
+
+
+async def republish(
+    session: AsyncSession,
+    publisher: OutboxPublisher,
+    *,
+    delay_seconds: float = REDELIVERY_DELAY_SECONDS,
+    batch: int = REPUBLISH_BATCH,
+) -> int:
+    """Publish events left undispatched for ``delay_seconds``; returns how many went out."""
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=delay_seconds)
+    query = (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at < cutoff)
+        .order_by(OutboxEvent.id)
+        .limit(batch)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    event_ids = [
+        event_id
+        for event_id in (await session.scalars(query)).all()
+        if event_id not in publisher.in_flight
+    ]
+    if not event_ids:
+        return 0
+    published = await publisher.publish_async(event_ids)
+    if publisher.durable:
+        await mark_dispatched(session, published)
+    if published:
+        log.info("outbox_republished", events=len(published))
+    return len(published)
+
+
+async def relay_once(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: OutboxPublisher
+) -> tuple[int, int]:
+    """One relay pass: number what is committed, then re-publish what is stuck."""
+    numbered = 0
+    while True:
+        async with sessionmaker() as session:
+            count = await assign_positions(session)
+            await session.commit()
+        numbered += count
+        if count < POSITION_BATCH:
+            break
+    async with sessionmaker() as session:
+        published = await republish(session, publisher)
+        await session.commit()
+    return numbered, published
+
+
+async def run_relay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publisher: OutboxPublisher,
+    *,
+    interval: float = RELAY_INTERVAL_SECONDS,
+) -> None:
+    """Relay forever (until cancelled); errors are logged and the next pass retries."""
+    while True:
+        try:
+            await relay_once(sessionmaker, publisher)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("relay_pass_failed", exc_info=True)
+        await asyncio.sleep(interval)

@@ -1,0 +1,87 @@
+"""What a worker process runs besides actors: its engine, publisher, relay and sweep.
+
+:class:`PipelineRuntime` is a dramatiq middleware: when the worker boots it
+builds the engine on dramatiq's asyncio event loop (where async actors run)
+and starts the relay and sweep loops there; at shutdown it stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.broker import Broker
+from dramatiq.middleware import Middleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.worker.broker import OutboxPublisher
+from services.worker.dispatch import load_handlers
+from services.worker.relay import run_relay
+from services.worker.sweep import run_sweep
+from shared.db import create_engine, create_sessionmaker
+from shared.settings import Settings
+
+log = structlog.get_logger("accords.worker")
+
+_current: PipelineRuntime | None = None
+
+
+def current() -> PipelineRuntime:
+    """The runtime of this worker process (set once the worker booted)."""
+    if _current is None or _current.sessionmaker is None:
+        raise RuntimeError("the pipeline runtime has not started in this process")
+    return _current
+
+
+class PipelineRuntime(Middleware):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        publisher: OutboxPublisher | None = None,
+        relay: bool = True,
+        sweep: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.run_relay = relay
+        self.run_sweep = sweep
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def after_worker_boot(self, broker: Broker, worker: Any) -> None:
+        global _current
+        load_handlers()
+        _current = self
+        get_event_loop_thread().run_coroutine(self._start(broker))
+
+    def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        thread = get_event_loop_thread()
+        if thread is not None and thread.loop.is_running():
+            thread.run_coroutine(self._stop())
+
+    async def _start(self, broker: Broker) -> None:
+        self.engine = create_engine(self.settings)
+        self.sessionmaker = create_sessionmaker(self.engine)
+        if self.publisher is None:
+            self.publisher = OutboxPublisher(broker, self.sessionmaker)
+        elif self.publisher.sessionmaker is None:
+            self.publisher.sessionmaker = self.sessionmaker
+        if self.run_relay:
+            self._tasks.append(asyncio.create_task(run_relay(self.sessionmaker, self.publisher)))
+        if self.run_sweep:
+            self._tasks.append(
+                asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))
+            )
+        log.info("pipeline_started", relay=self.run_relay, sweep=self.run_sweep)
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.engine is not None:
+            await self.engine.dispose()
