@@ -1,0 +1,637 @@
+"""Webhook fan-out and delivery.
+
+Fan-out
+    :func:`fan_out` is an event handler: in the consumer's transaction it adds
+    one ``webhook_deliveries`` row per enabled endpoint that wants the event
+    (unique per endpoint and event, so a redelivered event adds nothing).
+
+Delivery
+    Deliveries are driven by the database, not by broker messages: a
+    delivery is due when ``status = 'pending'`` and ``next_attempt_at <= now``.
+    :func:`claim_due` takes a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+    so several workers share the work) and pushes each ``next_attempt_at`` out
+    by a lease before committing; the HTTP request then runs outside any
+    transaction, and :func:`record_outcome` writes the attempt and the next
+    step. A worker killed mid-send leaves its deliveries due again when the
+    lease runs out: nothing is lost, at worst sent twice with the same
+    ``webhook-id`` (receivers deduplicate on it).
+
+Sending
+    One pooled ``httpx.AsyncClient`` per process (:class:`WebhookSender`),
+    redirects not followed (a redirect is a failure), no proxies from the
+    environment. Its connection backend resolves the target name, refuses
+    non-public addresses (unless private targets are allowed) and connects to
+    the very address it checked, so DNS rebinding cannot slip past the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+import structlog
+from sqlalchemy import event as sa_event
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.worker.dispatch import on_event
+from shared.db import utcnow
+from shared.events import Actor, Aggregate, record_change
+from shared.ids import uuid7
+from shared.models import (
+    AgreementParty,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from shared.net import TargetRefused, TargetUnresolvable, checked_addresses
+from shared.secret_box import SecretBox
+from shared.settings import Settings
+from shared.webhooks import (
+    delivery_body,
+    delivery_headers,
+    event_matches,
+    parse_retry_after,
+    retry_delay,
+    should_disable,
+    signing_secrets,
+    truncate_response_body,
+)
+
+log = structlog.get_logger("accords.webhooks")
+
+# A claimed delivery is not claimed again for this long past the send timeout.
+LEASE_MARGIN_SECONDS = 30.0
+# last_success_at is refreshed at most this often per endpoint: a busy,
+# healthy endpoint would otherwise serialise every success on its row lock.
+SUCCESS_STAMP_EVERY = dt.timedelta(seconds=60)
+_ERROR_LIMIT = 1000
+
+# The pumps running in this process, each with its loop: a fan-out committed
+# in any thread of the process wakes them at once instead of at their next poll.
+_pumps: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+
+def _wake_pumps(_session: Any = None) -> None:
+    for loop, signal in list(_pumps):
+        loop.call_soon_threadsafe(signal.set)
+
+
+def _wake_pumps_after_commit(session: AsyncSession) -> None:
+    if _pumps:
+        sa_event.listen(session.sync_session, "after_commit", _wake_pumps, once=True)
+
+
+# --- fan-out ------------------------------------------------------------------------
+
+
+async def _organizations_concerned(session: AsyncSession, event: OutboxEvent) -> set[uuid.UUID]:
+    """The organizations an event is about, for endpoints bound to an organization."""
+    concerned: set[uuid.UUID] = set()
+    data = event.data or {}
+
+    def add(value: object) -> None:
+        with contextlib.suppress(ValueError):
+            concerned.add(uuid.UUID(str(value)))
+
+    if event.aggregate_type == "agreement":
+        parties = await session.scalars(
+            select(AgreementParty.organization_id).where(
+                AgreementParty.agreement_id == event.aggregate_id
+            )
+        )
+        concerned.update(parties)
+        # A deleted agreement's parties are gone from the table but not from the event.
+        for party in data.get("parties") or []:
+            if isinstance(party, dict) and party.get("organization_id"):
+                add(party["organization_id"])
+    elif event.aggregate_type == "organization":
+        concerned.add(event.aggregate_id)
+    elif event.aggregate_type == "webhook_endpoint":
+        if data.get("organization_id"):
+            add(data["organization_id"])
+    else:
+        for participant in data.get("participants") or []:
+            if isinstance(participant, dict) and participant.get("organization_id"):
+                add(participant["organization_id"])
+    return concerned
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@on_event("", name="webhooks.fan_out")
+async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
+    """Add a delivery of ``event`` for every enabled endpoint that wants it."""
+    endpoints = (
+        await session.execute(
+            select(
+                WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.organization_id
+            ).where(WebhookEndpoint.enabled.is_(True))
+        )
+    ).all()
+    wanted = [row for row in endpoints if event_matches(event.type, row.event_types or [])]
+    if any(row.organization_id is not None for row in wanted):
+        concerned = await _organizations_concerned(session, event)
+        wanted = [
+            row for row in wanted if row.organization_id is None or row.organization_id in concerned
+        ]
+    if not wanted:
+        return
+    body = delivery_body(
+        event_type=event.type,
+        occurred_at=event.occurred_at,
+        sequence=event.sequence,
+        data=event.data,
+    )
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid7(),
+            "endpoint_id": row.id,
+            "event_id": event.id,
+            "event_type": event.type,
+            "body": body,
+            "status": "pending",
+            "scheduled_attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for row in wanted
+    ]
+    statement = _insert(session)(WebhookDelivery).values(rows)
+    await session.execute(
+        statement.on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+    )
+    _wake_pumps_after_commit(session)
+
+
+# --- sending ------------------------------------------------------------------------
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks, then connects to the checked address itself.
+
+    httpcore asks the backend to connect to the URL's host name; TLS SNI and
+    certificate checks still use that name, only the TCP connection goes to
+    the address the SSRF check approved.
+    """
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await checked_addresses(host, port, allow_private=self._allow_private)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise TargetRefused("unix sockets are not webhook targets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, *, allow_private: bool, max_connections: int) -> None:
+        super().__init__(trust_env=False, retries=0)
+        # httpx does not take a network backend, so its pool is rebuilt with
+        # ours (tests/webhooks cover the refusal through this path).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+            network_backend=PinnedBackend(allow_private=allow_private),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one HTTP attempt gave."""
+
+    status_code: int | None
+    duration_ms: int
+    error: str | None = None
+    response_body: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender:
+    """The process's one pooled HTTP client for deliveries."""
+
+    def __init__(self, settings: Settings, *, max_connections: int = 100) -> None:
+        self.settings = settings
+        self.box = SecretBox.from_settings(settings)
+        self.client = httpx.AsyncClient(
+            transport=_PinnedTransport(
+                allow_private=settings.webhook_allow_private_targets,
+                max_connections=max_connections,
+            ),
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"user-agent": "Accords-Webhooks/1.0"},
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, url: str, *, headers: dict[str, str], body: str) -> Outcome:
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        try:
+            async with self.client.stream(
+                "POST", url, headers=headers, content=body.encode("utf-8")
+            ) as response:
+                received = b""
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) >= 2048:
+                        break
+                error = None
+                if response.is_redirect:
+                    error = f"redirect to {response.headers.get('location', '?')} not followed"
+                return Outcome(
+                    status_code=response.status_code,
+                    duration_ms=elapsed(),
+                    error=error,
+                    response_body=truncate_response_body(received),
+                    retry_after=response.headers.get("retry-after"),
+                )
+        except TargetRefused as exc:
+            return Outcome(None, elapsed(), error=f"refused: {exc}"[:_ERROR_LIMIT])
+        except TargetUnresolvable as exc:
+            return Outcome(None, elapsed(), error=str(exc)[:_ERROR_LIMIT])
+        except httpx.TimeoutException:
+            return Outcome(
+                None, elapsed(), error=f"timed out after {self.settings.webhook_timeout_seconds} s"
+            )
+        except httpx.HTTPError as exc:
+            return Outcome(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT])
+
+
+# --- claiming and recording ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this worker holds the lease of, with what it needs to send it."""
+
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    url: str
+    body: str
+    secret_sealed: str
+    previous_secret_sealed: str | None
+    previous_secret_valid_until: dt.datetime | None
+
+
+def _lease(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
+
+
+async def claim_due(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    limit: int,
+    delivery_id: uuid.UUID | None = None,
+) -> list[Claim]:
+    """Lease up to ``limit`` due deliveries of enabled endpoints (or just ``delivery_id``).
+
+    The caller commits; until the lease ends no other worker takes them.
+    """
+    now = utcnow()
+    due = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.enabled.is_(True),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
+    if delivery_id is not None:
+        due = due.where(WebhookDelivery.id == delivery_id)
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return []
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
+        .values(next_attempt_at=now + _lease(settings))
+        .execution_options(synchronize_session=False)
+    )
+    rows = (
+        await session.execute(
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.endpoint_id,
+                WebhookDelivery.event_id,
+                WebhookDelivery.body,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret_sealed,
+                WebhookEndpoint.previous_secret_sealed,
+                WebhookEndpoint.previous_secret_valid_until,
+            )
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(WebhookDelivery.id.in_(ids))
+            .order_by(WebhookDelivery.id)
+        )
+    ).all()
+    return [
+        Claim(
+            delivery_id=row.id,
+            endpoint_id=row.endpoint_id,
+            event_id=row.event_id,
+            url=row.url,
+            body=row.body,
+            secret_sealed=row.secret_sealed,
+            previous_secret_sealed=row.previous_secret_sealed,
+            previous_secret_valid_until=row.previous_secret_valid_until,
+        )
+        for row in rows
+    ]
+
+
+def headers_for(claim: Claim, box: SecretBox, now: dt.datetime) -> dict[str, str]:
+    """Signed headers of one attempt (a fresh timestamp each time, same webhook-id)."""
+    context = f"webhook_endpoint:{claim.endpoint_id}"
+    current = box.open(claim.secret_sealed, context=context)
+    previous = (
+        box.open(claim.previous_secret_sealed, context=context)
+        if claim.previous_secret_sealed
+        else None
+    )
+    return delivery_headers(
+        signing_secrets(current, previous, claim.previous_secret_valid_until, now),
+        message_id=str(claim.event_id),
+        timestamp=int(now.timestamp()),
+        body=claim.body,
+    )
+
+
+async def _disable_endpoint(session: AsyncSession, endpoint_id: uuid.UUID, reason: str) -> None:
+    """Disable an endpoint (once) and emit ``webhook_endpoint.disabled``."""
+    from services.api.webhooks.service import as_public
+
+    endpoint = await session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+    )
+    if endpoint is None or not endpoint.enabled:
+        return
+    before = as_public(endpoint)
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason
+    await session.flush()
+    await record_change(
+        session,
+        actor=Actor.system(),
+        event_type="webhook_endpoint.disabled",
+        aggregate=Aggregate("webhook_endpoint", endpoint.id),
+        entity_id=endpoint.id,
+        before=before,
+        after=as_public(endpoint),
+    )
+    log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint.id), reason=reason)
+
+
+async def record_outcome(
+    session: AsyncSession,
+    settings: Settings,
+    claim: Claim,
+    outcome: Outcome,
+    *,
+    at: dt.datetime,
+) -> str | None:
+    """Write the attempt and decide what comes next; returns the delivery's status
+    (None when the delivery no longer exists)."""
+    delivery = await session.scalar(
+        select(WebhookDelivery).where(WebhookDelivery.id == claim.delivery_id).with_for_update()
+    )
+    if delivery is None:
+        return None
+    session.add(
+        WebhookAttempt(
+            id=uuid7(),
+            delivery_id=delivery.id,
+            at=at,
+            status_code=outcome.status_code,
+            duration_ms=outcome.duration_ms,
+            error=outcome.error,
+            response_body=outcome.response_body,
+        )
+    )
+    now = utcnow()
+    endpoints = update(WebhookEndpoint).where(WebhookEndpoint.id == claim.endpoint_id)
+    if outcome.succeeded:
+        delivery.status = "succeeded"
+        delivery.next_attempt_at = None
+        await session.execute(
+            endpoints.where(
+                or_(
+                    WebhookEndpoint.failing_since.is_not(None),
+                    WebhookEndpoint.last_success_at.is_(None),
+                    WebhookEndpoint.last_success_at < now - SUCCESS_STAMP_EVERY,
+                )
+            ).values(last_success_at=now, failing_since=None)
+        )
+    elif outcome.status_code == 410:
+        delivery.status = "failed"
+        delivery.next_attempt_at = None
+        await _disable_endpoint(session, claim.endpoint_id, "the endpoint answered 410 Gone")
+    else:
+        delivery.scheduled_attempts += 1
+        await session.execute(
+            endpoints.where(WebhookEndpoint.failing_since.is_(None)).values(failing_since=at)
+        )
+        failing_since = await session.scalar(
+            select(WebhookEndpoint.failing_since).where(WebhookEndpoint.id == claim.endpoint_id)
+        )
+        delay = retry_delay(delivery.scheduled_attempts, settings.webhook_retry_schedule)
+        if delay is not None and outcome.status_code in (429, 503):
+            asked = parse_retry_after(outcome.retry_after, now)
+            if asked is not None:
+                delay = asked
+        if delay is None:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
+        if should_disable(failing_since, now):
+            await _disable_endpoint(session, claim.endpoint_id, "no successful delivery for 5 days")
+    await session.flush()
+    return delivery.status
+
+
+# --- the delivery loop --------------------------------------------------------------
+
+
+async def deliver_claims(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sender: WebhookSender,
+    claims: list[Claim],
+) -> None:
+    """Send each claimed delivery (concurrently) and record every outcome."""
+
+    async def one(claim: Claim) -> None:
+        at = utcnow()
+        try:
+            headers = headers_for(claim, sender.box, at)
+        except Exception as exc:  # an unreadable secret must not stall the batch
+            log.error("webhook_secret_unreadable", endpoint_id=str(claim.endpoint_id))
+            outcome = Outcome(None, 0, error=f"cannot sign: {type(exc).__name__}")
+        else:
+            outcome = await sender.send(claim.url, headers=headers, body=claim.body)
+        async with sessionmaker() as session:
+            await record_outcome(session, sender.settings, claim, outcome, at=at)
+            await session.commit()
+
+    await asyncio.gather(*(one(claim) for claim in claims))
+
+
+async def deliver_due(
+    sessionmaker: async_sessionmaker[AsyncSession], sender: WebhookSender, *, limit: int = 100
+) -> int:
+    """Claim and send one batch of due deliveries; returns how many were sent."""
+    async with sessionmaker() as session:
+        claims = await claim_due(session, sender.settings, limit=limit)
+        await session.commit()
+    if claims:
+        await deliver_claims(sessionmaker, sender, claims)
+    return len(claims)
+
+
+async def deliver_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sender: WebhookSender,
+    delivery_id: uuid.UUID,
+) -> bool:
+    """Send one delivery now if it is due; returns whether it was sent."""
+    async with sessionmaker() as session:
+        claims = await claim_due(session, sender.settings, limit=1, delivery_id=delivery_id)
+        await session.commit()
+    if claims:
+        await deliver_claims(sessionmaker, sender, claims)
+    return bool(claims)
+
+
+class DeliveryPump:
+    """Sends due deliveries until stopped: woken at once by local fan-outs,
+    otherwise polling every ``interval`` seconds (retries and other workers'
+    fan-outs are found that way)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        interval: float = 0.5,
+        batch: int = 100,
+        max_in_flight: int = 4,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.interval = interval
+        self.batch = batch
+        self.max_in_flight = max_in_flight
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        sender = WebhookSender(self.settings)
+        signal = asyncio.Event()
+        registration = (asyncio.get_running_loop(), signal)
+        _pumps.add(registration)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                signal.clear()
+                try:
+                    async with self.sessionmaker() as session:
+                        claims = await claim_due(session, self.settings, limit=self.batch)
+                        await session.commit()
+                except Exception:
+                    log.exception("webhook_claim_failed")
+                    claims = []
+                if claims:
+                    task = asyncio.create_task(deliver_claims(self.sessionmaker, sender, claims))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    if len(in_flight) >= self.max_in_flight:
+                        await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    if len(claims) == self.batch:
+                        continue
+                waiters = [asyncio.ensure_future(signal.wait())]
+                waiters.append(asyncio.ensure_future(self._stopping.wait()))
+                await asyncio.wait(
+                    waiters, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            _pumps.discard(registration)
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+            await sender.aclose()
+
+
+__all__ = [
+    "Claim",
+    "DeliveryPump",
+    "Outcome",
+    "PinnedBackend",
+    "WebhookSender",
+    "claim_due",
+    "deliver_due",
+    "deliver_one",
+    "fan_out",
+    "record_outcome",
+]
