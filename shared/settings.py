@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 60.0
     dormancy_days: int = 90
     rate_limit_per_minute: int = 1200
+    # Where rate-limit counters live when several API processes share them:
+    # Redis when set (or when BROKER_URL is redis://), else the database.
+    redis_url: str = ""
     max_body_bytes: int = 1_048_576
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
@@ -58,6 +61,15 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        """The Redis the rate limiter counts in, or None to count in the database."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,13 +15,16 @@ from services.api import health
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.router import router as api_keys_router
 from services.api.api_keys.service import ensure_api_key
+from services.api.audit.router import router as audit_router
 from services.api.events.router import router as events_router
 from services.api.http import strict_query
+from services.api.idempotency import document_idempotency, install_idempotency
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
+from services.api.ratelimit import RateLimitMiddleware, create_rate_limiter, document_rate_limits
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
 from services.api.webhooks.router import router as webhook_endpoints_router
@@ -61,6 +64,7 @@ def create_app(
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.rate_limiter = create_rate_limiter(settings)
         publisher = None
         if after_commit is None and settings.broker_url:
             # Hand committed events to the broker right away (the relay is the safety net).
@@ -79,6 +83,7 @@ def create_app(
             if publisher is not None:
                 await publisher.drain()
                 publisher.close()
+            await app.state.rate_limiter.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -92,6 +97,7 @@ def create_app(
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)
@@ -100,6 +106,7 @@ def create_app(
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(api_keys_router)
+    app.include_router(audit_router)
     app.include_router(rollups_router)
     app.include_router(events_router)
     app.include_router(webhook_endpoints_router)
@@ -108,6 +115,9 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/docs")
+
+    # After every router: wraps each POST route's handler.
+    install_idempotency(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -124,7 +134,9 @@ def create_app(
                 if path.startswith("/v1"):
                     for operation in path_item.values():
                         operation["security"] = [{"bearer": []}]
-            app.openapi_schema = document_problems(schema)
+            app.openapi_schema = document_rate_limits(
+                document_idempotency(document_problems(schema))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.idempotency import claim_idempotency_key
 from shared.errors import Forbidden, Unauthorized
 from shared.events import Actor, new_event_ids
 from shared.models import ApiKey
@@ -110,6 +111,9 @@ async def _principal(request: Request, session: SessionDep) -> Principal:
         request_id=getattr(request.state, "request_id", None),
     )
     request.state.principal = principal
+    if request.method == "POST":
+        # In this transaction: replays, refuses, or lets the request run (Idempotency-Key).
+        await claim_idempotency_key(request, session, principal)
     return principal
 
 

@@ -76,6 +76,10 @@ class PipelineRuntime(Middleware):
             self._tasks.append(
                 asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))
             )
+        # Webhook deliveries are driven by the database (services/worker/webhooks.py).
+        from services.worker.webhooks import DeliveryPump
+
+        self._tasks.append(asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run()))
         log.info("pipeline_started", relay=self.run_relay, sweep=self.run_sweep)
 
     async def _stop(self) -> None:

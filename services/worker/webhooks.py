@@ -55,7 +55,7 @@ from shared.models import (
     WebhookEndpoint,
 )
 from shared.net import TargetRefused, TargetUnresolvable, checked_addresses
-from shared.secret_box import SecretBox
+from shared.secret_box import SecretBox, SecretKeyMissing
 from shared.settings import Settings
 from shared.webhooks import (
     delivery_body,
@@ -71,7 +71,7 @@ from shared.webhooks import (
 log = structlog.get_logger("accords.webhooks")
 
 # A claimed delivery is not claimed again for this long past the send timeout.
-LEASE_MARGIN_SECONDS = 30.0
+LEASE_MARGIN_SECONDS = 10.0
 # last_success_at is refreshed at most this often per endpoint: a busy,
 # healthy endpoint would otherwise serialise every success on its row lock.
 SUCCESS_STAMP_EVERY = dt.timedelta(seconds=60)
@@ -528,9 +528,13 @@ async def deliver_claims(
             outcome = Outcome(None, 0, error=f"cannot sign: {type(exc).__name__}")
         else:
             outcome = await sender.send(claim.url, headers=headers, body=claim.body)
-        async with sessionmaker() as session:
-            await record_outcome(session, sender.settings, claim, outcome, at=at)
-            await session.commit()
+        try:
+            async with sessionmaker() as session:
+                await record_outcome(session, sender.settings, claim, outcome, at=at)
+                await session.commit()
+        except Exception:
+            # The lease runs out and the delivery is sent again: nothing is lost.
+            log.exception("webhook_record_failed", delivery_id=str(claim.delivery_id))
 
     await asyncio.gather(*(one(claim) for claim in claims))
 
@@ -584,9 +588,15 @@ class DeliveryPump:
 
     def stop(self) -> None:
         self._stopping.set()
+        for loop, signal in list(_pumps):
+            loop.call_soon_threadsafe(signal.set)
 
     async def run(self) -> None:
-        sender = WebhookSender(self.settings)
+        try:
+            sender = WebhookSender(self.settings)
+        except SecretKeyMissing:
+            log.error("webhook_delivery_off", reason="ACCORDS_SECRET_KEY is not set")
+            return
         signal = asyncio.Event()
         registration = (asyncio.get_running_loop(), signal)
         _pumps.add(registration)
@@ -609,13 +619,9 @@ class DeliveryPump:
                         await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     if len(claims) == self.batch:
                         continue
-                waiters = [asyncio.ensure_future(signal.wait())]
-                waiters.append(asyncio.ensure_future(self._stopping.wait()))
-                await asyncio.wait(
-                    waiters, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.interval):
+                        await signal.wait()
         finally:
             _pumps.discard(registration)
             if in_flight:

@@ -1,6 +1,6 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
-from shared.models.access import ApiKey, AuditEntry
+from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -33,11 +33,13 @@ __all__ = [
     "DeadLetter",
     "Engagement",
     "EngagementParticipant",
+    "IdempotencyRecord",
     "Initiative",
     "InitiativeRollup",
     "Milestone",
     "Organization",
     "OutboxEvent",
+    "RateLimitCounter",
     "ProcessedEvent",
     "ResearchCollaboration",
     "ResearchOutput",

@@ -6,7 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -50,3 +59,42 @@ class AuditEntry(Base):
         Index("ix_audit_log_entity", "entity_type", "entity_id"),
         Index("ix_audit_log_api_key_id", "api_key_id"),
     )
+
+
+class IdempotencyRecord(Base):
+    """The stored answer to a POST sent with an ``Idempotency-Key``.
+
+    Written in the transaction of the request itself, so it exists exactly
+    when the change it answers for was committed.
+    """
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False
+    )
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    # SHA-256 of method, path and raw body: the same key with another request is refused.
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    response_headers: Mapped[dict[str, str]] = mapped_column(JSONDocument, nullable=False)
+    response_body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+
+class RateLimitCounter(Base):
+    """Requests of one api key in one fixed window (the database-backed limiter).
+
+    ``bucket`` is the SHA-256 of the presented key, so counting needs no key
+    lookup. On PostgreSQL the table is UNLOGGED: counters are disposable.
+    """
+
+    __tablename__ = "rate_limit_counters"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)
