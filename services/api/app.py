@@ -16,6 +16,7 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.router import router as api_keys_router
 from services.api.api_keys.service import ensure_api_key
 from services.api.audit.router import router as audit_router
+from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
@@ -25,6 +26,7 @@ from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit import RateLimitMiddleware, create_rate_limiter, document_rate_limits
+from services.api.research_collaborations.router import router as research_router
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
 from services.api.webhooks.router import router as webhook_endpoints_router
@@ -105,6 +107,8 @@ def create_app(
     app.include_router(agreements_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
+    app.include_router(engagements_router)
+    app.include_router(research_router)
     app.include_router(api_keys_router)
     app.include_router(audit_router)
     app.include_router(rollups_router)
