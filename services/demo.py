@@ -19,10 +19,12 @@ from services.api.agreements import service as agreements
 from services.api.agreements.schemas import AgreementCreate, TransitionRequest
 from services.api.organizations import service as organizations
 from services.api.organizations.schemas import OrganizationCreate
+from services.demo_tracking import load_tracking
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor
 from shared.models import Agreement
 from shared.settings import Settings
+from shared.validation import today
 
 MOU_REFERENCE = "STZA-GEI-MOU-2023"
 SIGNED_ON = dt.date(2023, 9, 4)
@@ -113,10 +115,14 @@ async def load_demo(settings: Settings) -> str:
                     agreement=mou,
                     request=TransitionRequest(to=target, on=on),
                 )
+            tracking = await load_tracking(
+                session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
+            )
             await session.commit()
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
-                f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active."
+                f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
+                f"with {tracking}."
             )
     finally:
         await engine.dispose()

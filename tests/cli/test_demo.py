@@ -1,0 +1,85 @@
+"""`accords demo` loads the whole reference story, as the API then shows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.demo import MOU_REFERENCE, load_demo
+
+
+@pytest.fixture
+async def mou(app, client) -> dict:
+    await load_demo(app.state.settings)
+    page = (await client.get("/v1/agreements", params={"q": MOU_REFERENCE})).json()
+    [agreement] = page["items"]
+    return agreement
+
+
+async def _all(client, path: str, **params) -> list[dict]:
+    response = await client.get(path, params={"limit": 200, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def test_the_mou_is_active_with_four_objectives(mou) -> None:
+    assert mou["status"] == "active"
+    assert [objective["ref"] for objective in mou["objectives"]] == ["O1", "O2", "O3", "O4"]
+
+
+async def test_every_objective_has_an_initiative_in_progress(client, mou) -> None:
+    initiatives = await _all(client, "/v1/initiatives", agreement_id=mou["id"])
+
+    assert sorted(initiative["objective_ref"] for initiative in initiatives) == [
+        "O1",
+        "O2",
+        "O3",
+        "O4",
+    ]
+    assert {initiative["status"] for initiative in initiatives} == {"in_progress"}
+
+
+async def test_milestones_are_dated_some_done_and_exactly_one_overdue(client, mou) -> None:
+    milestones = await _all(client, "/v1/milestones", agreement_id=mou["id"])
+    overdue = await _all(client, "/v1/milestones", agreement_id=mou["id"], overdue="true")
+
+    done = [milestone for milestone in milestones if milestone["status"] == "done"]
+    assert len(done) >= 2
+    assert all(milestone["completed_on"] for milestone in done)
+    assert len(overdue) == 1
+    assert overdue[0]["title"] == "Joint innovation ecosystem workshop held"
+
+
+async def test_the_delegation_visit_outcomes_became_milestones(client, mou) -> None:
+    [visit] = await _all(client, "/v1/engagements", agreement_id=mou["id"], kind="delegation_visit")
+    decided = await _all(client, "/v1/milestones", engagement_id=visit["id"])
+
+    assert visit["location"] == "GEI office, Beijing"
+    assert sorted(milestone["title"] for milestone in decided) == sorted(visit["outcomes"])
+
+
+async def test_the_visit_was_hosted_by_gei(client, mou) -> None:
+    [visit] = await _all(client, "/v1/engagements", agreement_id=mou["id"], kind="delegation_visit")
+    host = (await client.get(f"/v1/organizations/{visit['host_organization_id']}")).json()
+
+    assert host["acronym"] == "GEI"
+
+
+async def test_a_research_collaboration_on_zone_planning_has_an_output(client, mou) -> None:
+    [collaboration] = await _all(client, "/v1/research-collaborations", agreement_id=mou["id"])
+
+    assert "Special Technology Zones" in collaboration["title"]
+    assert [participant["role"] for participant in collaboration["participants"]] == [
+        "lead",
+        "partner",
+    ]
+    assert len(collaboration["outputs"]) == 1
+    assert collaboration["outputs"][0]["doi"].startswith("10.")
+
+
+async def test_loading_twice_changes_nothing(app, client, mou) -> None:
+    before = await _all(client, "/v1/milestones")
+
+    message = await load_demo(app.state.settings)
+
+    assert "already loaded" in message
+    assert await _all(client, "/v1/milestones") == before
