@@ -27,7 +27,7 @@ class Answer:
     body: bytes = b"ok"
 
 
-WAIT_SECONDS = 15.0
+WAIT_SECONDS = 60.0
 _REASONS = {200: "OK", 204: "No Content", 302: "Found", 410: "Gone", 429: "Too Many Requests"}
 
 
@@ -38,6 +38,8 @@ class Receiver:
         ]
         self.requests: list[Received] = []
         self.on_request: Callable[[Received], None] | None = None
+        # Seconds to take over each answer, to keep deliveries in flight longer.
+        self.delay = 0.0
         self._arrived = asyncio.Condition()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -79,6 +81,8 @@ class Receiver:
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 received = Received(method, path, headers, body)
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 answer = self.answers.pop(0) if self.answers else Answer()
                 reason = _REASONS.get(answer.status, "Status")
                 head = [f"HTTP/1.1 {answer.status} {reason}", f"content-length: {len(answer.body)}"]
