@@ -222,3 +222,14 @@ async def test_an_organization_bound_key_cannot_record_under_another_agreement(
 
     assert created.status_code == 422
     assert fetched.status_code == 404
+
+
+async def test_an_organization_that_hosted_an_engagement_cannot_be_deleted(
+    client, agreement
+) -> None:
+    host = await create_organization(client)
+    await create_engagement(client, agreement, host_organization_id=host["id"])
+
+    response = await client.delete(f"/v1/organizations/{host['id']}", headers={"If-Match": '"1"'})
+
+    assert response.status_code == 409
