@@ -30,6 +30,7 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
+from services.api.scoping import ensure_party
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
@@ -48,6 +49,7 @@ async def create_agreement(
     (409 otherwise); objective refs must be unique; `expires_on` must come
     after `effective_from`.
     """
+    ensure_party(principal.organization_id, body.parties)
     agreement = await service.create_agreement(session, actor=principal.actor, payload=body)
     response.headers["Location"] = f"/v1/agreements/{agreement.id}"
     set_etag(response, agreement.version)
@@ -131,6 +133,7 @@ async def update_agreement(
         session, agreement_id, organization_id=principal.organization_id, for_update=True
     )
     check_if_match(if_match, agreement.version)
+    ensure_party(principal.organization_id, body.parties)
     agreement = await service.update_agreement(
         session, actor=principal.actor, agreement=agreement, payload=body
     )

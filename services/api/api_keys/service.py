@@ -29,6 +29,12 @@ async def create_api_key(
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(unknown)}")
+    if organization_id is not None and "admin" in scopes:
+        # Admin means everything (api keys, the audit log): a bound admin would be a lie.
+        raise InvalidReference(
+            "An admin key cannot be bound to an organization.",
+            errors=[{"loc": ["body", "organization_id"], "msg": "not allowed with admin"}],
+        )
     if organization_id is not None and await session.get(Organization, organization_id) is None:
         raise InvalidReference(
             f"No organization with id {organization_id}.",

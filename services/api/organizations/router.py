@@ -26,6 +26,10 @@ from services.api.organizations.schemas import (
     OrganizationUpdate,
 )
 from services.api.problems import problem_responses
+from services.api.scoping import (
+    ensure_may_change_organization,
+    ensure_may_register_organizations,
+)
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
@@ -43,6 +47,7 @@ async def create_organization(
     The country is validated against ISO 3166-1; a ROR id, when given, must be
     a `https://ror.org/0…` URL.
     """
+    ensure_may_register_organizations(principal.organization_id)
     organization = await service.create_organization(session, actor=principal.actor, payload=body)
     response.headers["Location"] = f"/v1/organizations/{organization.id}"
     set_etag(response, organization.version)
@@ -100,6 +105,7 @@ async def update_organization(
 ) -> OrganizationPublic:
     """Change some fields of an organization. Needs `If-Match` with its current ETag."""
     organization = await service.get_organization(session, organization_id)
+    ensure_may_change_organization(principal.organization_id, organization.id)
     check_if_match(if_match, organization.version)
     organization = await service.update_organization(
         session, actor=principal.actor, organization=organization, payload=body
@@ -121,5 +127,6 @@ async def delete_organization(
 ) -> None:
     """Delete an organization that is party to no agreement (409 otherwise)."""
     organization = await service.get_organization(session, organization_id)
+    ensure_may_register_organizations(principal.organization_id)
     check_if_match(if_match, organization.version)
     await service.delete_organization(session, actor=principal.actor, organization=organization)
