@@ -21,6 +21,7 @@ from dramatiq.broker import Broker
 from services.worker.actors import declare_actors
 from services.worker.broker import build_broker
 from services.worker.runtime import PipelineRuntime
+from shared.logging import configure_logging
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
@@ -36,6 +37,7 @@ def build_worker_broker(settings: Settings) -> Broker:
 
 def run_process(settings: Settings, *, threads: int) -> None:
     """Run one worker process until SIGTERM / SIGINT."""
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
     broker = build_worker_broker(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

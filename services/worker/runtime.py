@@ -52,11 +52,13 @@ class PipelineRuntime(Middleware):
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def after_worker_boot(self, broker: Broker, worker: Any) -> None:
+    def before_worker_boot(self, broker: Broker, worker: Any) -> None:
+        # Runs after the AsyncIO middleware's (added earlier) started the event
+        # loop, and before any worker thread takes a message.
         global _current
         load_handlers()
-        _current = self
         get_event_loop_thread().run_coroutine(self._start(broker))
+        _current = self
 
     def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
         thread = get_event_loop_thread()
@@ -79,7 +81,9 @@ class PipelineRuntime(Middleware):
         # Webhook deliveries are driven by the database (services/worker/webhooks.py).
         from services.worker.webhooks import DeliveryPump
 
-        self._tasks.append(asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run()))
+        self._tasks.append(
+            asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run())
+        )
         log.info("pipeline_started", relay=self.run_relay, sweep=self.run_sweep)
 
     async def _stop(self) -> None:

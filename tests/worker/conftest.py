@@ -41,16 +41,16 @@ async def piped_client(settings: Settings, pipeline: EmbeddedPipeline) -> AsyncI
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], *, timeout: float = 30
+    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], *, within: float = 30
 ) -> T:
     """Poll ``probe`` until ``until`` holds (bounded wait for an eventual condition)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = await probe()
         if until(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+            raise AssertionError(f"condition not met within {within} s; last value: {value!r}")
         await asyncio.sleep(0.05)
 
 

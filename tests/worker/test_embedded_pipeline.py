@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from tests.api.tracking_factories import active_agreement, create_initiative, create_milestone
 from tests.worker.conftest import eventually, rollup_of
 
