@@ -39,7 +39,7 @@ import httpcore
 import httpx
 import structlog
 from sqlalchemy import event as sa_event
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -257,8 +257,11 @@ class Outcome:
 class WebhookSender:
     """The process's one pooled HTTP client for deliveries."""
 
-    def __init__(self, settings: Settings, *, max_connections: int = 100) -> None:
+    def __init__(self, settings: Settings, *, max_connections: int = 16) -> None:
         self.settings = settings
+        # Requests wait here rather than in httpcore's pool, whose bookkeeping
+        # grows with the square of the requests queued in it.
+        self._slots = asyncio.Semaphore(max_connections)
         self.box = SecretBox.from_settings(settings)
         self.client = httpx.AsyncClient(
             transport=_PinnedTransport(
@@ -275,8 +278,14 @@ class WebhookSender:
         await self.client.aclose()
 
     async def send(self, url: str, *, headers: dict[str, str], body: str) -> Outcome:
-        started = time.perf_counter()
+        """POST one delivery; every failure (refusal, network, timeout) is an Outcome."""
+        async with self._slots:
+            started = time.perf_counter()
+            return await self._send(url, headers=headers, body=body, started=started)
 
+    async def _send(
+        self, url: str, *, headers: dict[str, str], body: str, started: float
+    ) -> Outcome:
         def elapsed() -> int:
             return int((time.perf_counter() - started) * 1000)
 
@@ -512,31 +521,85 @@ async def record_outcome(
 # --- the delivery loop --------------------------------------------------------------
 
 
+async def record_successes(
+    session: AsyncSession, results: list[tuple[Claim, Outcome, dt.datetime]]
+) -> None:
+    """Record a batch of successful attempts with a few set-based statements
+    (the common case, so it must not cost a transaction per delivery)."""
+    now = utcnow()
+    await session.execute(
+        insert(WebhookAttempt),
+        [
+            {
+                "id": uuid7(),
+                "delivery_id": claim.delivery_id,
+                "at": at,
+                "status_code": outcome.status_code,
+                "duration_ms": outcome.duration_ms,
+                "error": outcome.error,
+                "response_body": outcome.response_body,
+            }
+            for claim, outcome, at in results
+        ],
+    )
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([claim.delivery_id for claim, _, _ in results]))
+        .values(status="succeeded", next_attempt_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for endpoint_id in sorted({claim.endpoint_id for claim, _, _ in results}):
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.id == endpoint_id,
+                or_(
+                    WebhookEndpoint.failing_since.is_not(None),
+                    WebhookEndpoint.last_success_at.is_(None),
+                    WebhookEndpoint.last_success_at < now - SUCCESS_STAMP_EVERY,
+                ),
+            )
+            .values(last_success_at=now, failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def deliver_claims(
     sessionmaker: async_sessionmaker[AsyncSession],
     sender: WebhookSender,
     claims: list[Claim],
 ) -> None:
-    """Send each claimed delivery (concurrently) and record every outcome."""
+    """Send the claimed deliveries concurrently, then record every outcome:
+    successes together in one transaction, each failure in its own."""
 
-    async def one(claim: Claim) -> None:
+    async def send(claim: Claim) -> tuple[Claim, Outcome, dt.datetime]:
         at = utcnow()
         try:
             headers = headers_for(claim, sender.box, at)
         except Exception as exc:  # an unreadable secret must not stall the batch
             log.error("webhook_secret_unreadable", endpoint_id=str(claim.endpoint_id))
-            outcome = Outcome(None, 0, error=f"cannot sign: {type(exc).__name__}")
-        else:
-            outcome = await sender.send(claim.url, headers=headers, body=claim.body)
+            return claim, Outcome(None, 0, error=f"cannot sign: {type(exc).__name__}"), at
+        return claim, await sender.send(claim.url, headers=headers, body=claim.body), at
+
+    results = await asyncio.gather(*(send(claim) for claim in claims))
+    successes = [result for result in results if result[1].succeeded]
+    # A failure here leaves the lease to run out: the deliveries are sent again.
+    if successes:
+        try:
+            async with sessionmaker() as session:
+                await record_successes(session, successes)
+                await session.commit()
+        except Exception:
+            log.exception("webhook_record_failed", deliveries=len(successes))
+    for claim, outcome, at in results:
+        if outcome.succeeded:
+            continue
         try:
             async with sessionmaker() as session:
                 await record_outcome(session, sender.settings, claim, outcome, at=at)
                 await session.commit()
         except Exception:
-            # The lease runs out and the delivery is sent again: nothing is lost.
             log.exception("webhook_record_failed", delivery_id=str(claim.delivery_id))
-
-    await asyncio.gather(*(one(claim) for claim in claims))
 
 
 async def deliver_due(
