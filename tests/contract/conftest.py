@@ -31,7 +31,13 @@ def live_api() -> Iterator[LiveApi]:
     key = generate_api_key()
     port = free_port()
     # The contract is about answers, not quotas: a 429 would stand in for the real one.
-    env = accords_env(database_url=url, bootstrap_api_key=key, rate_limit_per_minute="1000000")
+    env = accords_env(
+        database_url=url,
+        bootstrap_api_key=key,
+        rate_limit_per_minute="1000000",
+        # Webhook endpoints need it in production (their secrets are encrypted).
+        secret_key="contract-test-secret-key",
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         with running(
