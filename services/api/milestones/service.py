@@ -171,9 +171,7 @@ async def update_milestone(
         if field in changes:
             setattr(milestone, field, changes[field])
     if status == "done":
-        milestone.completed_on = (
-            changes.get("completed_on") or milestone.completed_on or today()
-        )
+        milestone.completed_on = changes.get("completed_on") or milestone.completed_on or today()
     else:
         # Reopened (or never done): there is no completion date.
         milestone.completed_on = None
