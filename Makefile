@@ -30,6 +30,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.pipeline
 
 migrate: $(STAMP)
 	$(BIN)/accords migrate

@@ -171,14 +171,22 @@ async def recompute_agreement(
         ).all()
     }
     for initiative in rollup.initiatives:
+        initiative_body = stored_body({**initiative.body(), "agreement_id": agreement_id})
         row = existing.pop(initiative.initiative_id, None)
         if row is None:
-            row = InitiativeRollup(initiative_id=initiative.initiative_id)
-            session.add(row)
-        row.agreement_id = agreement_id
-        row.health = initiative.health
-        row.computed_at = now
-        row.body = stored_body({**initiative.body(), "agreement_id": agreement_id})
+            session.add(
+                InitiativeRollup(
+                    initiative_id=initiative.initiative_id,
+                    agreement_id=agreement_id,
+                    health=initiative.health,
+                    computed_at=now,
+                    body=initiative_body,
+                )
+            )
+        elif row.body != initiative_body:  # unchanged rows are left alone
+            row.health = initiative.health
+            row.computed_at = now
+            row.body = initiative_body
     for row in existing.values():
         await session.delete(row)
     await session.flush()

@@ -1,0 +1,371 @@
+"""Measure the event pipeline: change-to-rollup latency and rollup recompute time.
+
+    python -m bench.pipeline                     # what `make bench` runs after bench.run
+    python -m bench.pipeline --rates 50,200 --seconds 10
+
+With PostgreSQL (127.0.0.1:5432), RabbitMQ (127.0.0.1:5672, a throw-away
+virtual host) and one `accords worker` process next to `accords serve`:
+
+1. Latency: milestone changes (PATCH status=done) sent at a steady rate; for
+   each, from the event's commit (``outbox_events.occurred_at``, written in
+   the change's transaction, so slightly before the commit: the figure errs
+   high) to the commit of the rollup recomputed for it
+   (``processed_events.processed_at`` of the ``rollups`` consumer).
+2. Recompute: ``recompute_agreement`` for one agreement (3 initiatives, 30
+   milestones), timed in-process, in a portfolio of 100 and of 10,000 agreements.
+
+Targets: p99 latency under 1 s at 50 changes/s; recompute at 10,000 within
+1.5x the time at 100. Everything is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import getpass
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACCORDS = Path(sys.executable).parent / "accords"
+HOST = "127.0.0.1"
+DATABASE = "accords_bench_pipeline"
+KEY = "accords-bench-pipeline-" + uuid.uuid4().hex
+INITIATIVES_PER_AGREEMENT = 3
+MILESTONES_PER_INITIATIVE = 10
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def started(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ACCORDS), *args],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+async def wait_ready(url: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url, timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} not ready within {within} s")
+
+
+# --- seeding (straight into the database: 10,000 agreements through HTTP is slow) ---
+
+
+async def seed(dsn: str, agreements: int, *, start: int = 0) -> list[uuid.UUID]:
+    """Agreements between two organizations, each 3 initiatives x 10 milestones."""
+    from shared.ids import uuid7
+
+    now = dt.datetime.now(dt.UTC)
+    connection = await asyncpg.connect(dsn)
+    try:
+        organizations = [(uuid7(), f"Org {n}", "university", c) for n, c in enumerate(["PK", "CN"])]
+        await connection.executemany(
+            "INSERT INTO organizations (id, name, kind, country, version, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, 1, now(), now()) ON CONFLICT DO NOTHING",
+            organizations,
+        )
+        org_ids = [row[0] for row in organizations]
+        agreement_rows, party_rows, initiative_rows, milestone_rows = [], [], [], []
+        ids = []
+        for number in range(start, start + agreements):
+            agreement_id = uuid7()
+            ids.append(agreement_id)
+            agreement_rows.append(
+                (
+                    agreement_id,
+                    f"BENCH-{number:06d}",
+                    f"Agreement {number}",
+                    "mou",
+                    "non_binding",
+                    '["research"]',
+                    '[{"ref": "O1", "text": "x"}]',
+                    "active",
+                )
+            )
+            party_rows += [(agreement_id, org, "signatory", i) for i, org in enumerate(org_ids)]
+            for _ in range(INITIATIVES_PER_AGREEMENT):
+                initiative_id = uuid7()
+                initiative_rows.append((initiative_id, agreement_id, "Work", "O1", org_ids[0]))
+                for m in range(MILESTONES_PER_INITIATIVE):
+                    # All due later: no overdue notices from the sweep to compete with.
+                    due = dt.date.today() + dt.timedelta(days=(m + 1) * 30)
+                    milestone_rows.append((uuid7(), initiative_id, agreement_id, f"M{m}", due))
+        await connection.executemany(
+            "INSERT INTO agreements (id, reference, title, instrument_type, legal_character,"
+            " focus_areas, objectives, status, version, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, 1, now(), now())",
+            agreement_rows,
+        )
+        await connection.executemany(
+            "INSERT INTO agreement_parties (agreement_id, organization_id, role, position)"
+            " VALUES ($1, $2, $3, $4)",
+            party_rows,
+        )
+        await connection.executemany(
+            "INSERT INTO initiatives (id, agreement_id, title, objective_ref,"
+            " lead_organization_id, status, weight, version, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, 'in_progress', 1, 1, now(), now())",
+            initiative_rows,
+        )
+        await connection.executemany(
+            "INSERT INTO milestones (id, initiative_id, agreement_id, title, due_on, status,"
+            " weight, version, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, 'pending', 1, 1, now(), now())",
+            milestone_rows,
+        )
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+    del now
+    return ids
+
+
+async def open_milestones(dsn: str) -> list[tuple[uuid.UUID, int]]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT id, version FROM milestones WHERE status = 'pending' ORDER BY random()"
+        )
+    finally:
+        await connection.close()
+    return [(row["id"], row["version"]) for row in rows]
+
+
+# --- 1. change-to-rollup latency ----------------------------------------------
+
+
+async def drive(
+    api: str, milestones: list[tuple[uuid.UUID, int]], rate: float, seconds: float
+) -> tuple[list[uuid.UUID], float]:
+    """PATCH milestones to done at ``rate`` per second; returns the changed ids."""
+    count = int(rate * seconds)
+    chosen = [milestones.pop() for _ in range(min(count, len(milestones)))]
+    changed: list[uuid.UUID] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=api, headers={"Authorization": f"Bearer {KEY}"}, limits=limits, timeout=30
+    ) as client:
+
+        async def change(milestone_id: uuid.UUID, version: int) -> None:
+            try:
+                response = await client.patch(
+                    f"/v1/milestones/{milestone_id}",
+                    json={"status": "done"},
+                    headers={"If-Match": f'"{version}"'},
+                )
+            except httpx.HTTPError as error:
+                print(f"  ! PATCH failed: {error!r}")
+                return
+            if response.status_code == 200:
+                changed.append(milestone_id)
+            else:
+                print(f"  ! PATCH answered {response.status_code}: {response.text[:200]}")
+
+        started_at = time.monotonic()
+        tasks = []
+        for number, (milestone_id, version) in enumerate(chosen):
+            delay = started_at + number / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(change(milestone_id, version)))
+        await asyncio.gather(*tasks)
+        achieved = len(chosen) / (time.monotonic() - started_at)
+    return changed, achieved
+
+
+async def latencies(dsn: str, milestone_ids: list[uuid.UUID], within: float = 120) -> list[float]:
+    """Seconds from each change's event to its rollup, once all are processed."""
+    connection = await asyncpg.connect(dsn)
+    query = """
+        SELECT extract(epoch FROM p.processed_at - e.occurred_at) AS seconds
+        FROM outbox_events e
+        JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'rollups'
+        WHERE e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[])
+    """
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            rows = await connection.fetch(query, milestone_ids)
+            if len(rows) >= len(milestone_ids) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await connection.close()
+    if len(rows) < len(milestone_ids):
+        print(f"  ! only {len(rows)} of {len(milestone_ids)} changes reached a rollup")
+    return [float(row["seconds"]) for row in rows]
+
+
+# --- 2. recompute time ----------------------------------------------------------
+
+
+async def recompute_times(
+    database_url: str, agreement_ids: list[uuid.UUID], runs: int
+) -> list[float]:
+    from services.worker.rollups import recompute_agreement
+    from shared.db import create_engine, create_sessionmaker
+    from shared.settings import Settings
+
+    engine = create_engine(Settings(database_url=database_url))
+    sessionmaker = create_sessionmaker(engine)
+    times = []
+    try:
+        for number in range(runs + 10):
+            agreement_id = random.choice(agreement_ids)
+            started_at = time.perf_counter()
+            async with sessionmaker() as session:
+                await recompute_agreement(session, agreement_id)
+                await session.commit()
+            if number >= 10:  # the first ones warm the pool and caches
+                times.append(time.perf_counter() - started_at)
+    finally:
+        await engine.dispose()
+    return times
+
+
+# --- the run --------------------------------------------------------------------
+
+
+async def run(options: argparse.Namespace) -> int:
+    admin_dsn = f"postgresql://{options.pg_user}@{HOST}:5432/postgres"
+    dsn = f"postgresql://{options.pg_user}@{HOST}:5432/{DATABASE}"
+    database_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    vhost = f"accords_bench_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(admin_dsn)
+    await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    await connection.close()
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORDS_")}
+    env.update(
+        ACCORDS_DATABASE_URL=database_url,
+        ACCORDS_BROKER_URL=f"amqp://guest:guest@{HOST}:5672/{vhost}",
+        ACCORDS_BOOTSTRAP_API_KEY=KEY,
+        ACCORDS_RATE_LIMIT_PER_MINUTE=str(10**9),
+        ACCORDS_LOG_LEVEL="warning",
+        ACCORDS_LOG_FORMAT="json",
+        ACCORDS_SWEEP_INTERVAL_SECONDS="3600",
+    )
+    logs = Path(tempfile.mkdtemp(prefix="accords-bench-pipeline-"))
+    results: list[str] = []
+    try:
+        migrate = [str(ACCORDS), "migrate"]
+        await asyncio.to_thread(subprocess.run, migrate, env=env, check=True, capture_output=True)
+        print(f"seeding {options.small} agreements", flush=True)
+        small_ids = await seed(dsn, options.small)
+        api = f"http://{HOST}:{options.port}"
+        serve = ["serve", "--host", HOST, "--port", str(options.port), "--workers", "2"]
+        with (
+            started(serve, env, logs / "serve.log"),
+            started(["worker", "--processes", "1", "--threads", "8"], env, logs / "worker.log"),
+        ):
+            await wait_ready(f"{api}/readyz")
+            milestones = await open_milestones(dsn)
+            for rate in options.rates:
+                print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
+                changed, achieved = await drive(api, milestones, rate, options.seconds)
+                seconds = await latencies(dsn, changed)
+                if seconds:
+                    results.append(
+                        f"change -> rollup @ {rate:>4g}/s"
+                        f" (sent {achieved:5.1f}/s, n={len(seconds)}):"
+                        f" p50 {percentile(seconds, 0.5) * 1000:7.1f} ms"
+                        f"  p99 {percentile(seconds, 0.99) * 1000:7.1f} ms"
+                        f"  max {max(seconds) * 1000:7.1f} ms"
+                    )
+                    print("  " + results[-1], flush=True)
+        print(f"recompute time, portfolio of {options.small}", flush=True)
+        small = await recompute_times(database_url, small_ids, options.recomputes)
+        print(f"seeding up to {options.large} agreements", flush=True)
+        await seed(dsn, options.large - options.small, start=options.small)
+        print(f"recompute time, portfolio of {options.large}", flush=True)
+        large = await recompute_times(database_url, small_ids, options.recomputes)
+        for size, times in ((options.small, small), (options.large, large)):
+            results.append(
+                f"recompute one agreement, portfolio {size:>6}:"
+                f" p50 {statistics.median(times) * 1000:6.2f} ms"
+                f"  p99 {percentile(times, 0.99) * 1000:6.2f} ms"
+            )
+        results.append(
+            f"recompute ratio {options.large}/{options.small} (p50): "
+            f"{statistics.median(large) / statistics.median(small):.2f} (target <= 1.5)"
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            rabbitmqctl("delete_vhost", vhost)
+        with contextlib.suppress(Exception):
+            connection = await asyncpg.connect(admin_dsn)
+            await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            await connection.close()
+    print()
+    print("pipeline (PostgreSQL, RabbitMQ, 1 worker process x 8 threads, serve x 2)")
+    for line in results:
+        print("  " + line)
+    print(f"  logs: {logs}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--rates", default="50,200", help="changes per second (50,200)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="each rate runs this long")
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=10_000)
+    parser.add_argument("--recomputes", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8110)
+    parser.add_argument("--pg-user", default=os.environ.get("PGUSER") or getpass.getuser())
+    options = parser.parse_args(argv)
+    options.rates = [float(rate) for rate in options.rates.split(",")]
+    return asyncio.run(run(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
