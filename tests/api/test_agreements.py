@@ -157,6 +157,7 @@ async def test_patch_replaces_parties_while_in_draft(client, parties) -> None:
 
     assert response.status_code == 200, response.text
     assert response.json()["parties"] == [{"organization_id": third["id"], "role": "funder"}]
+    assert response.json()["version"] == 2
 
 
 async def test_patch_checks_date_order_against_stored_values(client, parties) -> None:

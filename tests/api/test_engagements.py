@@ -233,3 +233,4 @@ async def test_an_organization_that_hosted_an_engagement_cannot_be_deleted(
     response = await client.delete(f"/v1/organizations/{host['id']}", headers={"If-Match": '"1"'})
 
     assert response.status_code == 409
+    assert "host of an engagement" in response.json()["detail"]

@@ -255,6 +255,13 @@ async def update_agreement(
             kept_refs=[objective.ref for objective in payload.objectives],
         )
     before = as_public(agreement)
+    if payload.parties is not None:
+        # Delete the old rows before anything else: a re-added organization
+        # would otherwise collide on the primary key, and flushing column
+        # changes here too would bump the version twice.
+        agreement.parties.clear()
+        await session.flush()
+        agreement.parties.extend(_party_rows(payload.parties))
     for field in ("reference", "title", "instrument_type", "legal_character", "summary"):
         if field in changes:
             setattr(agreement, field, changes[field])
@@ -263,10 +270,6 @@ async def update_agreement(
             setattr(agreement, field, changes[field])
     if payload.objectives is not None:
         agreement.objectives = [objective.model_dump() for objective in payload.objectives]
-    if payload.parties is not None:
-        agreement.parties.clear()
-        await session.flush()
-        agreement.parties.extend(_party_rows(payload.parties))
     agreement.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     await record_change(

@@ -15,7 +15,14 @@ from services.api.organizations.schemas import (
 from shared.errors import Conflict, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
-from shared.models import AgreementParty, Organization
+from shared.models import (
+    AgreementParty,
+    Engagement,
+    EngagementParticipant,
+    Organization,
+    Researcher,
+    ResearchParticipant,
+)
 
 
 def as_public(organization: Organization) -> dict:
@@ -105,13 +112,11 @@ async def update_organization(
 async def delete_organization(
     session: AsyncSession, *, actor: Actor, organization: Organization
 ) -> None:
-    is_party = await session.scalar(
-        select(exists().where(AgreementParty.organization_id == organization.id))
-    )
-    if is_party:
+    references = await _references_to(session, organization.id)
+    if references:
         raise Conflict(
-            "The organization is a party to at least one agreement; "
-            "remove it from those agreements first."
+            f"The organization is still referred to as {', '.join(references)}; "
+            "remove those references first.",
         )
     before = as_public(organization)
     await session.delete(organization)
@@ -125,3 +130,30 @@ async def delete_organization(
         before=before,
         after=None,
     )
+
+
+async def _references_to(session: AsyncSession, organization_id: uuid.UUID) -> list[str]:
+    """What still names the organization, in words, for the 409 detail (one query)."""
+    checks = {
+        "a party to an agreement": exists().where(
+            AgreementParty.organization_id == organization_id
+        ),
+        "the host of an engagement": exists().where(
+            Engagement.host_organization_id == organization_id
+        ),
+        "a participant in an engagement": exists().where(
+            EngagementParticipant.organization_id == organization_id
+        ),
+        "a participant in a research collaboration": exists().where(
+            ResearchParticipant.organization_id == organization_id
+        ),
+        "a researcher's organization": exists().where(
+            Researcher.organization_id == organization_id
+        ),
+    }
+    row = (
+        await session.execute(
+            select(*(check.label(f"c{i}") for i, check in enumerate(checks.values())))
+        )
+    ).one()
+    return [description for description, present in zip(checks, row, strict=True) if present]
