@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import load_all_checks
 
@@ -58,6 +58,10 @@ def test_operation_honours_its_contract(operation, mode, live_api) -> None:  # t
         suppress_health_check=list(HealthCheck),
     )
     def run(case) -> None:  # type: ignore[no-untyped-def]
+        # An "invalid" extra query parameter whose value is an empty list or
+        # object never reaches the wire (the client drops it), so the request
+        # actually sent is valid: not a case of rejecting bad input.
+        assume(not any(value in ([], {}) for value in (case.query or {}).values()))
         case.call_and_validate(base_url=live_api.base_url, headers=headers, checks=CHECKS)
 
     run()
