@@ -7,10 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -34,33 +36,41 @@ def accords_env(**settings: str) -> dict[str, str]:
 def running(
     args: list[str], env: dict[str, str], *, ready_url: str | None = None, timeout: float = 30
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run an `accords` command until the block ends; wait for ``ready_url`` first."""
-    process = subprocess.Popen(
-        [ACCORDS, *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        if ready_url:
-            _wait_until_up(process, ready_url, timeout)
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    """Run an `accords` command until the block ends; wait for ``ready_url`` first.
+
+    Its log goes to a temporary file, not a pipe: nobody reads a pipe while
+    the test runs, and a chatty process would block once it filled up.
+    """
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [ACCORDS, *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            if ready_url:
+                _wait_until_up(process, ready_url, timeout, log)
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+def _wait_until_up(
+    process: subprocess.Popen[bytes], url: str, timeout: float, log: IO[bytes]
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
+            log.seek(0)
+            stderr = log.read().decode(errors="replace")
             raise RuntimeError(f"accords exited with {process.returncode}: {stderr[-2000:]}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
