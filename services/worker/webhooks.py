@@ -83,8 +83,14 @@ _pumps: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
 
 def _wake_pumps(_session: Any = None) -> None:
-    for loop, signal in list(_pumps):
-        loop.call_soon_threadsafe(signal.set)
+    # Runs inside a commit: it must never raise, or the committed work would
+    # look failed to its caller.
+    for registration in list(_pumps):
+        loop, signal = registration
+        try:
+            loop.call_soon_threadsafe(signal.set)
+        except RuntimeError:  # that pump's loop has closed
+            _pumps.discard(registration)
 
 
 def _wake_pumps_after_commit(session: AsyncSession) -> None:
@@ -651,8 +657,7 @@ class DeliveryPump:
 
     def stop(self) -> None:
         self._stopping.set()
-        for loop, signal in list(_pumps):
-            loop.call_soon_threadsafe(signal.set)
+        _wake_pumps()
 
     async def run(self) -> None:
         try:
