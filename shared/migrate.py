@@ -17,7 +17,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "heads") -> None:
+def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema at ``database_url`` to ``revision``; a SQLite file's folder is created."""
     _ensure_sqlite_folder(database_url)
     command.upgrade(alembic_config(database_url), revision)
@@ -30,7 +30,7 @@ def _ensure_sqlite_folder(database_url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def upgrade_async(database_url: str, revision: str = "heads") -> None:
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
     """:func:`upgrade` for callers already inside an event loop (tests, the dev server)."""
     from shared.db import create_engine
     from shared.settings import Settings

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -31,6 +31,13 @@ class OutboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("aggregate_type", "aggregate_id", "sequence"),
         Index("ix_outbox_events_undispatched", "dispatched_at", "id"),
+        # The relay looks up the rows still waiting for a feed position.
+        Index(
+            "ix_outbox_events_unpositioned",
+            "id",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
     )
 
 
