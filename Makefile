@@ -31,6 +31,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.webhooks
 
 migrate: $(STAMP)
 	$(BIN)/accords migrate
