@@ -11,11 +11,63 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.broker import OutboxPublisher, mark_dispatched
-from services.worker.dispatch import handlers_for
+from services.worker.dispatch import Handler, handlers_applying_to
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
 
 log = structlog.get_logger("accords.worker")
+
+
+async def load_event(
+    session: AsyncSession, event_id: uuid.UUID
+) -> tuple[OutboxEvent | None, set[str]]:
+    """The event and the consumers that already processed it, in one query.
+
+    The event is detached from the session, so a rollback of the handler
+    transaction that read it leaves it usable for the next handlers.
+    """
+    rows = (
+        await session.execute(
+            select(OutboxEvent, ProcessedEvent.consumer)
+            .outerjoin(ProcessedEvent, ProcessedEvent.event_id == OutboxEvent.id)
+            .where(OutboxEvent.id == event_id)
+        )
+    ).all()
+    if not rows:
+        return None, set()
+    event = rows[0][0]
+    session.expunge(event)
+    return event, {row.consumer for row in rows if row.consumer is not None}
+
+
+async def run_handler(
+    session: AsyncSession,
+    handler: Handler,
+    event: OutboxEvent,
+    publisher: OutboxPublisher | None,
+) -> bool:
+    """Run one handler in the session's transaction and commit; False if it was done already."""
+    record = ProcessedEvent(consumer=handler.name, event_id=event.id)
+    session.add(record)
+    try:
+        # The row first: a concurrent delivery of the same event waits
+        # on it, then fails here and leaves the work to this one.
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    await handler.run(session, event)
+    # When the handler's work became visible (benchmarks read it).
+    record.processed_at = dt.datetime.now(dt.UTC)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    recorded = new_event_ids(session)
+    if recorded and publisher is not None:
+        await publisher.publish_committed(recorded)
+    return True
 
 
 async def process_event(
@@ -29,47 +81,24 @@ async def process_event(
     Each handler runs in its own transaction, which also writes its
     ``processed_events`` row: a handler that already ran for this event is
     skipped, and one that fails (the message is retried) leaves no trace.
+    The first handler's transaction is the one that read the event.
     Events a handler records are published after its commit.
     """
+    ran: list[str] = []
     async with sessionmaker() as session:
-        event = await session.get(OutboxEvent, event_id)
+        event, already = await load_event(session, event_id)
         if event is None:
             log.warning("event_not_found", event_id=str(event_id))
             return []
-        already = set(
-            (
-                await session.scalars(
-                    select(ProcessedEvent.consumer).where(ProcessedEvent.event_id == event_id)
-                )
-            ).all()
-        )
-        await session.commit()
-    ran = []
-    for handler in handlers_for(event.type):
-        if handler.name in already:
-            continue
+        todo = [handler for handler in handlers_applying_to(event) if handler.name not in already]
+        if not todo:
+            await session.commit()
+        elif await run_handler(session, todo[0], event, publisher):
+            ran.append(todo[0].name)
+    for handler in todo[1:]:
         async with sessionmaker() as session:
-            record = ProcessedEvent(consumer=handler.name, event_id=event_id)
-            session.add(record)
-            try:
-                # The row first: a concurrent delivery of the same event waits
-                # on it, then fails here and leaves the work to this one.
-                await session.flush()
-            except IntegrityError:
-                await session.rollback()
-                continue
-            await handler.run(session, event)
-            # When the handler's work became visible (benchmarks read it).
-            record.processed_at = dt.datetime.now(dt.UTC)
-            try:
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()
-                continue
-            recorded = new_event_ids(session)
-        ran.append(handler.name)
-        if recorded and publisher is not None:
-            await publisher.publish_committed(recorded)
+            if await run_handler(session, handler, event, publisher):
+                ran.append(handler.name)
     if publisher is not None and not publisher.durable:
         # In-process queue: the event counts as dispatched once consumed.
         async with sessionmaker() as session:

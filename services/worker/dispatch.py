@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.models import OutboxEvent
 
 HandlerFunction = Callable[[AsyncSession, OutboxEvent], Awaitable[None]]
+EventPredicate = Callable[[OutboxEvent], bool]
 
 # Modules whose import registers handlers; a missing one is skipped so that
 # the pipeline runs while a handler module is still being written.
@@ -28,23 +29,32 @@ class Handler:
     name: str
     prefixes: tuple[str, ...]
     run: HandlerFunction
+    when: EventPredicate | None = None
 
     def wants(self, event_type: str) -> bool:
         return any(event_type.startswith(prefix) for prefix in self.prefixes)
+
+    def applies_to(self, event: OutboxEvent) -> bool:
+        """Whether the handler has anything to do for this very event."""
+        return self.wants(event.type) and (self.when is None or self.when(event))
 
 
 _handlers: dict[str, Handler] = {}
 
 
-def on_event(*prefixes: str, name: str) -> Callable[[HandlerFunction], HandlerFunction]:
+def on_event(
+    *prefixes: str, name: str, when: EventPredicate | None = None
+) -> Callable[[HandlerFunction], HandlerFunction]:
     """Register ``handler(session, event)`` for events whose type starts with a prefix.
 
     ``name`` is the consumer name of its ``processed_events`` rows: keep it
-    stable, or redelivered events would run the handler again.
+    stable, or redelivered events would run the handler again. ``when``
+    narrows it further (e.g. on the aggregate): an event it refuses costs the
+    handler no transaction and no ``processed_events`` row.
     """
 
     def register(function: HandlerFunction) -> HandlerFunction:
-        _handlers[name] = Handler(name=name, prefixes=prefixes or ("",), run=function)
+        _handlers[name] = Handler(name=name, prefixes=prefixes or ("",), run=function, when=when)
         return function
 
     return register
@@ -53,6 +63,11 @@ def on_event(*prefixes: str, name: str) -> Callable[[HandlerFunction], HandlerFu
 def handlers_for(event_type: str) -> list[Handler]:
     """The registered handlers wanting this event type, in registration order."""
     return [handler for handler in _handlers.values() if handler.wants(event_type)]
+
+
+def handlers_applying_to(event: OutboxEvent) -> list[Handler]:
+    """The registered handlers with work to do for ``event``, in registration order."""
+    return [handler for handler in _handlers.values() if handler.applies_to(event)]
 
 
 def load_handlers() -> list[str]:

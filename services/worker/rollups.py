@@ -205,9 +205,13 @@ async def recompute_agreement(
     return rollup
 
 
-@on_event("", name="rollups")
+def changes_a_rollup(event: OutboxEvent) -> bool:
+    return event.aggregate_type == "agreement" and event.type not in NO_ROLLUP_CHANGE
+
+
+@on_event("", name="rollups", when=changes_a_rollup)
 async def recompute_on_event(session: AsyncSession, event: OutboxEvent) -> None:
     """Any change under an agreement recomputes that agreement's rollups."""
-    if event.aggregate_type != "agreement" or event.type in NO_ROLLUP_CHANGE:
+    if not changes_a_rollup(event):
         return
     await recompute_agreement(session, event.aggregate_id)

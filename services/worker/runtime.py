@@ -66,7 +66,12 @@ class PipelineRuntime(Middleware):
             thread.run_coroutine(self._stop())
 
     async def _start(self, broker: Broker) -> None:
-        self.engine = create_engine(self.settings)
+        # No pre-ping: on asyncpg it costs three round trips (BEGIN, ping,
+        # ROLLBACK) per checkout, several per event. A connection that died
+        # fails its statement instead; SQLAlchemy then drops the pool's dead
+        # connections, and the message is retried (relay and pump retry on
+        # their next pass).
+        self.engine = create_engine(self.settings, pool_pre_ping=False)
         self.sessionmaker = create_sessionmaker(self.engine)
         if self.publisher is None:
             self.publisher = OutboxPublisher(broker, self.sessionmaker)
