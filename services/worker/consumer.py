@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.broker import OutboxPublisher, mark_dispatched
@@ -40,30 +41,38 @@ async def load_event(
     return event, {row.consumer for row in rows if row.consumer is not None}
 
 
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 async def run_handler(
     session: AsyncSession,
     handler: Handler,
     event: OutboxEvent,
     publisher: OutboxPublisher | None,
 ) -> bool:
-    """Run one handler in the session's transaction and commit; False if it was done already."""
-    record = ProcessedEvent(consumer=handler.name, event_id=event.id)
-    session.add(record)
-    try:
-        # The row first: a concurrent delivery of the same event waits
-        # on it, then fails here and leaves the work to this one.
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        return False
+    """Run one handler in the session's transaction and commit; False if it was done already.
+
+    The ``processed_events`` row is written last, stamped with when the
+    handler's work was done (benchmarks read it), in the same statement that
+    finds a concurrent delivery of the same event: whichever transaction
+    inserts it second gets no row back and rolls its work back. (Handlers
+    are idempotent: the second one, serialised behind the first on the rows
+    or locks they share, finds the work done.)
+    """
     await handler.run(session, event)
-    # When the handler's work became visible (benchmarks read it).
-    record.processed_at = dt.datetime.now(dt.UTC)
-    try:
-        await session.commit()
-    except IntegrityError:
+    await session.flush()
+    inserted = await session.scalar(
+        _insert(session)(ProcessedEvent)
+        .values(consumer=handler.name, event_id=event.id, processed_at=dt.datetime.now(dt.UTC))
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(ProcessedEvent.consumer)
+    )
+    if inserted is None:
         await session.rollback()
         return False
+    await session.commit()
     recorded = new_event_ids(session)
     if recorded and publisher is not None:
         await publisher.publish_committed(recorded)
