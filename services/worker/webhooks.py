@@ -373,32 +373,51 @@ async def claim_due(
     )
     if delivery_id is not None:
         due = due.where(WebhookDelivery.id == delivery_id)
-    ids = list((await session.scalars(due)).all())
-    if not ids:
-        return []
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(ids))
-        .values(next_attempt_at=now + _lease(settings))
-        .execution_options(synchronize_session=False)
+    lease_end = now + _lease(settings)
+    returned = (
+        WebhookDelivery.id,
+        WebhookDelivery.endpoint_id,
+        WebhookDelivery.event_id,
+        WebhookDelivery.body,
+        WebhookEndpoint.url,
+        WebhookEndpoint.secret_sealed,
+        WebhookEndpoint.previous_secret_sealed,
+        WebhookEndpoint.previous_secret_valid_until,
     )
-    rows = (
-        await session.execute(
-            select(
-                WebhookDelivery.id,
-                WebhookDelivery.endpoint_id,
-                WebhookDelivery.event_id,
-                WebhookDelivery.body,
-                WebhookEndpoint.url,
-                WebhookEndpoint.secret_sealed,
-                WebhookEndpoint.previous_secret_sealed,
-                WebhookEndpoint.previous_secret_valid_until,
+    if session.bind.dialect.name == "postgresql":
+        # One statement: lock the due rows (skipping those another worker
+        # holds), push them out by the lease and return what sending needs.
+        rows = (
+            await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_(due.scalar_subquery()),
+                    WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+                )
+                .values(next_attempt_at=lease_end)
+                .returning(*returned)
+                .execution_options(synchronize_session=False)
             )
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        ).all()
+    else:
+        # SQLite: RETURNING cannot name the FROM table; the transaction
+        # holds the database write lock anyway.
+        ids = list((await session.scalars(due)).all())
+        if not ids:
+            return []
+        await session.execute(
+            update(WebhookDelivery)
             .where(WebhookDelivery.id.in_(ids))
-            .order_by(WebhookDelivery.id)
+            .values(next_attempt_at=lease_end)
+            .execution_options(synchronize_session=False)
         )
-    ).all()
+        rows = (
+            await session.execute(
+                select(*returned)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(WebhookDelivery.id.in_(ids))
+            )
+        ).all()
     return [
         Claim(
             delivery_id=row.id,
@@ -410,7 +429,7 @@ async def claim_due(
             previous_secret_sealed=row.previous_secret_sealed,
             previous_secret_valid_until=row.previous_secret_valid_until,
         )
-        for row in rows
+        for row in sorted(rows, key=lambda row: row.id)
     ]
 
 
