@@ -178,9 +178,13 @@ async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
         }
         for row in wanted
     ]
-    statement = _insert(session)(WebhookDelivery).values(rows)
+    # Rows as parameters, not .values(rows): a multi-VALUES statement is
+    # compiled afresh every time, this one once per process.
     await session.execute(
-        statement.on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+        _insert(session)(WebhookDelivery).on_conflict_do_nothing(
+            index_elements=["endpoint_id", "event_id"]
+        ),
+        rows,
     )
     _wake_pumps_after_commit(session)
 
