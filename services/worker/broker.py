@@ -96,6 +96,10 @@ class OutboxPublisher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accords-publish")
         self._failed_at = 0.0
         self._pending: set[asyncio.Task[None]] = set()
+        # Published ids waiting to be marked dispatched, and whether a caller
+        # is marking right now (it takes everything that piles up meanwhile).
+        self._unmarked: list[uuid.UUID] = []
+        self._marking = False
 
     # --- publishing (blocking) ----------------------------------------------
 
@@ -139,9 +143,29 @@ class OutboxPublisher:
             return
         published = await self.publish_async(event_ids)
         if published and self.durable and self.sessionmaker is not None:
-            async with self.sessionmaker() as session:
-                await mark_dispatched(session, published)
-                await session.commit()
+            await self._mark_dispatched(published)
+
+    async def _mark_dispatched(self, event_ids: list[uuid.UUID]) -> None:
+        """Mark published events dispatched, many requests' events per transaction.
+
+        While one caller's UPDATE runs, the ids of the others pile up and go
+        in its next one. An id left unmarked (failure, crash) only makes the
+        relay publish it again, which consumers absorb.
+        """
+        sessionmaker = self.sessionmaker
+        assert sessionmaker is not None
+        self._unmarked.extend(event_ids)
+        if self._marking:
+            return
+        self._marking = True
+        try:
+            while self._unmarked:
+                batch, self._unmarked = self._unmarked, []
+                async with sessionmaker() as session:
+                    await mark_dispatched(session, batch)
+                    await session.commit()
+        finally:
+            self._marking = False
 
     async def after_commit(self, event_ids: list[uuid.UUID]) -> None:
         """For ``app.state.after_commit``: publish in the background, not in the response path."""
