@@ -9,12 +9,15 @@ event changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, func, select, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.worker.dispatch import on_event
 from shared import rollups as rules
@@ -137,6 +140,41 @@ async def recompute_agreement(
     Returns None (and drops stored rollups) when the agreement is gone.
     """
     await _lock_agreement(session, agreement_id)
+    return await _recompute_locked(session, agreement_id, today=today)
+
+
+# When the reads of the latest committed recompute of each agreement began
+# (time.monotonic(), this process only): see :func:`recompute_on_event`.
+_recomputed_from: dict[uuid.UUID, float] = {}
+_RECOMPUTED_FROM_LIMIT = 100_000
+
+
+_PENDING_NOTES = "accords_recomputed_from"
+
+
+def _note_recomputed(agreement_id: uuid.UUID, reads_began: float) -> None:
+    if len(_recomputed_from) >= _RECOMPUTED_FROM_LIMIT:
+        _recomputed_from.clear()
+    if reads_began > _recomputed_from.get(agreement_id, float("-inf")):
+        _recomputed_from[agreement_id] = reads_began
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _notes_committed(session: Session) -> None:
+    for agreement_id, reads_began in session.info.pop(_PENDING_NOTES, ()):
+        _note_recomputed(agreement_id, reads_began)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _notes_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_NOTES, None)
+
+
+async def _recompute_locked(
+    session: AsyncSession, agreement_id: uuid.UUID, *, today: dt.date | None = None
+) -> rules.AgreementRollup | None:
+    # Noted once this transaction commits (a rollback forgets it).
+    session.info.setdefault(_PENDING_NOTES, []).append((agreement_id, time.monotonic()))
     facts = await load_agreement_facts(session, agreement_id)
     if facts is None:
         await session.execute(
@@ -214,4 +252,12 @@ async def recompute_on_event(session: AsyncSession, event: OutboxEvent) -> None:
     """Any change under an agreement recomputes that agreement's rollups."""
     if not changes_a_rollup(event):
         return
-    await recompute_agreement(session, event.aggregate_id)
+    # The event is committed (this transaction read it), and so is its change.
+    known_at = time.monotonic()
+    await _lock_agreement(session, event.aggregate_id)
+    if _recomputed_from.get(event.aggregate_id, float("-inf")) > known_at:
+        # A recompute of this agreement whose reads began after now has
+        # committed: it saw this change (rollups come from source rows), and
+        # recorded health_changed if the health moved. Nothing left to do.
+        return
+    await _recompute_locked(session, event.aggregate_id)
