@@ -80,7 +80,10 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+    # No pre-ping: it costs a round trip per checkout. Connections are
+    # recycled before servers or proxies drop them, and a broken one is
+    # invalidated by the error it raises.
+    options: dict[str, Any] = {"pool_size": 20, "max_overflow": 10, "pool_recycle": 1800}
     options.update(overrides)
     return create_async_engine(url, **options)
 
@@ -106,4 +109,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read.
+
+    On PostgreSQL they run in autocommit: no BEGIN and COMMIT round trips
+    around a GET. Each statement still sees committed data only; a read that
+    needs one snapshot across statements loads in one statement (joined
+    loading) or takes a normal session. SQLite keeps its transactions (its
+    reads are local calls, and the begin hook serialises them with writers).
+    """
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

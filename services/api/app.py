@@ -30,7 +30,7 @@ from services.api.research_collaborations.router import router as research_route
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
 from services.api.webhooks.router import router as webhook_endpoints_router
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
 
@@ -66,7 +66,7 @@ def create_app(
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.rate_limiter = create_rate_limiter(settings)
+        app.state.read_sessionmaker = create_read_sessionmaker(engine)
         publisher = None
         if after_commit is None and settings.broker_url:
             # Hand committed events to the broker right away (the relay is the safety net).
@@ -75,6 +75,7 @@ def create_app(
             publisher = OutboxPublisher(build_broker(settings.broker_url), app.state.sessionmaker)
             app.state.publisher = publisher
             app.state.after_commit = publisher.after_commit
+        app.state.rate_limiter = create_rate_limiter(settings)
         if settings.bootstrap_api_key:
             async with app.state.sessionmaker() as session:
                 await ensure_api_key(session, key=settings.bootstrap_api_key, name="bootstrap")
@@ -110,9 +111,9 @@ def create_app(
     app.include_router(engagements_router)
     app.include_router(research_router)
     app.include_router(api_keys_router)
-    app.include_router(audit_router)
     app.include_router(rollups_router)
     app.include_router(events_router)
+    app.include_router(audit_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
 

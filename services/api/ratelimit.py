@@ -20,6 +20,8 @@ it must not take it down.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import time
@@ -90,16 +92,16 @@ class DatabaseCounterStore:
             self._engine = create_engine(self._settings, **overrides)
         return self._engine
 
-    async def hit(self, bucket: str, window: int) -> int:
+    async def hit(self, bucket: str, window: int, amount: int = 1) -> int:
         engine = self._engine_for_use()
         dialect = engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
             insert(RateLimitCounter)
-            .values(bucket=bucket, window=window, hits=1)
+            .values(bucket=bucket, window=window, hits=amount)
             .on_conflict_do_update(
                 index_elements=[RateLimitCounter.bucket, RateLimitCounter.window],
-                set_={"hits": RateLimitCounter.hits + 1},
+                set_={"hits": RateLimitCounter.hits + amount},
             )
             .returning(RateLimitCounter.hits)
         )
@@ -127,6 +129,83 @@ class DatabaseCounterStore:
 def _prune_statement(window: int) -> Any:
     # Each process drops finished windows once per minute; cheap, and keeps the table tiny.
     return delete(RateLimitCounter).where(RateLimitCounter.window < window - 1)
+
+
+class NearLimitExactStore:
+    """Counts locally while a key is far from its limit, exactly near it.
+
+    A database round trip per request costs the API a large share of its
+    throughput, though almost every request is nowhere near its limit. So
+    this process adds its requests up in memory and writes the sums to the
+    shared counter every ``flush_seconds``, in the background; once the
+    estimate (the shared count last read plus this process's unwritten hits)
+    comes within ``margin`` of the limit, every request goes to the shared
+    counter again and the answer is exact. Other processes' unwritten hits
+    (at most ``flush_seconds`` of their traffic) are the only slack.
+    """
+
+    def __init__(
+        self,
+        inner: DatabaseCounterStore,
+        *,
+        limit: int,
+        flush_seconds: float = 0.25,
+        margin: int | None = None,
+    ) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.flush_seconds = flush_seconds
+        self.margin = margin if margin is not None else max(20, limit // 10)
+        self._shared: dict[tuple[str, int], int] = {}
+        self._pending: dict[tuple[str, int], int] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def hit(self, bucket: str, window: int) -> int:
+        key = (bucket, window)
+        pending = self._pending.get(key, 0) + 1
+        estimate = self._shared.get(key, 0) + pending
+        if estimate < self.limit - self.margin:
+            self._pending[key] = pending
+            self._ensure_flusher()
+            return estimate
+        # Near the limit: write this process's hits and read the exact count.
+        self._pending.pop(key, None)
+        count = await self.inner.hit(bucket, window, pending)
+        self._shared[key] = count
+        return count
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            try:
+                await self.flush()
+            except Exception as exc:
+                log.warning("rate_limit_flush_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def flush(self) -> None:
+        """Write the hits counted in memory to the shared counters."""
+        pending, self._pending = self._pending, {}
+        newest = max((window for _, window in pending), default=None)
+        for (bucket, window), amount in pending.items():
+            self._shared[(bucket, window)] = await self.inner.hit(bucket, window, amount)
+        if newest is not None:
+            # Finished windows are of no use any more.
+            self._shared = {
+                key: count for key, count in self._shared.items() if key[1] >= newest - 1
+            }
+
+    async def aclose(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        with contextlib.suppress(Exception):
+            await self.flush()
+        await self.inner.aclose()
 
 
 class RedisCounterStore:
@@ -183,10 +262,13 @@ class RateLimiter:
 def create_rate_limiter(settings: Settings) -> RateLimiter:
     """Redis when one is configured, else the database."""
     redis_url = settings.rate_limit_redis_url
-    store: CounterStore = (
-        RedisCounterStore(redis_url) if redis_url else DatabaseCounterStore(settings)
-    )
-    return RateLimiter(store, limit=settings.rate_limit_per_minute)
+    limit = settings.rate_limit_per_minute
+    store: CounterStore
+    if redis_url:
+        store = RedisCounterStore(redis_url)
+    else:
+        store = NearLimitExactStore(DatabaseCounterStore(settings), limit=limit)
+    return RateLimiter(store, limit=limit)
 
 
 class RateLimitMiddleware:

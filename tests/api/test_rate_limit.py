@@ -8,6 +8,7 @@ from services.api.app import create_app
 from services.api.ratelimit import (
     DatabaseCounterStore,
     Decision,
+    NearLimitExactStore,
     RateLimiter,
     RedisCounterStore,
 )
@@ -208,3 +209,55 @@ async def test_every_v1_operation_documents_429(app) -> None:
         if path.startswith("/v1"):
             for method, operation in item.items():
                 assert "429" in operation["responses"], (method, path)
+
+
+class _CountingStore:
+    """Stands in for the shared counter; remembers every round trip."""
+
+    def __init__(self) -> None:
+        self.hits: dict[tuple[str, int], int] = {}
+        self.round_trips = 0
+
+    async def hit(self, bucket: str, window: int, amount: int = 1) -> int:
+        self.round_trips += 1
+        self.hits[(bucket, window)] = self.hits.get((bucket, window), 0) + amount
+        return self.hits[(bucket, window)]
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_far_from_the_limit_requests_are_counted_in_memory() -> None:
+    shared = _CountingStore()
+    store = NearLimitExactStore(shared, limit=1000, margin=100, flush_seconds=3600)
+
+    counts = [await store.hit("key", 7) for _ in range(50)]
+
+    assert counts == list(range(1, 51))
+    assert shared.round_trips == 0
+    await store.flush()
+    assert shared.hits[("key", 7)] == 50
+
+
+async def test_near_the_limit_every_request_reads_the_shared_count() -> None:
+    shared = _CountingStore()
+    shared.hits[("key", 7)] = 950  # other processes' requests, already written
+    store = NearLimitExactStore(shared, limit=1000, margin=100, flush_seconds=3600)
+    await store.hit("key", 7)
+    await store.flush()
+
+    counts = [await store.hit("key", 7) for _ in range(3)]
+
+    assert counts == [952, 953, 954]
+    assert shared.round_trips == 4
+
+
+async def test_in_memory_hits_reach_the_shared_counter_on_close() -> None:
+    shared = _CountingStore()
+    store = NearLimitExactStore(shared, limit=1000, margin=100, flush_seconds=3600)
+    for _ in range(5):
+        await store.hit("key", 7)
+
+    await store.aclose()
+
+    assert shared.hits == {("key", 7): 5}

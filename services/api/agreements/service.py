@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from services.api.agreements.schemas import (
     AgreementCreate,
@@ -66,17 +66,16 @@ async def get_agreement(
     for_update: bool = False,
 ) -> Agreement:
     """The agreement with its parties; 404 also when the caller may not see it."""
+    # One statement (joined loading): a consistent read even without a transaction.
     query = (
-        select(Agreement)
-        .options(selectinload(Agreement.parties))
-        .where(Agreement.id == agreement_id)
+        select(Agreement).options(joinedload(Agreement.parties)).where(Agreement.id == agreement_id)
     )
     condition = visible_to(organization_id)
     if condition is not None:
         query = query.where(condition)
     if for_update:
         query = query.with_for_update(of=Agreement)
-    agreement = (await session.scalars(query)).one_or_none()
+    agreement = (await session.scalars(query)).unique().one_or_none()
     if agreement is None:
         raise NotFound(f"Agreement {agreement_id} does not exist.")
     return agreement
