@@ -74,9 +74,12 @@ def declare_actors(
 
     async def process(event_id: str) -> None:
         pipeline = runtime.current()
-        await process_event(
-            pipeline.sessionmaker, uuid.UUID(event_id), publisher=pipeline.publisher
-        )
+        if pipeline.batcher is not None:
+            await pipeline.batcher.process(uuid.UUID(event_id))
+        else:
+            await process_event(
+                pipeline.sessionmaker, uuid.UUID(event_id), publisher=pipeline.publisher
+            )
 
     async def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
         pipeline = runtime.current()

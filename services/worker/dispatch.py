@@ -65,6 +65,11 @@ def handlers_for(event_type: str) -> list[Handler]:
     return [handler for handler in _handlers.values() if handler.wants(event_type)]
 
 
+def registered_handlers() -> list[Handler]:
+    """Every registered handler, in registration order."""
+    return list(_handlers.values())
+
+
 def handlers_applying_to(event: OutboxEvent) -> list[Handler]:
     """The registered handlers with work to do for ``event``, in registration order."""
     return [handler for handler in _handlers.values() if handler.applies_to(event)]

@@ -17,6 +17,7 @@ from dramatiq.middleware import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.worker.broker import OutboxPublisher
+from services.worker.consumer import EventBatcher
 from services.worker.dispatch import load_handlers
 from services.worker.relay import run_relay
 from services.worker.sweep import run_sweep
@@ -50,6 +51,7 @@ class PipelineRuntime(Middleware):
         self.run_sweep = sweep
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.batcher: EventBatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def before_worker_boot(self, broker: Broker, worker: Any) -> None:
@@ -77,6 +79,7 @@ class PipelineRuntime(Middleware):
             self.publisher = OutboxPublisher(broker, self.sessionmaker)
         elif self.publisher.sessionmaker is None:
             self.publisher.sessionmaker = self.sessionmaker
+        self.batcher = EventBatcher(self.sessionmaker, self.publisher)
         if self.run_relay:
             self._tasks.append(asyncio.create_task(run_relay(self.sessionmaker, self.publisher)))
         if self.run_sweep:

@@ -1,0 +1,114 @@
+"""Events processed together (group commit) do the same work as one by one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from services.worker import dispatch
+from services.worker.consumer import (
+    BatchAbandoned,
+    EventBatcher,
+    process_event,
+    process_events_together,
+)
+from shared.models import OutboxEvent, ProcessedEvent
+from tests.api.tracking_factories import active_agreement
+from tests.factories import create_organization
+
+
+def sessions(client):  # type: ignore[no-untyped-def]
+    return client._transport.app.state.sessionmaker
+
+
+async def all_event_ids(client) -> list:  # type: ignore[no-untyped-def]
+    async with sessions(client)() as session:
+        return list((await session.scalars(select(OutboxEvent.id))).all())
+
+
+async def processed(client) -> set[tuple[str, object]]:  # type: ignore[no-untyped-def]
+    async with sessions(client)() as session:
+        query = select(ProcessedEvent.consumer, ProcessedEvent.event_id)
+        rows = (await session.execute(query)).all()
+    return {(row.consumer, row.event_id) for row in rows}
+
+
+async def test_events_processed_together_leave_nothing_for_one_by_one(client) -> None:
+    await active_agreement(client)
+    await create_organization(client)
+    dispatch.load_handlers()
+    event_ids = await all_event_ids(client)
+    await process_events_together(sessions(client), event_ids)
+    assert [await process_event(sessions(client), event_id) for event_id in event_ids] == [
+        [] for _ in event_ids
+    ]
+
+
+async def test_events_processed_together_write_what_one_by_one_would(client) -> None:
+    await active_agreement(client)
+    dispatch.load_handlers()
+    event_ids = await all_event_ids(client)
+    await process_events_together(sessions(client), event_ids)
+    together = await processed(client)
+    async with sessions(client)() as session:
+        for row in (await session.scalars(select(ProcessedEvent))).all():
+            await session.delete(row)
+        await session.commit()
+    for event_id in event_ids:
+        await process_event(sessions(client), event_id)
+    assert together == await processed(client)
+
+
+async def test_a_batch_with_an_event_already_done_is_abandoned(client) -> None:
+    await create_organization(client)
+    await create_organization(client)
+    dispatch.load_handlers()
+    event_ids = await all_event_ids(client)
+    await process_event(sessions(client), event_ids[0])
+    # Its processed row is read up front, so it is simply left out.
+    await process_events_together(sessions(client), event_ids)
+    assert {event_id for _, event_id in await processed(client)} == set(event_ids)
+
+
+async def test_a_failing_handler_abandons_the_batch(client) -> None:
+    await create_organization(client)
+    await create_organization(client)
+
+    @dispatch.on_event("organization.", name="test.batch_poison")
+    async def poison(_session, _event) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("poison")
+
+    try:
+        with pytest.raises(RuntimeError):
+            await process_events_together(sessions(client), await all_event_ids(client))
+    finally:
+        dispatch._handlers.pop("test.batch_poison", None)
+
+
+async def test_the_batcher_redoes_a_failed_batch_event_by_event(client) -> None:
+    await create_organization(client)
+    await create_organization(client)
+    last = await create_organization(client)
+    dispatch.load_handlers()
+    failing_for = last["id"]  # the first event runs alone, the other two together
+
+    @dispatch.on_event("organization.", name="test.batch_one_bad")
+    async def one_bad(_session, event) -> None:  # type: ignore[no-untyped-def]
+        if event.data["id"] == failing_for:
+            raise RuntimeError("bad event")
+
+    try:
+        batcher = EventBatcher(sessions(client), None, max_batches=1)
+        event_ids = await all_event_ids(client)
+        results = await asyncio.gather(
+            *(batcher.process(event_id) for event_id in event_ids), return_exceptions=True
+        )
+    finally:
+        dispatch._handlers.pop("test.batch_one_bad", None)
+    assert [type(result).__name__ for result in results] == ["NoneType", "NoneType", "RuntimeError"]
+
+
+def test_batch_abandoned_is_an_exception() -> None:
+    assert issubclass(BatchAbandoned, Exception)
