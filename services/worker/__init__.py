@@ -13,8 +13,11 @@ How an event travels
 4. The ``events.process`` actor (:mod:`services.worker.actors`) runs every
    handler registered for the event's type (:mod:`services.worker.dispatch`),
    each in its own transaction with a ``processed_events`` row, so a
-   redelivered event is skipped by handlers that already ran. A message that
-   fails every retry lands in ``dead_letters`` (``accords dead-letters``).
+   redelivered event is skipped by handlers that already ran. Events a busy
+   process is handed together share those transactions
+   (:class:`services.worker.consumer.EventBatcher`); a failed batch is redone
+   event by event. A message that fails every retry lands in
+   ``dead_letters`` (``accords dead-letters``).
 
 Registering a handler (webhook fan-out and others)
 --------------------------------------------------
