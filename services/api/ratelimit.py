@@ -159,6 +159,7 @@ class NearLimitExactStore:
         self._shared: dict[tuple[str, int], int] = {}
         self._pending: dict[tuple[str, int], int] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def hit(self, bucket: str, window: int) -> int:
         key = (bucket, window)
@@ -179,12 +180,17 @@ class NearLimitExactStore:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
 
     async def _flush_forever(self) -> None:
+        # Stopped by an event, never cancelled: a cancellation in the middle of
+        # a write could leave its connection checked out with a transaction open.
         while True:
-            await asyncio.sleep(self.flush_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.flush_seconds)
             try:
                 await self.flush()
             except Exception as exc:
                 log.warning("rate_limit_flush_failed", error=f"{type(exc).__name__}: {exc}")
+            if self._stopping.is_set():
+                return
 
     async def flush(self) -> None:
         """Write the hits counted in memory to the shared counters."""
@@ -199,12 +205,12 @@ class NearLimitExactStore:
             }
 
     async def aclose(self) -> None:
+        self._stopping.set()
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        with contextlib.suppress(Exception):
-            await self.flush()
+            await self._flusher  # its last round writes what is left
+        else:
+            with contextlib.suppress(Exception):
+                await self.flush()
         await self.inner.aclose()
 
 
@@ -266,6 +272,10 @@ def create_rate_limiter(settings: Settings) -> RateLimiter:
     store: CounterStore
     if redis_url:
         store = RedisCounterStore(redis_url)
+    elif settings.is_sqlite:
+        # The embedded default: one process and a single-writer database, where
+        # a background writer would only contend with the requests for the lock.
+        store = DatabaseCounterStore(settings)
     else:
         store = NearLimitExactStore(DatabaseCounterStore(settings), limit=limit)
     return RateLimiter(store, limit=limit)
