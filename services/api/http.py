@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Header, Query, Request, Response
 from fastapi.routing import APIRoute
@@ -133,3 +133,14 @@ class InvalidQuery(DomainError):
     status = 422
     type_slug = "validation-error"
     title = "Validation error"
+
+
+PublicModel = TypeVar("PublicModel", bound=BaseModel)
+
+
+def paginate(rows: list[Any], limit: int, public: type[PublicModel]) -> Page[PublicModel]:
+    """The page answer for ``limit + 1`` rows a list query fetched, ordered by id."""
+    items, next_cursor = page_of(rows, limit, key=lambda row: row.id)
+    return Page[public](  # type: ignore[valid-type]
+        items=[public.model_validate(row) for row in items], next_cursor=next_cursor
+    )

@@ -26,7 +26,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -95,11 +95,7 @@ async def list_agreements(
         q=q,
         expires_before=expires_before,
     )
-    agreements, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[AgreementPublic.model_validate(row) for row in agreements],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, AgreementPublic)
 
 
 @router.get("/{agreement_id}", responses=problem_responses(401, 403, 404, 422))
@@ -205,8 +201,4 @@ async def get_agreement_history(
     rows = await service.list_history(
         session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
     )
-    changes, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[StatusChangePublic.model_validate(row) for row in changes],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, StatusChangePublic)

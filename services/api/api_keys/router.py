@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from services.api.api_keys import service
 from services.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from services.api.deps import Admin, SessionDep
-from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, paginate
 from services.api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
@@ -47,8 +47,7 @@ async def list_api_keys(
 ) -> Page[ApiKeyPublic]:
     """List api keys (never their values)."""
     rows = await service.list_api_keys(session, after=decode_cursor(cursor), limit=limit)
-    keys, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(items=[ApiKeyPublic.model_validate(row) for row in keys], next_cursor=next_cursor)
+    return paginate(rows, limit, ApiKeyPublic)
 
 
 @router.delete(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from services.api.audit import service
 from services.api.audit.schemas import AuditEntryPublic
 from services.api.deps import Admin, SessionDep
-from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, paginate
 from services.api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/audit-log", tags=["audit"])
@@ -48,8 +48,4 @@ async def list_audit_log(
         entity_id=entity_id,
         api_key_id=api_key_id,
     )
-    entries, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[AuditEntryPublic.model_validate(row) for row in entries],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, AuditEntryPublic)

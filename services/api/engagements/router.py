@@ -22,7 +22,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -81,11 +81,7 @@ async def list_engagements(
         starts_after=starts_after,
         starts_before=starts_before,
     )
-    engagements, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[EngagementPublic.model_validate(row) for row in engagements],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, EngagementPublic)
 
 
 @router.get("/{engagement_id}", responses=problem_responses(401, 403, 404, 422))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from services.api.deps import Reader, SessionDep
 from services.api.events import service
 from services.api.events.schemas import EventPublic
-from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, page_of
+from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, paginate
 from services.api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -52,8 +52,4 @@ async def list_events(
         limit=limit,
         organization_scope=principal.organization_id,
     )
-    events, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[EventPublic.model_validate(row) for row in events],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, EventPublic)

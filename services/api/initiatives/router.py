@@ -16,7 +16,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.initiatives import service
@@ -88,11 +88,7 @@ async def list_initiatives(
         lead_organization_id=lead_organization_id,
         objective_ref=objective_ref,
     )
-    initiatives, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[InitiativePublic.model_validate(row) for row in initiatives],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, InitiativePublic)
 
 
 @router.get("/v1/initiatives/{initiative_id}", responses=problem_responses(401, 403, 404, 422))

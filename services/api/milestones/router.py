@@ -15,7 +15,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.initiatives.service import get_initiative
@@ -91,11 +91,7 @@ async def list_milestones(
         overdue=overdue,
         due_before=due_before,
     )
-    milestones, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[MilestonePublic.model_validate(row) for row in milestones],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, MilestonePublic)
 
 
 @router.get("/v1/milestones/{milestone_id}", responses=problem_responses(401, 403, 404, 422))

@@ -15,7 +15,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.organizations import service
@@ -77,11 +77,7 @@ async def list_organizations(
         kind=kind,
         q=q,
     )
-    organizations, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[OrganizationPublic.model_validate(row) for row in organizations],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, OrganizationPublic)
 
 
 @router.get("/{organization_id}", responses=problem_responses(401, 403, 404, 422))

@@ -15,7 +15,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -85,11 +85,7 @@ async def list_research_collaborations(
         organization_id=organization_id,
         q=q,
     )
-    collaborations, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[ResearchCollaborationPublic.model_validate(row) for row in collaborations],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, ResearchCollaborationPublic)
 
 
 @router.get("/{collaboration_id}", responses=problem_responses(401, 403, 404, 422))

@@ -15,7 +15,7 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
+    paginate,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -91,11 +91,7 @@ async def list_webhook_endpoints(
         organization_id=principal.organization_id,
         enabled=enabled,
     )
-    endpoints, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[WebhookEndpointPublic.model_validate(row) for row in endpoints],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, WebhookEndpointPublic)
 
 
 @router.get("/{endpoint_id}", responses=problem_responses(401, 403, 404, 422))
@@ -227,11 +223,7 @@ async def list_webhook_deliveries(
         status=status,
         event_type=event_type,
     )
-    deliveries, next_cursor = page_of(rows, limit, key=lambda row: row.id)
-    return Page(
-        items=[WebhookDeliveryPublic.model_validate(row) for row in deliveries],
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, WebhookDeliveryPublic)
 
 
 @router.post(
