@@ -206,3 +206,20 @@ async def test_malformed_id_answers_422(client) -> None:
     response = await client.get("/v1/agreements/not-a-uuid")
 
     assert response.status_code == 422
+
+
+async def test_get_answers_exactly_what_create_answered(client, parties) -> None:
+    body = agreement_body(
+        [party["id"] for party in parties],
+        summary="Both read paths",
+        signed_on="2023-09-04",
+        effective_from="2023-09-04",
+        expires_on="2028-09-03",
+        signed_at="CIFTIS, Beijing",
+    )
+    created = (await client.post("/v1/agreements", json=body)).json()
+
+    fetched = await client.get(f"/v1/agreements/{created['id']}")
+
+    assert fetched.json() == created
+    assert fetched.headers["etag"] == '"1"'

@@ -103,11 +103,11 @@ async def get_agreement(
     agreement_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
 ) -> AgreementPublic:
     """Fetch one agreement with its parties; the `ETag` header carries its version."""
-    agreement = await service.get_agreement(
+    agreement = await service.read_public_agreement(
         session, agreement_id, organization_id=principal.organization_id
     )
     set_etag(response, agreement.version)
-    return AgreementPublic.model_validate(agreement)
+    return agreement
 
 
 @router.patch("/{agreement_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
