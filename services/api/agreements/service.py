@@ -59,6 +59,17 @@ def visible_to(organization_id: uuid.UUID | None) -> ColumnElement[bool] | None:
     )
 
 
+def under_visible_agreements(
+    query: Select[Any], agreement_id: Any, organization_id: uuid.UUID | None
+) -> Select[Any]:
+    """Limit a query on something under an agreement (its ``agreement_id``
+    column) to the agreements an organization-bound caller may see."""
+    condition = visible_to(organization_id)
+    if condition is None:
+        return query
+    return query.join(Agreement, Agreement.id == agreement_id).where(condition)
+
+
 async def get_agreement(
     session: AsyncSession,
     agreement_id: uuid.UUID,

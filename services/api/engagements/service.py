@@ -10,7 +10,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.api.agreements.service import visible_to
+from services.api.agreements.service import under_visible_agreements, visible_to
 from services.api.engagements.schemas import (
     EngagementCreate,
     EngagementUpdate,
@@ -28,10 +28,7 @@ def _aggregate(engagement: Engagement) -> Aggregate:
 
 
 def _visible(query: Select[Any], organization_id: uuid.UUID | None) -> Select[Any]:
-    condition = visible_to(organization_id)
-    if condition is None:
-        return query
-    return query.join(Agreement, Agreement.id == Engagement.agreement_id).where(condition)
+    return under_visible_agreements(query, Engagement.agreement_id, organization_id)
 
 
 async def get_engagement(

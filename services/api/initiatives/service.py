@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.agreements.service import get_agreement, visible_to
+from services.api.agreements.service import get_agreement, under_visible_agreements
 from services.api.initiatives.schemas import (
     InitiativeCreate,
     InitiativeTransition,
@@ -45,10 +45,7 @@ def _aggregate(initiative: Initiative) -> Aggregate:
 
 def _visible(query: Select[Any], organization_id: uuid.UUID | None) -> Select[Any]:
     """Limit a query on initiatives to those under agreements the caller may see."""
-    condition = visible_to(organization_id)
-    if condition is None:
-        return query
-    return query.join(Agreement, Agreement.id == Initiative.agreement_id).where(condition)
+    return under_visible_agreements(query, Initiative.agreement_id, organization_id)
 
 
 async def get_initiative(

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.agreements.service import visible_to
+from services.api.agreements.service import under_visible_agreements
 from services.api.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
-from shared.models import Agreement, Engagement, Initiative, Milestone
+from shared.models import Engagement, Initiative, Milestone
 from shared.validation import today
 
 CLOSED_MILESTONE_STATUSES = ("done", "cancelled")
@@ -34,10 +34,7 @@ def _aggregate(milestone: Milestone) -> Aggregate:
 
 
 def _visible(query: Select[Any], organization_id: uuid.UUID | None) -> Select[Any]:
-    condition = visible_to(organization_id)
-    if condition is None:
-        return query
-    return query.join(Agreement, Agreement.id == Milestone.agreement_id).where(condition)
+    return under_visible_agreements(query, Milestone.agreement_id, organization_id)
 
 
 async def get_milestone(
