@@ -7,6 +7,8 @@ build one from the settings they were given.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util import greenlet_spawn
 
 from shared.settings import Settings
 
@@ -123,4 +126,35 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     """
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return async_sessionmaker(
+            engine, expire_on_commit=False, autoflush=False, info={AUTOCOMMIT_READS: True}
+        )
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+AUTOCOMMIT_READS = "autocommit_reads"
+
+
+@asynccontextmanager
+async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
+    """The asyncpg connection for a hand-written statement (PostgreSQL only).
+
+    Inside a transaction this is the session's own connection, so the
+    statement sees and joins it. An autocommit read session (see
+    :func:`create_read_sessionmaker`) that has not begun one borrows a
+    connection straight from the engine's pool instead: each statement is its
+    own transaction there anyway, and the session's connection bookkeeping
+    costs more than a short indexed read.
+    """
+    if session.in_transaction() or not session.info.get(AUTOCOMMIT_READS):
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection
+        return
+    assert session.bind is not None
+    pooled = await session.bind.raw_connection()  # type: ignore[union-attr]
+    try:
+        yield pooled.driver_connection
+    finally:
+        # Returning it may close an overflow connection, which awaits.
+        await greenlet_spawn(pooled.close)

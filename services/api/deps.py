@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.idempotency import claim_idempotency_key
+from shared.db import driver_connection
 from shared.errors import Forbidden, Unauthorized
 from shared.events import Actor, new_event_ids
 from shared.models import ApiKey
@@ -41,6 +42,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        if not session.in_transaction() and not session.new and not session.deleted:
+            return  # nothing went through the session (raw reads): nothing to commit
         await session.commit()
         event_ids = new_event_ids(session)
         if event_ids:
@@ -132,9 +135,8 @@ async def _find_api_key(session: AsyncSession, key_hash: str) -> Any:
     """
     if session.bind.dialect.name != "postgresql":
         return (await session.execute(_KEY_LOOKUP.where(ApiKey.key_hash == key_hash))).one_or_none()
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    record = await raw.driver_connection.fetchrow(_KEY_LOOKUP_SQL, key_hash)
+    async with driver_connection(session) as connection:
+        record = await connection.fetchrow(_KEY_LOOKUP_SQL, key_hash)
     if record is None:
         return None
     scopes = record["scopes"]

@@ -24,6 +24,7 @@ from services.api.agreements.schemas import (
     validate_dates,
 )
 from services.api.initiatives import agreement_rules
+from shared.db import driver_connection
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -118,11 +119,8 @@ async def read_public_agreement(
     if session.bind.dialect.name != "postgresql":
         agreement = await get_agreement(session, agreement_id, organization_id=organization_id)
         return AgreementPublic.model_validate(agreement)
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    record = await raw.driver_connection.fetchrow(
-        _PUBLIC_AGREEMENT_SQL, agreement_id, organization_id
-    )
+    async with driver_connection(session) as connection:
+        record = await connection.fetchrow(_PUBLIC_AGREEMENT_SQL, agreement_id, organization_id)
     if record is None:
         raise NotFound(f"Agreement {agreement_id} does not exist.")
     values = dict(record)
