@@ -1,16 +1,19 @@
 """Webhook delivery benchmark: throughput of one worker process, and latency.
 
-    python -m bench.webhooks [--deliveries 3000] [--rate 100] [--seconds 20]
+    python -m bench.webhooks [--deliveries 3000] [--rate 100] [--seconds 20] [--threads 8]
 
 1. Throughput: ``--deliveries`` pending deliveries to one endpoint (a receiver
    on 127.0.0.1 answering 200 at once) are written to the database, then one
    ``accords worker`` process starts; deliveries per second are counted from
    the first receipt to the last.
 2. Latency: ``accords serve`` and one ``accords worker`` run; organizations are
-   created through the API at ``--rate`` per second for ``--seconds``; for each
+   created through the API at ``--rate`` per second for ``--seconds`` (by the
+   light load generator of :mod:`bench.load`, so that the generator does not
+   take the CPU the measured processes need); for each
    delivery the receiver takes ``receipt time - event timestamp`` (the event
    timestamp is taken inside the writing transaction, just before its commit,
-   so the figure slightly overstates commit-to-receipt). Prints p50 / p99.
+   so the figure slightly overstates commit-to-receipt). Prints p50 / p99,
+   and where the time went (API publish, worker fan-out, send).
 
 Uses the local PostgreSQL (database ``accords_bench_webhooks``, recreated and
 dropped) and RabbitMQ (a private virtual host, created and deleted with
@@ -38,6 +41,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench import load  # noqa: E402
+from bench.load import Call  # noqa: E402
 from shared.db import create_engine, create_sessionmaker  # noqa: E402
 from shared.migrate import upgrade_async  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -112,10 +117,10 @@ async def seed_deliveries(settings: Settings, url: str, count: int) -> None:
         await engine.dispose()
 
 
-async def throughput(env: dict[str, str], settings: Settings, count: int) -> float:
+async def throughput(env: dict[str, str], settings: Settings, count: int, threads: int) -> float:
     async with Receiver() as receiver:
         await seed_deliveries(settings, receiver.url, count)
-        with running(["worker", "--processes", "1", "--threads", "4"], env):
+        with running(["worker", "--processes", "1", "--threads", str(threads)], env):
             await receiver.wait_for(1)
             first = time.perf_counter()
             await receiver.wait_for(count)
@@ -124,7 +129,7 @@ async def throughput(env: dict[str, str], settings: Settings, count: int) -> flo
 
 
 async def latency(
-    env: dict[str, str], key: str, rate: float, seconds: float
+    env: dict[str, str], key: str, rate: float, seconds: float, threads: int
 ) -> tuple[float, float, int]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -140,7 +145,7 @@ async def latency(
         serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
         with (
             running(serve, env, ready_url=f"{base}/readyz"),
-            running(["worker", "--processes", "1", "--threads", "4"], env),
+            running(["worker", "--processes", "1", "--threads", str(threads)], env),
         ):
             async with httpx.AsyncClient(
                 base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30
@@ -156,25 +161,57 @@ async def latency(
                 await receiver.wait_for(1)
                 delays.clear()
                 total = int(rate * seconds)
-                started = time.perf_counter()
-                pending: set[asyncio.Task[httpx.Response]] = set()
-                for number in range(total):
-                    target = started + number / rate
-                    await asyncio.sleep(max(0.0, target - time.perf_counter()))
-                    task = asyncio.create_task(
-                        client.post(
-                            "/v1/organizations",
-                            json={"name": f"Bench {number}", "kind": "ngo", "country": "PK"},
-                        )
+                calls = [
+                    Call(
+                        "POST",
+                        "/v1/organizations",
+                        {"name": f"Bench {number}", "kind": "ngo", "country": "PK"},
                     )
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                await asyncio.gather(*pending)
+                    for number in range(total)
+                ]
+                sent = await load.drive(
+                    base, calls, rate=rate, headers=[("authorization", f"Bearer {key}")]
+                )
+                if sent.errors or set(sent.statuses) != {201}:
+                    raise RuntimeError(f"refused: {sent.statuses} {sent.errors[:3]}")
+                print(f"  sent {sent.sent} changes at {sent.achieved:.1f}/s", flush=True)
                 await receiver.wait_for(total + 1)
     ordered = sorted(delays)
     p50 = statistics.median(ordered)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return p50, p99, len(ordered)
+
+
+STAGES_SQL = """
+SELECT extract(epoch FROM e.dispatched_at - e.occurred_at) AS published,
+       extract(epoch FROM p.processed_at - e.occurred_at) AS fanned_out,
+       extract(epoch FROM a.at - p.processed_at) AS sent
+FROM outbox_events e
+JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'webhooks.fan_out'
+JOIN webhook_deliveries d ON d.event_id = e.id
+JOIN webhook_attempts a ON a.delivery_id = d.id
+WHERE e.type = 'organization.created'
+"""
+
+
+async def print_stages() -> None:
+    """Where the latency went, from the event's timestamp: marked dispatched by the
+    API after the broker confirmed it, fan-out committed by the worker; then
+    from the fan-out to the attempt's start."""
+    connection = await asyncpg.connect(DATABASE_URL.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(STAGES_SQL)
+    finally:
+        await connection.close()
+    for stage in ("published", "fanned_out", "sent"):
+        values = sorted(float(row[stage]) for row in rows)
+        if values:
+            p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+            print(
+                f"  stage {stage:<10}: p50 {statistics.median(values) * 1000:7.0f} ms, "
+                f"p99 {p99 * 1000:7.0f} ms",
+                flush=True,
+            )
 
 
 async def main(arguments: argparse.Namespace) -> int:
@@ -200,10 +237,13 @@ async def main(arguments: argparse.Namespace) -> int:
         per_second, p50, p99, measured = 0.0, 0.0, 0.0, 0
         if arguments.only in (None, "throughput"):
             await recreate_database()
-            per_second = await throughput(env, settings, arguments.deliveries)
+            per_second = await throughput(env, settings, arguments.deliveries, arguments.threads)
         if arguments.only in (None, "latency"):
             await recreate_database()
-            p50, p99, measured = await latency(env, key, arguments.rate, arguments.seconds)
+            p50, p99, measured = await latency(
+                env, key, arguments.rate, arguments.seconds, arguments.threads
+            )
+            await print_stages()
     finally:
         with contextlib.suppress(Exception):
             await drop_database()
@@ -223,6 +263,9 @@ def cli() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--only", choices=["throughput", "latency"], default=None)
+    parser.add_argument(
+        "--threads", type=int, default=8, help="worker threads (the `accords worker` default)"
+    )
     raise SystemExit(asyncio.run(main(parser.parse_args())))
 
 

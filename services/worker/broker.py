@@ -37,6 +37,7 @@ DEAD_LETTER = "events.dead_letter"
 # After a failed publish, leave the broker alone this long: the relay
 # re-publishes what was missed, and requests do not queue up behind a dead broker.
 PUBLISH_BACKOFF_SECONDS = 2.0
+PUBLISH_THREADS = 4
 
 
 def build_broker(broker_url: str) -> Broker:
@@ -92,8 +93,13 @@ class OutboxPublisher:
         self.durable = is_durable(broker)
         self.in_flight: set[uuid.UUID] = set()
         self._lock = threading.Lock()
-        # One thread: one broker connection (pika connections are per thread).
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accords-publish")
+        # Publishing blocks until the broker confirms each message; a few
+        # threads (each with its own connection: dramatiq keeps them per
+        # thread) keep that wait from queueing every request's events behind
+        # one another.
+        self._executor = ThreadPoolExecutor(
+            max_workers=PUBLISH_THREADS, thread_name_prefix="accords-publish"
+        )
         self._failed_at = 0.0
         self._pending: set[asyncio.Task[None]] = set()
         # Published ids waiting to be marked dispatched, and whether a caller

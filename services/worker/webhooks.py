@@ -29,17 +29,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpcore
 import httpx
 import structlog
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -77,25 +78,52 @@ LEASE_MARGIN_SECONDS = 10.0
 SUCCESS_STAMP_EVERY = dt.timedelta(seconds=60)
 _ERROR_LIMIT = 1000
 
-# The pumps running in this process, each with its loop: a fan-out committed
-# in any thread of the process wakes them at once instead of at their next poll.
-_pumps: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+# The pumps running in this process. Fan-outs committed in any thread hand
+# their deliveries to one of them, through its loop.
+_pumps: set[DeliveryPump] = set()
+_TRANSACTION_STATE = "accords.webhooks"
 
 
-def _wake_pumps(_session: Any = None) -> None:
+@dataclass
+class _TransactionState:
+    """What fan-outs of one transaction share: the endpoints they read, and
+    the deliveries to hand over once it commits."""
+
+    endpoints: list[Any] | None = None
+    handover: list[tuple[DeliveryPump, list[Claim]]] = field(default_factory=list)
+
+
+def _wake_pumps() -> None:
+    for pump in list(_pumps):
+        pump.wake()
+
+
+def _receiving_pump() -> DeliveryPump | None:
+    return next(iter(_pumps), None)
+
+
+def _transaction_state(session: AsyncSession) -> _TransactionState:
+    state = session.info.get(_TRANSACTION_STATE)
+    if state is None:
+        state = session.info[_TRANSACTION_STATE] = _TransactionState()
+        sa_event.listen(session.sync_session, "after_commit", _after_commit)
+        sa_event.listen(session.sync_session, "after_rollback", _after_rollback)
+    return state
+
+
+def _after_commit(session: Any) -> None:
     # Runs inside a commit: it must never raise, or the committed work would
-    # look failed to its caller.
-    for registration in list(_pumps):
-        loop, signal = registration
-        try:
-            loop.call_soon_threadsafe(signal.set)
-        except RuntimeError:  # that pump's loop has closed
-            _pumps.discard(registration)
+    # look failed to its caller. A hand-over that cannot happen leaves the
+    # deliveries to be claimed when their lease runs out.
+    state = session.info.pop(_TRANSACTION_STATE, None)
+    session.info[_TRANSACTION_STATE] = _TransactionState()
+    if state is not None:
+        for pump, claims in state.handover:
+            pump.accept_threadsafe(claims)
 
 
-def _wake_pumps_after_commit(session: AsyncSession) -> None:
-    if _pumps:
-        sa_event.listen(session.sync_session, "after_commit", _wake_pumps, once=True)
+def _after_rollback(session: Any) -> None:
+    session.info[_TRANSACTION_STATE] = _TransactionState()
 
 
 # --- fan-out ------------------------------------------------------------------------
@@ -138,16 +166,29 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+_ENABLED_ENDPOINTS = select(
+    WebhookEndpoint.id,
+    WebhookEndpoint.event_types,
+    WebhookEndpoint.organization_id,
+    WebhookEndpoint.url,
+    WebhookEndpoint.secret_sealed,
+    WebhookEndpoint.previous_secret_sealed,
+    WebhookEndpoint.previous_secret_valid_until,
+).where(WebhookEndpoint.enabled.is_(True))
+
+
 @on_event("", name="webhooks.fan_out")
 async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
-    """Add a delivery of ``event`` for every enabled endpoint that wants it."""
-    endpoints = (
-        await session.execute(
-            select(
-                WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.organization_id
-            ).where(WebhookEndpoint.enabled.is_(True))
-        )
-    ).all()
+    """Add a delivery of ``event`` for every enabled endpoint that wants it.
+
+    With a pump in this process the deliveries are written leased to it and
+    handed over after commit; otherwise they are due at once for any pump.
+    """
+    state = _transaction_state(session)
+    if state.endpoints is None:
+        # Once per transaction: a batch of events shares one read.
+        state.endpoints = list(await session.execute(_ENABLED_ENDPOINTS))
+    endpoints = state.endpoints
     wanted = [row for row in endpoints if event_matches(event.type, row.event_types or [])]
     if any(row.organization_id is not None for row in wanted):
         concerned = await _organizations_concerned(session, event)
@@ -163,6 +204,7 @@ async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
         data=event.data,
     )
     now = utcnow()
+    pump = _receiving_pump()
     rows = [
         {
             "id": uuid7(),
@@ -172,7 +214,7 @@ async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
             "body": body,
             "status": "pending",
             "scheduled_attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": pump.lease_end(now) if pump is not None else now,
             "created_at": now,
             "updated_at": now,
         }
@@ -180,13 +222,31 @@ async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
     ]
     # Rows as parameters, not .values(rows): a multi-VALUES statement is
     # compiled afresh every time, this one once per process.
-    await session.execute(
-        _insert(session)(WebhookDelivery).on_conflict_do_nothing(
-            index_elements=["endpoint_id", "event_id"]
-        ),
-        rows,
+    statement = _insert(session)(WebhookDelivery).on_conflict_do_nothing(
+        index_elements=["endpoint_id", "event_id"]
     )
-    _wake_pumps_after_commit(session)
+    if pump is None:
+        await session.execute(statement, rows)
+        return
+    # Only the rows written now are handed over (a redelivered event adds none).
+    inserted = set((await session.scalars(statement.returning(WebhookDelivery.id), rows)).all())
+    by_endpoint = {row.id: row for row in wanted}
+    claims = [
+        Claim(
+            delivery_id=row["id"],
+            endpoint_id=row["endpoint_id"],
+            event_id=event.id,
+            url=by_endpoint[row["endpoint_id"]].url,
+            body=body,
+            secret_sealed=by_endpoint[row["endpoint_id"]].secret_sealed,
+            previous_secret_sealed=by_endpoint[row["endpoint_id"]].previous_secret_sealed,
+            previous_secret_valid_until=by_endpoint[row["endpoint_id"]].previous_secret_valid_until,
+        )
+        for row in rows
+        if row["id"] in inserted
+    ]
+    if claims:
+        state.handover.append((pump, claims))
 
 
 # --- sending ------------------------------------------------------------------------
@@ -235,18 +295,149 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class _PinnedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, allow_private: bool, max_connections: int) -> None:
-        super().__init__(trust_env=False, retries=0)
-        # httpx does not take a network backend, so its pool is rebuilt with
-        # ours (tests/webhooks cover the refusal through this path).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-            network_backend=PinnedBackend(allow_private=allow_private),
+Origin = tuple[bytes, bytes, int]
+
+# httpcore's errors as httpx's, most specific first (httpx does the same
+# mapping inside its own transport).
+_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+)
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for raised, mapped in _ERRORS:
+            if isinstance(exc, raised):
+                raise mapped(str(exc)) from exc
+        raise
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport whose connections go to SSRF-checked addresses.
+
+    Connections are httpcore's, made through :class:`PinnedBackend`, and kept
+    alive per origin (scheme, host, port): a request takes the most recently
+    used idle connection of its origin, checking that one alone, so its cost
+    does not grow with the number of connections kept. (httpcore's own pool
+    checks every connection on every request, and httpx has no public way to
+    give it a network backend.) How many requests run at once is bounded by
+    the caller (:class:`WebhookSender`); at most ``max_idle_per_origin``
+    idle connections are kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        keepalive_expiry: float = 30.0,
+        max_idle_per_origin: int = 16,
+    ) -> None:
+        self._backend = PinnedBackend(allow_private=allow_private)
+        self._ssl_context = httpx.create_ssl_context(trust_env=False)
+        self._keepalive_expiry = keepalive_expiry
+        self._max_idle = max_idle_per_origin
+        self._idle: dict[Origin, list[httpcore.AsyncHTTPConnection]] = {}
+        self._closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        port = url.port or (443 if url.raw_scheme == b"https" else 80)
+        origin: Origin = (url.raw_scheme, url.raw_host, port)
+        connection = await self._checkout(origin)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
         )
+        try:
+            with _httpx_errors():
+                response = await connection.handle_async_request(core_request)
+        except BaseException:
+            await connection.aclose()
+            raise
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(self, origin, connection, response),
+            extensions=response.extensions,
+        )
+
+    async def _checkout(self, origin: Origin) -> httpcore.AsyncHTTPConnection:
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()
+            # has_expired: past keep-alive, or the server closed it meanwhile.
+            if connection.is_available() and not connection.has_expired():
+                return connection
+            await connection.aclose()
+        return httpcore.AsyncHTTPConnection(
+            origin=httpcore.Origin(*origin),
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            network_backend=self._backend,
+        )
+
+    async def _checkin(self, origin: Origin, connection: httpcore.AsyncHTTPConnection) -> None:
+        idle = self._idle.setdefault(origin, [])
+        if self._closed or not connection.is_idle() or len(idle) >= self._max_idle:
+            await connection.aclose()
+        else:
+            idle.append(connection)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                await connection.aclose()
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """A response body; closing it returns its connection, if still usable, to the pool."""
+
+    def __init__(
+        self,
+        transport: PinnedTransport,
+        origin: Origin,
+        connection: httpcore.AsyncHTTPConnection,
+        response: httpcore.Response,
+    ) -> None:
+        self._transport = transport
+        self._origin = origin
+        self._connection = connection
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for part in self._response.aiter_stream():
+                yield part
+
+    async def aclose(self) -> None:
+        try:
+            with _httpx_errors():
+                await self._response.aclose()
+        finally:
+            # A body closed before its end leaves the connection closed by httpcore.
+            await self._transport._checkin(self._origin, self._connection)
 
 
 @dataclass(frozen=True)
@@ -269,14 +460,14 @@ class WebhookSender:
 
     def __init__(self, settings: Settings, *, max_connections: int = 16) -> None:
         self.settings = settings
-        # Requests wait here rather than in httpcore's pool, whose bookkeeping
-        # grows with the square of the requests queued in it.
+        # The transport opens a connection for each request running at once:
+        # this bounds both.
         self._slots = asyncio.Semaphore(max_connections)
         self.box = SecretBox.from_settings(settings)
         self.client = httpx.AsyncClient(
-            transport=_PinnedTransport(
+            transport=PinnedTransport(
                 allow_private=settings.webhook_allow_private_targets,
-                max_connections=max_connections,
+                max_idle_per_origin=max_connections,
             ),
             timeout=settings.webhook_timeout_seconds,
             follow_redirects=False,
@@ -550,12 +741,65 @@ async def record_outcome(
 # --- the delivery loop --------------------------------------------------------------
 
 
+# Marks the deliveries succeeded, writes their attempts (only for deliveries
+# that still exist) and refreshes the endpoints' success stamp when it is
+# stale or they were failing (rows locked in id order).
+_RECORD_SUCCESSES = text(
+    """
+    WITH succeeded AS (
+        UPDATE webhook_deliveries
+        SET status = 'succeeded', next_attempt_at = NULL, updated_at = :now
+        WHERE id = ANY(CAST(:delivery_ids AS uuid[]))
+        RETURNING id
+    ), stamped AS (
+        UPDATE webhook_endpoints
+        SET last_success_at = :now, failing_since = NULL
+        WHERE id IN (
+            SELECT id FROM webhook_endpoints
+            WHERE id = ANY(CAST(:endpoint_ids AS uuid[]))
+              AND (failing_since IS NOT NULL OR last_success_at IS NULL
+                   OR last_success_at < :stale)
+            ORDER BY id
+            FOR UPDATE
+        )
+    )
+    INSERT INTO webhook_attempts
+        (id, delivery_id, at, status_code, duration_ms, error, response_body)
+    SELECT a.id, a.delivery_id, a.at, a.status_code, a.duration_ms, a.error, a.response_body
+    FROM unnest(
+        CAST(:attempt_ids AS uuid[]), CAST(:delivery_ids AS uuid[]),
+        CAST(:ats AS timestamptz[]), CAST(:codes AS integer[]),
+        CAST(:durations AS integer[]), CAST(:errors AS text[]), CAST(:bodies AS text[])
+    ) AS a(id, delivery_id, at, status_code, duration_ms, error, response_body)
+    WHERE a.delivery_id IN (SELECT id FROM succeeded)
+    """
+)
+
+
 async def record_successes(
     session: AsyncSession, results: list[tuple[Claim, Outcome, dt.datetime]]
 ) -> None:
     """Record a batch of successful attempts with a few set-based statements
-    (the common case, so it must not cost a transaction per delivery)."""
+    (the common case, so it must not cost a transaction per delivery); on
+    PostgreSQL with one statement, which needs no transaction around it."""
     now = utcnow()
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            _RECORD_SUCCESSES,
+            {
+                "now": now,
+                "stale": now - SUCCESS_STAMP_EVERY,
+                "delivery_ids": [claim.delivery_id for claim, _, _ in results],
+                "endpoint_ids": sorted({claim.endpoint_id for claim, _, _ in results}),
+                "attempt_ids": [uuid7() for _ in results],
+                "ats": [at for _, _, at in results],
+                "codes": [outcome.status_code for _, outcome, _ in results],
+                "durations": [outcome.duration_ms for _, outcome, _ in results],
+                "errors": [outcome.error for _, outcome, _ in results],
+                "bodies": [outcome.response_body for _, outcome, _ in results],
+            },
+        )
+        return
     await session.execute(
         insert(WebhookAttempt),
         [
@@ -615,7 +859,7 @@ async def deliver_claims(
     # A failure here leaves the lease to run out: the deliveries are sent again.
     if successes:
         try:
-            async with sessionmaker() as session:
+            async with _single_statement_sessionmaker(sessionmaker)() as session:
                 await record_successes(session, successes)
                 await session.commit()
         except Exception:
@@ -658,9 +902,13 @@ async def deliver_one(
 
 
 class DeliveryPump:
-    """Sends due deliveries until stopped: woken at once by local fan-outs,
-    otherwise polling every ``interval`` seconds (retries and other workers'
-    fan-outs are found that way)."""
+    """Sends deliveries until stopped.
+
+    Deliveries fanned out in this process arrive leased, through
+    :meth:`accept_threadsafe`, and go out at once. Everything else (retries,
+    replays, other workers' fan-outs, leases that ran out) is claimed by
+    polling every ``interval`` seconds.
+    """
 
     def __init__(
         self,
@@ -677,10 +925,40 @@ class DeliveryPump:
         self.batch = batch
         self.max_in_flight = max_in_flight
         self._stopping = asyncio.Event()
+        self._signal = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sender: WebhookSender | None = None
+        self._handed_over: set[asyncio.Task[None]] = set()
+        # Set once the pump takes hand-overs from fan-outs.
+        self.receiving = asyncio.Event()
+
+    def lease_end(self, now: dt.datetime) -> dt.datetime:
+        """Until when a delivery handed to this pump is kept from the others."""
+        return now + _lease(self.settings)
+
+    def wake(self) -> None:
+        """Poll now instead of at the next interval (from any thread)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self._signal.set)
 
     def stop(self) -> None:
         self._stopping.set()
-        _wake_pumps()
+        self.wake()
+
+    def accept_threadsafe(self, claims: list[Claim]) -> None:
+        """Send leased deliveries (from any thread; never raises)."""
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._accept, claims)
+
+    def _accept(self, claims: list[Claim]) -> None:
+        if self._sender is None or self._stopping.is_set():
+            return  # the leases run out and the deliveries are claimed again
+        task = asyncio.create_task(deliver_claims(self.sessionmaker, self._sender, claims))
+        self._handed_over.add(task)
+        task.add_done_callback(self._handed_over.discard)
 
     async def run(self) -> None:
         try:
@@ -688,15 +966,17 @@ class DeliveryPump:
         except SecretKeyMissing:
             log.error("webhook_delivery_off", reason="ACCORDS_SECRET_KEY is not set")
             return
-        signal = asyncio.Event()
-        registration = (asyncio.get_running_loop(), signal)
-        _pumps.add(registration)
+        self._sender = sender
+        self._loop = asyncio.get_running_loop()
+        claim_sessions = _single_statement_sessionmaker(self.sessionmaker)
+        _pumps.add(self)
+        self.receiving.set()
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping.is_set():
-                signal.clear()
+                self._signal.clear()
                 try:
-                    async with self.sessionmaker() as session:
+                    async with claim_sessions() as session:
                         claims = await claim_due(session, self.settings, limit=self.batch)
                         await session.commit()
                 except Exception:
@@ -712,12 +992,32 @@ class DeliveryPump:
                         continue
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.interval):
-                        await signal.wait()
+                        await self._signal.wait()
         finally:
-            _pumps.discard(registration)
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+            _pumps.discard(self)
+            self.receiving.clear()
+            self._sender = None
+            pending = in_flight | self._handed_over
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
             await sender.aclose()
+
+
+@functools.cache
+def _single_statement_sessionmaker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work done in one statement: on PostgreSQL in autocommit,
+    which saves the BEGIN and COMMIT round trips (the statement is atomic on
+    its own). SQLite keeps its transactions."""
+    bind = sessionmaker.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        return sessionmaker
+    return async_sessionmaker(
+        bind.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        autoflush=False,
+    )
 
 
 __all__ = [
@@ -725,6 +1025,7 @@ __all__ = [
     "DeliveryPump",
     "Outcome",
     "PinnedBackend",
+    "PinnedTransport",
     "WebhookSender",
     "claim_due",
     "deliver_due",

@@ -25,6 +25,8 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
+    # Close the connection after this answer (a server ending keep-alive).
+    close: bool = False
 
 
 WAIT_SECONDS = 60.0
@@ -37,6 +39,9 @@ class Receiver:
             answer if isinstance(answer, Answer) else Answer(answer) for answer in answers or []
         ]
         self.requests: list[Received] = []
+        # Connections accepted so far (keep-alive reuse shows as fewer).
+        self.connections = 0
+        self.closed_connections = 0
         self.on_request: Callable[[Received], None] | None = None
         # Seconds to take over each answer, to keep deliveries in flight longer.
         self.delay = 0.0
@@ -66,6 +71,7 @@ class Receiver:
         return self.requests
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 request_line = await reader.readline()
@@ -94,7 +100,10 @@ class Receiver:
                     if self.on_request:
                         self.on_request(received)
                     self._arrived.notify_all()
+                if answer.close:
+                    return
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             return
         finally:
             writer.close()
+            self.closed_connections += 1

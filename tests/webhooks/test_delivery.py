@@ -6,6 +6,7 @@ listening on 127.0.0.1; no broker is involved.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
-from services.worker.webhooks import WebhookSender
+from services.worker.webhooks import DeliveryPump, WebhookSender
 from shared.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
 from tests.conftest import client_for, make_key
@@ -22,6 +23,7 @@ from tests.factories import create_agreement, create_organization
 from tests.webhooks.factories import create_endpoint
 from tests.webhooks.helpers import deliver_until_idle, fan_out_all
 from tests.webhooks.receiver import Answer, Receiver
+from tests.worker.conftest import eventually
 
 
 @pytest.fixture
@@ -376,3 +378,40 @@ async def test_a_killed_send_is_sent_again_when_its_lease_ends(client, app, send
         await receiver.wait_for(1)
     [delivery] = await deliveries_of(client, endpoint)
     assert delivery["status"] == "succeeded"
+
+
+async def test_a_fan_out_hands_its_deliveries_to_the_local_pump_after_commit(
+    client, app, settings
+) -> None:
+    # The pump polls once an hour here: only the hand-over can send in time.
+    pump = DeliveryPump(app.state.sessionmaker, settings, interval=3600)
+    running = asyncio.create_task(pump.run())
+    try:
+        await asyncio.wait_for(pump.receiving.wait(), 10)
+        async with Receiver() as receiver:
+            endpoint = await create_endpoint(client, url=receiver.url)
+            await create_organization(client)
+            await fan_out_all(app)
+            [request] = await receiver.wait_for(1)
+
+            async def delivered() -> list[dict]:
+                return await deliveries_of(client, endpoint)
+
+            deliveries = await eventually(
+                delivered, lambda items: bool(items) and items[0]["status"] == "succeeded"
+            )
+    finally:
+        pump.stop()
+        await asyncio.wait_for(running, 10)
+    assert Webhook(endpoint["secret"]).verify(request.body, request.headers)
+    assert len(deliveries[0]["attempts"]) == 1
+
+
+async def test_without_a_local_pump_a_fan_out_leaves_its_deliveries_due(client, app) -> None:
+    endpoint = await create_endpoint(client, url="http://127.0.0.1:9/hooks")
+    await create_organization(client)
+    await fan_out_all(app)
+    async with app.state.sessionmaker() as session:
+        due = (await session.scalars(select(WebhookDelivery.next_attempt_at))).all()
+    assert len(due) == 1 and due[0] <= dt.datetime.now(dt.UTC)
+    assert (await deliveries_of(client, endpoint))[0]["status"] == "pending"
