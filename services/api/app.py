@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from services.api import health
 from services.api.agreements.router import router as agreements_router
+from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.api_keys.service import ensure_api_key
 from services.api.audit.router import router as audit_router
@@ -67,6 +68,12 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
+        listener = None
+        if engine.dialect.name == "postgresql":
+            app.state.api_key_cache = ApiKeyCache()
+            listener = ApiKeyChangeListener(engine, app.state.api_key_cache)
+            listener.start()
+            app.state.api_key_listener = listener
         publisher = None
         if after_commit is None and settings.broker_url:
             # Hand committed events to the broker right away (the relay is the safety net).
@@ -87,6 +94,8 @@ def create_app(
                 await publisher.drain()
                 publisher.close()
             await app.state.rate_limiter.aclose()
+            if listener is not None:
+                await listener.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -97,6 +106,7 @@ def create_app(
         dependencies=[Depends(strict_query)],
     )
     app.state.settings = settings
+    app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

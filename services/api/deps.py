@@ -100,8 +100,12 @@ def _bearer_token(request: Request) -> str:
 
 
 async def _principal(request: Request, session: SessionDep) -> Principal:
-    token = _bearer_token(request)
-    row = await _find_api_key(session, hash_api_key(token))
+    key_hash = hash_api_key(_bearer_token(request))
+    cache = request.app.state.api_key_cache
+    if cache is None:
+        row = await _find_api_key(session, key_hash)
+    else:
+        row = await cache.lookup(key_hash, lambda key_hash: _find_api_key(session, key_hash))
     if row is None:
         raise Unauthorized(
             "The api key is unknown or has been revoked.",
@@ -129,9 +133,8 @@ _KEY_LOOKUP_SQL = "SELECT id, scopes, organization_id FROM api_keys WHERE key_ha
 async def _find_api_key(session: AsyncSession, key_hash: str) -> Any:
     """The key's id, scopes and organization, or None.
 
-    Every request pays for this lookup (no cache: a revoked key must fail on
-    its very next request), so on PostgreSQL it skips the ORM and runs a
-    prepared statement on the session's own connection, in its transaction.
+    On PostgreSQL the API process caches the answer (services.api.api_keys.cache);
+    a miss skips the ORM and runs a prepared statement.
     """
     if session.bind.dialect.name != "postgresql":
         return (await session.execute(_KEY_LOOKUP.where(ApiKey.key_hash == key_hash))).one_or_none()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from services.api.api_keys import service
 from services.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -55,6 +55,13 @@ async def list_api_keys(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def delete_api_key(api_key_id: uuid.UUID, session: SessionDep, principal: Admin) -> None:
+async def delete_api_key(
+    api_key_id: uuid.UUID, session: SessionDep, principal: Admin, request: Request
+) -> None:
     """Revoke an api key; it stops working on the next request. No `If-Match` needed."""
     await service.delete_api_key(session, actor=principal.actor, api_key_id=api_key_id)
+    # This process forgets at once; the others when the database notifies them
+    # of the commit (services.api.api_keys.cache).
+    cache = getattr(request.app.state, "api_key_cache", None)
+    if cache is not None:
+        cache.forget_all()
