@@ -198,8 +198,7 @@ async def _run_handler_together(
     events: list[OutboxEvent],
     publisher: OutboxPublisher | None,
 ) -> None:
-    for event in events:
-        await handler.run(session, event)
+    await handler.run_all(session, events)
     await session.flush()
     now = dt.datetime.now(dt.UTC)
     inserted = (

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.models import OutboxEvent
 
 HandlerFunction = Callable[[AsyncSession, OutboxEvent], Awaitable[None]]
+BatchHandlerFunction = Callable[[AsyncSession, list[OutboxEvent]], Awaitable[None]]
 EventPredicate = Callable[[OutboxEvent], bool]
 
 # Modules whose import registers handlers; a missing one is skipped so that
@@ -30,6 +31,16 @@ class Handler:
     prefixes: tuple[str, ...]
     run: HandlerFunction
     when: EventPredicate | None = None
+    # Set for handlers that do a batch of events at once (see on_events).
+    run_batch: BatchHandlerFunction | None = None
+
+    async def run_all(self, session: AsyncSession, events: list[OutboxEvent]) -> None:
+        """Run the handler for ``events`` in this session, together if it can."""
+        if self.run_batch is not None:
+            await self.run_batch(session, events)
+            return
+        for event in events:
+            await self.run(session, event)
 
     def wants(self, event_type: str) -> bool:
         return any(event_type.startswith(prefix) for prefix in self.prefixes)
@@ -55,6 +66,28 @@ def on_event(
 
     def register(function: HandlerFunction) -> HandlerFunction:
         _handlers[name] = Handler(name=name, prefixes=prefixes or ("",), run=function, when=when)
+        return function
+
+    return register
+
+
+def on_events(
+    *prefixes: str, name: str, when: EventPredicate | None = None
+) -> Callable[[BatchHandlerFunction], BatchHandlerFunction]:
+    """Like :func:`on_event` for ``handler(session, events)``, which takes a list.
+
+    The consumer passes the events of a batch in one call (one event when it
+    processes them singly), so the handler can read and write for all of
+    them with a few statements.
+    """
+
+    def register(function: BatchHandlerFunction) -> BatchHandlerFunction:
+        async def run_one(session: AsyncSession, event: OutboxEvent) -> None:
+            await function(session, [event])
+
+        _handlers[name] = Handler(
+            name=name, prefixes=prefixes or ("",), run=run_one, when=when, run_batch=function
+        )
         return function
 
     return register

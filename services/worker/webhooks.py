@@ -44,7 +44,7 @@ from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.worker.dispatch import on_event
+from services.worker.dispatch import on_events
 from shared.db import utcnow
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -177,51 +177,72 @@ _ENABLED_ENDPOINTS = select(
 ).where(WebhookEndpoint.enabled.is_(True))
 
 
-@on_event("", name="webhooks.fan_out")
-async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
-    """Add a delivery of ``event`` for every enabled endpoint that wants it.
+@on_events("", name="webhooks.fan_out")
+async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> None:
+    """Add a delivery of each event for every enabled endpoint that wants it,
+    with one insert for all of them.
 
     With a pump in this process the deliveries are written leased to it and
     handed over after commit; otherwise they are due at once for any pump.
     """
     state = _transaction_state(session)
     if state.endpoints is None:
-        # Once per transaction: a batch of events shares one read.
+        # Once per transaction: the events of a batch share one read.
         state.endpoints = list(await session.execute(_ENABLED_ENDPOINTS))
-    endpoints = state.endpoints
-    wanted = [row for row in endpoints if event_matches(event.type, row.event_types or [])]
-    if any(row.organization_id is not None for row in wanted):
-        concerned = await _organizations_concerned(session, event)
-        wanted = [
-            row for row in wanted if row.organization_id is None or row.organization_id in concerned
-        ]
-    if not wanted:
-        return
-    body = delivery_body(
-        event_type=event.type,
-        occurred_at=event.occurred_at,
-        sequence=event.sequence,
-        data=event.data,
-    )
-    now = utcnow()
     pump = _receiving_pump()
-    rows = [
-        {
-            "id": uuid7(),
-            "endpoint_id": row.id,
-            "event_id": event.id,
-            "event_type": event.type,
-            "body": body,
-            "status": "pending",
-            "scheduled_attempts": 0,
-            "next_attempt_at": pump.lease_end(now) if pump is not None else now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for row in wanted
-    ]
+    now = utcnow()
+    next_attempt_at = pump.lease_end(now) if pump is not None else now
+    rows: list[dict[str, Any]] = []
+    claims: dict[uuid.UUID, Claim] = {}
+    for event in events:
+        wanted = [
+            row for row in state.endpoints if event_matches(event.type, row.event_types or [])
+        ]
+        if any(row.organization_id is not None for row in wanted):
+            concerned = await _organizations_concerned(session, event)
+            wanted = [
+                row
+                for row in wanted
+                if row.organization_id is None or row.organization_id in concerned
+            ]
+        if not wanted:
+            continue
+        body = delivery_body(
+            event_type=event.type,
+            occurred_at=event.occurred_at,
+            sequence=event.sequence,
+            data=event.data,
+        )
+        for endpoint in wanted:
+            delivery_id = uuid7()
+            rows.append(
+                {
+                    "id": delivery_id,
+                    "endpoint_id": endpoint.id,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "body": body,
+                    "status": "pending",
+                    "scheduled_attempts": 0,
+                    "next_attempt_at": next_attempt_at,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            claims[delivery_id] = Claim(
+                delivery_id=delivery_id,
+                endpoint_id=endpoint.id,
+                event_id=event.id,
+                url=endpoint.url,
+                body=body,
+                secret_sealed=endpoint.secret_sealed,
+                previous_secret_sealed=endpoint.previous_secret_sealed,
+                previous_secret_valid_until=endpoint.previous_secret_valid_until,
+            )
+    if not rows:
+        return
     # Rows as parameters, not .values(rows): a multi-VALUES statement is
-    # compiled afresh every time, this one once per process.
+    # compiled afresh for each number of rows, this one once per process.
     statement = _insert(session)(WebhookDelivery).on_conflict_do_nothing(
         index_elements=["endpoint_id", "event_id"]
     )
@@ -229,24 +250,14 @@ async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
         await session.execute(statement, rows)
         return
     # Only the rows written now are handed over (a redelivered event adds none).
-    inserted = set((await session.scalars(statement.returning(WebhookDelivery.id), rows)).all())
-    by_endpoint = {row.id: row for row in wanted}
-    claims = [
-        Claim(
-            delivery_id=row["id"],
-            endpoint_id=row["endpoint_id"],
-            event_id=event.id,
-            url=by_endpoint[row["endpoint_id"]].url,
-            body=body,
-            secret_sealed=by_endpoint[row["endpoint_id"]].secret_sealed,
-            previous_secret_sealed=by_endpoint[row["endpoint_id"]].previous_secret_sealed,
-            previous_secret_valid_until=by_endpoint[row["endpoint_id"]].previous_secret_valid_until,
-        )
-        for row in rows
-        if row["id"] in inserted
-    ]
-    if claims:
-        state.handover.append((pump, claims))
+    inserted = (await session.scalars(statement.returning(WebhookDelivery.id), rows)).all()
+    if inserted:
+        state.handover.append((pump, [claims[delivery_id] for delivery_id in sorted(inserted)]))
+
+
+async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
+    """:func:`fan_out_events` for one event."""
+    await fan_out_events(session, [event])
 
 
 # --- sending ------------------------------------------------------------------------

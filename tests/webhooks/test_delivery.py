@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
-from services.worker.webhooks import DeliveryPump, WebhookSender
+from services.worker.webhooks import DeliveryPump, WebhookSender, fan_out_events
 from shared.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
+from tests.api.test_query_counts import counting_statements
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization
 from tests.webhooks.factories import create_endpoint
@@ -415,3 +416,30 @@ async def test_without_a_local_pump_a_fan_out_leaves_its_deliveries_due(client, 
         due = (await session.scalars(select(WebhookDelivery.next_attempt_at))).all()
     assert len(due) == 1 and due[0] <= dt.datetime.now(dt.UTC)
     assert (await deliveries_of(client, endpoint))[0]["status"] == "pending"
+
+
+async def test_a_batch_of_events_fans_out_with_as_many_statements_as_one(client, app) -> None:
+    await create_endpoint(client, url="http://127.0.0.1:9/hooks")
+    for _ in range(11):
+        await create_organization(client)
+    async with app.state.sessionmaker() as session:
+        events = list(
+            (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.type == "organization.created")
+                    .order_by(OutboxEvent.id)
+                )
+            ).all()
+        )
+    statements: list[list[str]] = []
+    for batch in (events[:1], events[1:]):
+        with counting_statements(app) as counted:
+            async with app.state.sessionmaker() as session:
+                await fan_out_events(session, batch)
+                await session.commit()
+        statements.append(counted)
+    assert len(statements[0]) == len(statements[1])
+    async with app.state.sessionmaker() as session:
+        delivered = (await session.scalars(select(WebhookDelivery.event_id))).all()
+    assert sorted(delivered) == sorted(event.id for event in events)
