@@ -20,6 +20,10 @@ app = typer.Typer(
 )
 api_keys_app = typer.Typer(help="Manage api keys.", no_args_is_help=True)
 app.add_typer(api_keys_app, name="api-keys")
+dead_letters_app = typer.Typer(
+    help="Inspect and replay events that failed every retry.", no_args_is_help=True
+)
+app.add_typer(dead_letters_app, name="dead-letters")
 console = Console(stderr=True)
 
 DEV_DEFAULTS = {
@@ -220,6 +224,74 @@ async def _create_api_key(
                 raise typer.Exit(2) from None
             await session.commit()
             return key
+    finally:
+        await engine.dispose()
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(
+    all_: Annotated[bool, typer.Option("--all", help="Include replayed ones.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Dead letters, newest first: when, which event, and the error it last raised."""
+    from rich.table import Table
+
+    from services.worker.dead_letters import list_dead_letters as listing
+
+    letters = asyncio.run(_with_session(Settings(), listing, include_replayed=all_, limit=limit))
+    if not letters:
+        console.print("No dead letters.")
+        return
+    table = Table("id", "failed at", "event", "retries", "error", "replayed at")
+    for letter in letters:
+        table.add_row(
+            str(letter.id),
+            letter.failed_at.isoformat(timespec="seconds"),
+            f"{letter.event_type or letter.actor_name} {letter.event_id or ''}".strip(),
+            str(letter.retries),
+            letter.reason,
+            letter.replayed_at.isoformat(timespec="seconds") if letter.replayed_at else "",
+        )
+    Console(width=200).print(table)
+
+
+@dead_letters_app.command("replay")
+def replay_dead_letters(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead letter ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every one not replayed yet.")] = False,
+) -> None:
+    """Give the events of dead letters to the pipeline again (a running worker sends them)."""
+    from services.worker.dead_letters import replay_dead_letters as replay
+
+    if bool(ids) == all_:
+        console.print("[red]name dead letter ids, or pass --all[/red]")
+        raise typer.Exit(2)
+    letter_ids = None
+    if ids:
+        try:
+            letter_ids = [uuid.UUID(value) for value in ids]
+        except ValueError:
+            console.print("[red]dead letter ids are UUIDs (see `accords dead-letters list`)[/red]")
+            raise typer.Exit(2) from None
+    result = asyncio.run(_with_session(Settings(), replay, letter_ids, commit=True))
+    for letter_id, reason in sorted(result.refused.items()):
+        console.print(f"[yellow]{letter_id}: not replayed, {reason}[/yellow]")
+    console.print(f"Replayed {len(result.replayed)} dead letter(s).")
+    if result.refused:
+        raise typer.Exit(1)
+
+
+async def _with_session(settings: Settings, work, *args, commit: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+    """Run ``work(session, ...)`` in one transaction of a short-lived engine."""
+    from shared.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session, *args, **kwargs)
+            if commit:
+                await session.commit()
+            return result
     finally:
         await engine.dispose()
 

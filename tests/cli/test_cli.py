@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -111,5 +113,53 @@ def test_cli_help_lists_the_commands() -> None:
         [sys.executable, "-m", "services.cli", "--help"], capture_output=True, text=True
     )
 
-    for command in ("dev", "serve", "migrate", "api-keys", "demo"):
+    for command in ("dev", "serve", "worker", "migrate", "api-keys", "dead-letters", "demo"):
         assert command in result.stdout
+
+
+def test_dead_letters_are_listed_and_replayed(tmp_path, sqlite_env) -> None:
+    run(["migrate"], sqlite_env, tmp_path)
+    letter_id = asyncio.run(_store_dead_letter(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
+
+    listed = run(["dead-letters", "list"], sqlite_env, tmp_path)
+    replayed = run(["dead-letters", "replay", str(letter_id)], sqlite_env, tmp_path)
+    again = run(["dead-letters", "replay", str(letter_id)], sqlite_env, tmp_path)
+    neither = run(["dead-letters", "replay"], sqlite_env, tmp_path)
+    after = run(["dead-letters", "list"], sqlite_env, tmp_path)
+
+    assert listed.returncode == 0, listed.stderr
+    assert str(letter_id) in listed.stdout and "RuntimeError: poison" in listed.stdout
+    assert replayed.returncode == 0 and "Replayed 1" in replayed.stderr
+    assert again.returncode == 1 and "already replayed" in again.stderr
+    assert neither.returncode == 2
+    assert "No dead letters" in after.stderr
+
+
+async def _store_dead_letter(url: str) -> uuid.UUID:
+    from shared.db import create_engine, create_sessionmaker
+    from shared.events import Aggregate, record_event
+    from shared.models import DeadLetter
+    from shared.settings import Settings
+
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with create_sessionmaker(engine)() as session:
+            event = await record_event(
+                session,
+                event_type="organization.created",
+                aggregate=Aggregate("organization", uuid.uuid4()),
+                data={},
+            )
+            letter = DeadLetter(
+                actor_name="events.process",
+                event_id=event.id,
+                message_id="m-1",
+                retries=12,
+                error="Traceback (most recent call last):\nRuntimeError: poison",
+                message={"args": [str(event.id)]},
+            )
+            session.add(letter)
+            await session.commit()
+            return letter.id
+    finally:
+        await engine.dispose()
