@@ -99,7 +99,7 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def _principal(request: Request, session: SessionDep) -> Principal:
+async def _authenticate(request: Request, session: AsyncSession) -> Principal:
     key_hash = hash_api_key(_bearer_token(request))
     cache = request.app.state.api_key_cache
     if cache is None:
@@ -123,8 +123,6 @@ async def _principal(request: Request, session: SessionDep) -> Principal:
         await claim_idempotency_key(request, session, principal)
     return principal
 
-
-PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 _KEY_LOOKUP = select(ApiKey.id, ApiKey.scopes, ApiKey.organization_id)
 _KEY_LOOKUP_SQL = "SELECT id, scopes, organization_id FROM api_keys WHERE key_hash = $1"
@@ -157,10 +155,15 @@ class _KeyRow:
     organization_id: uuid.UUID | None
 
 
-def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets the request through only with ``scope``."""
+def require(scope: str) -> Callable[[Request, AsyncSession], Awaitable[Principal]]:
+    """A dependency that lets the request through only with ``scope``.
 
-    async def check(principal: PrincipalDep) -> Principal:
+    Authentication happens inside it rather than in a sub-dependency: each
+    level of dependencies costs FastAPI a resolution pass on every request.
+    """
+
+    async def check(request: Request, session: SessionDep) -> Principal:
+        principal = await _authenticate(request, session)
         if not grants(principal.scopes, scope):
             raise Forbidden(f"This operation needs the '{scope}' scope.")
         return principal

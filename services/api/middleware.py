@@ -75,8 +75,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             status = status_holder["status"]
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
+            counter, latency = _metrics_for(scope["method"], route, status)
+            counter.inc()
+            latency.observe(elapsed)
             log.info(
                 "request",
                 method=scope["method"],
@@ -86,6 +87,23 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _metrics_for(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled counter and histogram of one kind of answer, looked up once.
+
+    Labels are route templates, so there are few of them; ``labels()`` itself
+    costs a lock and a tuple per call.
+    """
+    key = (method, route, status)
+    children = _metric_children.get(key)
+    if children is None:
+        children = REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
+        _metric_children[key] = children
+    return children
 
 
 class BodySizeLimitMiddleware:
