@@ -38,6 +38,8 @@ class LoadResult:
     seconds: float
     statuses: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    # The status of each call, by its index (None: no answer).
+    answers: list[int | None] = field(default_factory=list)
 
     @property
     def achieved(self) -> float:
@@ -80,7 +82,7 @@ async def drive(
     url = urlsplit(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     encoded = [_encode(call, f"{host}:{port}", headers) for call in calls]
-    result = LoadResult(sent=0, seconds=0.0)
+    result = LoadResult(sent=0, seconds=0.0, answers=[None] * len(calls))
     next_index = 0
     started = time.perf_counter()
 
@@ -104,6 +106,7 @@ async def drive(
                     continue
                 result.sent += 1
                 result.statuses[status] += 1
+                result.answers[index] = status
         finally:
             writer.close()
 

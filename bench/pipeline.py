@@ -41,6 +41,12 @@ import asyncpg
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bench import load  # noqa: E402
+from bench.load import Call  # noqa: E402
+
 ACCORDS = Path(sys.executable).parent / "accords"
 HOST = "127.0.0.1"
 DATABASE = "accords_bench_pipeline"
@@ -182,40 +188,34 @@ async def open_milestones(dsn: str) -> list[tuple[uuid.UUID, int]]:
 async def drive(
     api: str, milestones: list[tuple[uuid.UUID, int]], rate: float, seconds: float
 ) -> tuple[list[uuid.UUID], float]:
-    """PATCH milestones to done at ``rate`` per second; returns the changed ids."""
+    """PATCH milestones to done at ``rate`` per second; returns the changed ids.
+
+    Sent by the light generator of :mod:`bench.load`, which leaves the CPU to
+    the processes being measured.
+    """
     count = int(rate * seconds)
     chosen = [milestones.pop() for _ in range(min(count, len(milestones)))]
-    changed: list[uuid.UUID] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {KEY}"}, limits=limits, timeout=30
-    ) as client:
-
-        async def change(milestone_id: uuid.UUID, version: int) -> None:
-            try:
-                response = await client.patch(
-                    f"/v1/milestones/{milestone_id}",
-                    json={"status": "done"},
-                    headers={"If-Match": f'"{version}"'},
-                )
-            except httpx.HTTPError as error:
-                print(f"  ! PATCH failed: {error!r}")
-                return
-            if response.status_code == 200:
-                changed.append(milestone_id)
-            else:
-                print(f"  ! PATCH answered {response.status_code}: {response.text[:200]}")
-
-        started_at = time.monotonic()
-        tasks = []
-        for number, (milestone_id, version) in enumerate(chosen):
-            delay = started_at + number / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(change(milestone_id, version)))
-        await asyncio.gather(*tasks)
-        achieved = len(chosen) / (time.monotonic() - started_at)
-    return changed, achieved
+    calls = [
+        Call(
+            "PATCH",
+            f"/v1/milestones/{milestone_id}",
+            {"status": "done"},
+            headers=(("if-match", f'"{version}"'),),
+        )
+        for milestone_id, version in chosen
+    ]
+    result = await load.drive(api, calls, rate=rate, headers=[("authorization", f"Bearer {KEY}")])
+    for error in result.errors[:5]:
+        print(f"  ! {error}")
+    refused = {status: n for status, n in result.statuses.items() if status != 200}
+    if refused:
+        print(f"  ! PATCH answers other than 200: {refused}")
+    changed = [
+        milestone_id
+        for (milestone_id, _), status in zip(chosen, result.answers, strict=True)
+        if status == 200
+    ]
+    return changed, result.achieved
 
 
 async def latencies(dsn: str, milestone_ids: list[uuid.UUID], within: float = 120) -> list[float]:
