@@ -152,7 +152,14 @@ async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
         yield raw.driver_connection
         return
     assert session.bind is not None
-    pooled = await session.bind.raw_connection()  # type: ignore[union-attr]
+    async with borrowed_connection(session.bind) as connection:  # type: ignore[arg-type]
+        yield connection
+
+
+@asynccontextmanager
+async def borrowed_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """An asyncpg connection straight from the engine's pool, for autocommit reads."""
+    pooled = await engine.raw_connection()
     try:
         yield pooled.driver_connection
     finally:

@@ -19,6 +19,7 @@ from services.api.api_keys.service import ensure_api_key
 from services.api.audit.router import router as audit_router
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
+from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
 from services.api.initiatives.router import router as initiatives_router
@@ -109,6 +110,7 @@ def create_app(
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
+    app.add_middleware(FastReadMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)

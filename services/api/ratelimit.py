@@ -295,7 +295,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = _bearer_token(scope)
+        token = bearer_token(scope)
         application = scope.get("app")
         limiter: RateLimiter | None = getattr(
             getattr(application, "state", None), "rate_limiter", None
@@ -319,7 +319,8 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _bearer_token(scope: Scope) -> str | None:
+def bearer_token(scope: Scope) -> str | None:
+    """The key of an 'Authorization: Bearer' header, as the auth dependency reads it."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")

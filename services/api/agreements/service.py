@@ -120,9 +120,19 @@ async def read_public_agreement(
         agreement = await get_agreement(session, agreement_id, organization_id=organization_id)
         return AgreementPublic.model_validate(agreement)
     async with driver_connection(session) as connection:
-        record = await connection.fetchrow(_PUBLIC_AGREEMENT_SQL, agreement_id, organization_id)
-    if record is None:
+        agreement = await fetch_public_agreement(connection, agreement_id, organization_id)
+    if agreement is None:
         raise NotFound(f"Agreement {agreement_id} does not exist.")
+    return agreement
+
+
+async def fetch_public_agreement(
+    connection: Any, agreement_id: uuid.UUID, organization_id: uuid.UUID | None
+) -> AgreementPublic | None:
+    """The PostgreSQL read behind :func:`read_public_agreement`, on an asyncpg connection."""
+    record = await connection.fetchrow(_PUBLIC_AGREEMENT_SQL, agreement_id, organization_id)
+    if record is None:
+        return None
     values = dict(record)
     for field in ("focus_areas", "objectives", "parties"):
         if isinstance(values[field], str):

@@ -67,9 +67,9 @@ class ApiKeyCache(Generic[Row]):
         """The cached row, or ``load(key_hash)``'s answer (remembered when found)."""
         if not self.listening:
             return await load(key_hash)
-        entry = self._entries.get(key_hash)
-        if entry is not None and entry[0] > self.clock():
-            return entry[1]
+        cached = self.peek(key_hash)
+        if cached is not None:
+            return cached
         generation = self._generation
         row = await load(key_hash)
         if row is not None and self.listening and generation == self._generation:
@@ -77,6 +77,15 @@ class ApiKeyCache(Generic[Row]):
                 del self._entries[next(iter(self._entries))]  # the oldest
             self._entries[key_hash] = (self.clock() + self.ttl_seconds, row)
         return row
+
+    def peek(self, key_hash: str) -> Row | None:
+        """The cached row, without looking anything up."""
+        if not self.listening:
+            return None
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] <= self.clock():
+            return None
+        return entry[1]
 
     def forget_all(self) -> None:
         self._entries.clear()
