@@ -99,7 +99,8 @@ def _wake_pumps() -> None:
 
 
 def _receiving_pump() -> DeliveryPump | None:
-    return next(iter(_pumps), None)
+    """A pump of this process that can take more hand-overs, if any."""
+    return next((pump for pump in _pumps if pump.has_room()), None)
 
 
 def _transaction_state(session: AsyncSession) -> _TransactionState:
@@ -929,12 +930,19 @@ class DeliveryPump:
         interval: float = 0.5,
         batch: int = 100,
         max_in_flight: int = 4,
+        max_handed_over: int | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.interval = interval
         self.batch = batch
         self.max_in_flight = max_in_flight
+        # Deliveries handed over and not yet recorded, and how many it takes
+        # at most (as many as polling keeps in flight): past that, fan-outs
+        # leave their deliveries due for polling, so a slow receiver does
+        # not make a queue of leases that run out before their turn.
+        self.max_handed_over = batch * max_in_flight if max_handed_over is None else max_handed_over
+        self._handed_over_claims = 0
         self._stopping = asyncio.Event()
         self._signal = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -957,6 +965,9 @@ class DeliveryPump:
         self._stopping.set()
         self.wake()
 
+    def has_room(self) -> bool:
+        return self._handed_over_claims < self.max_handed_over
+
     def accept_threadsafe(self, claims: list[Claim]) -> None:
         """Send leased deliveries (from any thread; never raises)."""
         if self._loop is None:
@@ -969,7 +980,13 @@ class DeliveryPump:
             return  # the leases run out and the deliveries are claimed again
         task = asyncio.create_task(deliver_claims(self.sessionmaker, self._sender, claims))
         self._handed_over.add(task)
-        task.add_done_callback(self._handed_over.discard)
+        self._handed_over_claims += len(claims)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._handed_over.discard(task)
+            self._handed_over_claims -= len(claims)
+
+        task.add_done_callback(done)
 
     async def run(self) -> None:
         try:

@@ -443,3 +443,22 @@ async def test_a_batch_of_events_fans_out_with_as_many_statements_as_one(client,
     async with app.state.sessionmaker() as session:
         delivered = (await session.scalars(select(WebhookDelivery.event_id))).all()
     assert sorted(delivered) == sorted(event.id for event in events)
+
+
+async def test_a_pump_with_no_room_leaves_new_deliveries_to_polling(client, app, settings) -> None:
+    pump = DeliveryPump(app.state.sessionmaker, settings, interval=3600, max_handed_over=0)
+    running = asyncio.create_task(pump.run())
+    try:
+        await asyncio.wait_for(pump.receiving.wait(), 10)
+        async with Receiver() as receiver:
+            await create_endpoint(client, url=receiver.url)
+            await create_organization(client)
+            await fan_out_all(app)
+            async with app.state.sessionmaker() as session:
+                [due] = (await session.scalars(select(WebhookDelivery.next_attempt_at))).all()
+            pump.wake()
+            await receiver.wait_for(1)
+    finally:
+        pump.stop()
+        await asyncio.wait_for(running, 10)
+    assert due <= dt.datetime.now(dt.UTC)
