@@ -208,6 +208,20 @@ async def test_malformed_id_answers_422(client) -> None:
     assert response.status_code == 422
 
 
+async def test_a_page_lists_exactly_what_create_answered(client, parties) -> None:
+    ids = [party["id"] for party in parties]
+    created = [
+        (await client.post("/v1/agreements", json=agreement_body(order, summary=f"No. {n}"))).json()
+        for n, order in enumerate([ids, list(reversed(ids))])
+    ]
+
+    page = (await client.get("/v1/agreements", params={"limit": 1})).json()
+    rest = (await client.get("/v1/agreements", params={"cursor": page["next_cursor"]})).json()
+
+    assert page["items"] + rest["items"] == created
+    assert rest["next_cursor"] is None
+
+
 async def test_get_answers_exactly_what_create_answered(client, parties) -> None:
     body = agreement_body(
         [party["id"] for party in parties],

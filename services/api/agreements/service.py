@@ -11,7 +11,8 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -151,8 +152,12 @@ def list_query(
     q: str | None = None,
     expires_before: dt.date | None = None,
     dialect: str = "postgresql",
-) -> Select[tuple[Agreement]]:
-    query = select(Agreement).options(selectinload(Agreement.parties))
+    query: Select[Any] | None = None,
+) -> Select[Any]:
+    """The agreements list with its filters: ORM entities with their parties,
+    or ``query`` (any select from ``agreements``) with the same filters."""
+    if query is None:
+        query = select(Agreement).options(selectinload(Agreement.parties))
     scope_condition = visible_to(organization_scope)
     if scope_condition is not None:
         query = query.where(scope_condition)
@@ -198,15 +203,72 @@ def _has_focus_area(focus_area: str, dialect: str) -> ColumnElement[bool]:
     return exists(select(1).select_from(each).where(each.c.value == focus_area))
 
 
+# The page as the API shows it, in one statement: the columns of AgreementPublic
+# and the parties aggregated in order (PostgreSQL; the ORM loads them elsewhere).
+_PUBLIC_COLUMNS = (
+    Agreement.id,
+    Agreement.reference,
+    Agreement.title,
+    Agreement.instrument_type,
+    Agreement.legal_character,
+    Agreement.summary,
+    Agreement.focus_areas,
+    Agreement.objectives,
+    Agreement.signed_on,
+    Agreement.signed_at,
+    Agreement.effective_from,
+    Agreement.expires_on,
+    Agreement.status,
+    Agreement.version,
+    Agreement.created_at,
+    Agreement.updated_at,
+    func.coalesce(
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(
+                        "organization_id",
+                        AgreementParty.organization_id,
+                        "role",
+                        AgreementParty.role,
+                    ),
+                    AgreementParty.position,
+                )
+            )
+        )
+        .where(AgreementParty.agreement_id == Agreement.id)
+        .scalar_subquery(),
+        literal_column("'[]'::json"),
+    ).label("parties"),
+)
+
+
 async def list_agreements(
     session: AsyncSession, *, after: uuid.UUID | None, limit: int, **filters: Any
-) -> list[Agreement]:
-    """Up to ``limit + 1`` agreements after ``after``, in creation order."""
-    query = list_query(dialect=session.bind.dialect.name, **filters)
+) -> list[Agreement] | list[AgreementPublic]:
+    """Up to ``limit + 1`` agreements after ``after``, in creation order.
+
+    On PostgreSQL they come as the API shows them, from one statement without
+    loading ORM objects (most of a page's cost otherwise); elsewhere as ORM
+    objects with their parties.
+    """
+    dialect = session.bind.dialect.name
+    columns = select(*_PUBLIC_COLUMNS) if dialect == "postgresql" else None
+    query = list_query(dialect=dialect, query=columns, **filters)
     if after is not None:
         query = query.where(Agreement.id > after)
     query = query.order_by(Agreement.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    if columns is None:
+        return list((await session.scalars(query)).all())
+    rows = (await session.execute(query)).mappings().all()
+    return [AgreementPublic.model_validate(_decoded(dict(row))) for row in rows]
+
+
+def _decoded(values: dict[str, Any]) -> dict[str, Any]:
+    # json (not jsonb) may come back as text, depending on the driver's codecs.
+    if isinstance(values["parties"], str):
+        values["parties"] = json.loads(values["parties"])
+    return values
 
 
 async def _check_parties_exist(session: AsyncSession, parties: list[Party]) -> None:
