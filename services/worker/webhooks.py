@@ -93,11 +93,6 @@ class _TransactionState:
     handover: list[tuple[DeliveryPump, list[Claim]]] = field(default_factory=list)
 
 
-def _wake_pumps() -> None:
-    for pump in list(_pumps):
-        pump.wake()
-
-
 def _receiving_pump() -> DeliveryPump | None:
     """A pump of this process that can take more hand-overs, if any."""
     return next((pump for pump in _pumps if pump.has_room()), None)
