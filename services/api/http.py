@@ -108,24 +108,31 @@ def _declared_query_params(route: APIRoute) -> frozenset[str]:
 
 
 async def strict_query(request: Request) -> None:
-    """Refuse query parameters a route does not know, and NUL characters in any.
+    """Refuse query parameters a route does not know, parameters given more
+    than once, and NUL characters in any.
 
     A misspelt filter (`?staus=active`) silently ignored would return the
-    wrong list; saying so is kinder to integrators.
+    wrong list, and so would `?type=a&type=b` read as `type=b` alone: every
+    parameter takes one value, so saying so is kinder to integrators.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
     declared = _declared_query_params(route)
     errors = []
+    seen: set[str] = set()
     for name, value in request.query_params.multi_items():
         if name not in declared:
             errors.append({"loc": ["query", name], "msg": "unknown query parameter"})
+        elif name in seen:
+            errors.append({"loc": ["query", name], "msg": "given more than once; takes one value"})
         elif "\x00" in value:
             errors.append({"loc": ["query", name], "msg": "contains a NUL character"})
+        seen.add(name)
     if errors:
         raise InvalidQuery(
-            "The query string has parameters this operation does not take.", errors=errors
+            "The query string has parameters this operation does not take as given.",
+            errors=errors,
         )
 
 

@@ -211,3 +211,28 @@ async def test_sequences_stay_gapless_under_concurrent_changes(client, app, back
         ).all()
     assert statuses.count(200) == 10
     assert list(sequences) == list(range(1, 12))
+
+
+async def test_an_unknown_query_parameter_answers_422(client) -> None:
+    response = await client.get("/v1/agreements", params={"staus": "active"})
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"loc": ["query", "staus"], "msg": "unknown query parameter"}
+    ]
+
+
+async def test_a_query_parameter_given_twice_answers_422(client) -> None:
+    response = await client.get("/v1/events?type=agreement.&type=milestone.")
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"loc": ["query", "type"], "msg": "given more than once; takes one value"}
+    ]
+
+
+async def test_a_nul_character_in_a_query_parameter_answers_422(client) -> None:
+    response = await client.get("/v1/agreements", params={"q": "a\x00b"})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "q"]
