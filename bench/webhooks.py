@@ -46,7 +46,7 @@ from bench.load import Call  # noqa: E402
 from shared.db import create_engine, create_sessionmaker  # noqa: E402
 from shared.migrate import upgrade_async  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from tests.live import accords_env, free_port, running  # noqa: E402
+from tests.live import accords_env, running, serving  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -131,8 +131,6 @@ async def throughput(env: dict[str, str], settings: Settings, count: int, thread
 async def latency(
     env: dict[str, str], key: str, rate: float, seconds: float, threads: int
 ) -> tuple[float, float, int]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     delays: list[float] = []
     async with Receiver() as receiver:
 
@@ -142,9 +140,8 @@ async def latency(
             delays.append((dt.datetime.now(dt.UTC) - sent).total_seconds())
 
         receiver.on_request = on_request
-        serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
         with (
-            running(serve, env, ready_url=f"{base}/readyz"),
+            serving(env) as base,
             running(["worker", "--processes", "1", "--threads", str(threads)], env),
         ):
             async with httpx.AsyncClient(

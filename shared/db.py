@@ -125,11 +125,24 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     reads are local calls, and the begin hook serialises them with writers).
     """
     if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        return async_sessionmaker(
-            engine, expire_on_commit=False, autoflush=False, info={AUTOCOMMIT_READS: True}
-        )
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        return create_autocommit_sessionmaker(engine, info={AUTOCOMMIT_READS: True})
+    return create_sessionmaker(engine)
+
+
+def create_autocommit_sessionmaker(
+    engine: AsyncEngine, **options: Any
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose statements each commit on their own, on PostgreSQL: no
+    BEGIN and COMMIT round trips. For reads, and for writes done in a single
+    statement (atomic by itself). SQLite keeps its transactions."""
+    if engine.dialect.name != "postgresql":
+        return create_sessionmaker(engine)
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        autoflush=False,
+        **options,
+    )
 
 
 AUTOCOMMIT_READS = "autocommit_reads"

@@ -63,6 +63,16 @@ def running(
                     process.wait()
 
 
+@contextmanager
+def serving(env: dict[str, str], *, ready_path: str = "/readyz") -> Iterator[str]:
+    """Run `accords serve` (one uvicorn worker) on a free port; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with running(serve, env, ready_url=f"{base}{ready_path}"):
+        yield base
+
+
 def _wait_until_up(
     process: subprocess.Popen[bytes], url: str, timeout: float, log: IO[bytes]
 ) -> None:

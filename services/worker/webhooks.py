@@ -45,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.dispatch import on_events
-from shared.db import utcnow
+from shared.db import create_autocommit_sessionmaker, utcnow
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.models import (
@@ -1030,17 +1030,9 @@ class DeliveryPump:
 def _single_statement_sessionmaker(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions for work done in one statement: on PostgreSQL in autocommit,
-    which saves the BEGIN and COMMIT round trips (the statement is atomic on
-    its own). SQLite keeps its transactions."""
+    """For the claim and the record of successes, each one statement."""
     bind = sessionmaker.kw.get("bind")
-    if bind is None or bind.dialect.name != "postgresql":
-        return sessionmaker
-    return async_sessionmaker(
-        bind.execution_options(isolation_level="AUTOCOMMIT"),
-        expire_on_commit=False,
-        autoflush=False,
-    )
+    return sessionmaker if bind is None else create_autocommit_sessionmaker(bind)
 
 
 __all__ = [

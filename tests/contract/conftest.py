@@ -10,7 +10,7 @@ import pytest
 from shared.migrate import upgrade
 from shared.security import generate_api_key
 from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
-from tests.live import accords_env, free_port, running
+from tests.live import accords_env, serving
 from tests.servers import POSTGRES
 
 
@@ -29,7 +29,6 @@ def live_api() -> Iterator[LiveApi]:
     url = pg_url(name)
     upgrade(url)
     key = generate_api_key()
-    port = free_port()
     # The contract is about answers, not quotas: a 429 would stand in for the real one.
     env = accords_env(
         database_url=url,
@@ -38,13 +37,8 @@ def live_api() -> Iterator[LiveApi]:
         # Webhook endpoints need it in production (their secrets are encrypted).
         secret_key="contract-test-secret-key",
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        with running(
-            ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env,
-            ready_url=f"{base_url}/healthz",
-        ):
+        with serving(env, ready_path="/healthz") as base_url:
             yield LiveApi(base_url=base_url, admin_key=key)
     finally:
         asyncio.run(_drop_pg_database(name))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import pg_url
-from tests.live import accords_env, free_port, running
+from tests.live import accords_env, running, serving
 from tests.webhooks.receiver import Receiver
 from tests.worker.test_processes import connect, database, vhost  # noqa: F401 - fixtures
 
@@ -41,10 +41,7 @@ def env(database: str, vhost: str) -> dict[str, str]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def api(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with running(serve, env, ready_url=f"{base}/readyz"):
+    with serving(env) as base:
         yield base
 
 

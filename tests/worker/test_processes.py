@@ -24,7 +24,7 @@ import pytest
 
 from shared.migrate import upgrade_async
 from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
-from tests.live import ACCORDS, accords_env, free_port, running
+from tests.live import ACCORDS, accords_env, serving
 from tests.servers import POSTGRES, RABBITMQ
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -74,10 +74,7 @@ def env(database: str, vhost: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with running(serve, env, ready_url=f"{base}/readyz"):
+    with serving(env) as base:
         yield base
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import pg_url
-from tests.live import accords_env, free_port, running
+from tests.live import accords_env, serving
 from tests.servers import REDIS
 from tests.worker.test_processes import (
     ADMIN_KEY,
@@ -47,10 +47,7 @@ def env(database: str) -> dict[str, str]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def api(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with running(serve, env, ready_url=f"{base}/readyz"):
+    with serving(env) as base:
         yield base
 
 
