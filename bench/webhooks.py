@@ -78,12 +78,12 @@ async def drop_database() -> None:
 
 async def seed_deliveries(settings: Settings, url: str, count: int) -> None:
     """One endpoint and ``count`` due deliveries, written straight to the database."""
-    from services.api.webhooks.schemas import WebhookEndpointCreate
-    from services.api.webhooks.service import create_endpoint, new_delivery
     from shared.db import utcnow
     from shared.events import Actor
     from shared.ids import uuid7
-    from shared.webhooks import delivery_body
+    from shared.webhooks.rules import delivery_body
+    from shared.webhooks.schemas import WebhookEndpointCreate
+    from shared.webhooks.service import create_endpoint, new_delivery
 
     engine = create_engine(settings)
     try:

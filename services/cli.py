@@ -159,7 +159,7 @@ def _dev_admin_key(settings: Settings) -> str:
 
 
 async def _ensure_admin_key(settings: Settings, key: str, *, name: str) -> None:
-    from services.api.api_keys.service import ensure_api_key
+    from shared.api_keys.service import ensure_api_key
     from shared.db import create_engine, create_sessionmaker
 
     engine = create_engine(settings)
@@ -203,7 +203,7 @@ def create_api_key(
 async def _create_api_key(
     settings: Settings, name: str, scopes: list[str], organization_id: uuid.UUID | None
 ) -> str:
-    from services.api.api_keys.service import create_api_key as create
+    from shared.api_keys.service import create_api_key as create
     from shared.db import create_engine, create_sessionmaker
     from shared.errors import DomainError
     from shared.events import Actor

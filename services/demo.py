@@ -15,14 +15,14 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from services.api.agreements import service as agreements
-from services.api.agreements.schemas import AgreementCreate, TransitionRequest
-from services.api.organizations import service as organizations
-from services.api.organizations.schemas import OrganizationCreate
 from services.demo_tracking import load_tracking
+from shared.agreements import service as agreements
+from shared.agreements.schemas import AgreementCreate, TransitionRequest
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor
 from shared.models import Agreement
+from shared.organizations import service as organizations
+from shared.organizations.schemas import OrganizationCreate
 from shared.settings import Settings
 from shared.validation import today
 

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.engagements import service as engagements
-from services.api.engagements.schemas import EngagementCreate
-from services.api.initiatives import service as initiatives
-from services.api.initiatives.schemas import InitiativeCreate, InitiativeTransition
-from services.api.milestones import service as milestones
-from services.api.milestones.schemas import MilestoneCreate
-from services.api.research_collaborations import service as research
-from services.api.research_collaborations.schemas import (
+from shared.engagements import service as engagements
+from shared.engagements.schemas import EngagementCreate
+from shared.events import Actor
+from shared.initiatives import service as initiatives
+from shared.initiatives.schemas import InitiativeCreate, InitiativeTransition
+from shared.milestones import service as milestones
+from shared.milestones.schemas import MilestoneCreate
+from shared.models import Agreement, Engagement, Initiative, Organization
+from shared.research_collaborations import service as research
+from shared.research_collaborations.schemas import (
     OutputCreate,
     ResearchCollaborationCreate,
 )
-from shared.events import Actor
-from shared.models import Agreement, Engagement, Initiative, Organization
 
 SIGNING_DAY = dt.date(2023, 9, 4)
 VISIT_DAY = dt.date(2023, 9, 6)

@@ -12,7 +12,7 @@ import asyncio
 import ipaddress
 import socket
 
-from shared.webhooks import is_local_name, literal_address, refused_address_reason
+from shared.webhooks.rules import is_local_name, literal_address, refused_address_reason
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 RESOLVE_TIMEOUT_SECONDS = 5.0

@@ -129,7 +129,7 @@ async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyp
 
 
 async def make_key(app, scopes: list[str], *, organization_id: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]
-    from services.api.api_keys.service import create_api_key
+    from shared.api_keys.service import create_api_key
 
     async with app.state.sessionmaker() as session:
         _, key = await create_api_key(

@@ -15,7 +15,6 @@ from services.api import health
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
-from services.api.api_keys.service import ensure_api_key
 from services.api.audit.router import router as audit_router
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
@@ -32,6 +31,7 @@ from services.api.research_collaborations.router import router as research_route
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
 from services.api.webhooks.router import router as webhook_endpoints_router
+from shared.api_keys.service import ensure_api_key
 from shared.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
@@ -78,7 +78,7 @@ def create_app(
         publisher = None
         if after_commit is None and settings.broker_url:
             # Hand committed events to the broker right away (the relay is the safety net).
-            from services.worker.broker import OutboxPublisher, build_broker
+            from shared.broker import OutboxPublisher, build_broker
 
             publisher = OutboxPublisher(build_broker(settings.broker_url), app.state.sessionmaker)
             app.state.publisher = publisher

@@ -31,11 +31,11 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.agreements.router import get_agreement
-from services.api.agreements.schemas import AgreementPublic
-from services.api.agreements.service import fetch_public_agreement
 from services.api.deps import Principal
 from services.api.http import etag_for
 from services.api.ratelimit import bearer_token
+from shared.agreements.schemas import AgreementPublic
+from shared.agreements.service import fetch_public_agreement
 from shared.db import borrowed_connection
 from shared.security import grants, hash_api_key
 

@@ -5,7 +5,7 @@ How an event travels
 1. A request (or the sweep, or a consumer) commits a change together with its
    ``outbox_events`` row (:func:`shared.events.record_change`).
 2. Right after the commit the API publishes the event id to the broker
-   (:class:`services.worker.broker.Publisher`) and marks the row dispatched.
+   (:class:`shared.broker.Publisher`) and marks the row dispatched.
    If that fails (crash, broker down), the relay (:mod:`services.worker.relay`)
    re-publishes rows still undispatched after a short delay.
 3. The relay, one at a time, gives committed events their feed ``position``

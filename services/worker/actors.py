@@ -17,8 +17,8 @@ from dramatiq.broker import Broker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker import runtime
-from services.worker.broker import DEAD_LETTER, EVENTS_QUEUE, PROCESS_EVENT, mark_dispatched
 from services.worker.consumer import process_event
+from shared.broker import DEAD_LETTER, EVENTS_QUEUE, PROCESS_EVENT, mark_dispatched
 from shared.models import DeadLetter
 
 log = structlog.get_logger("accords.worker")

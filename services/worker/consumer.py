@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.worker.broker import OutboxPublisher, mark_dispatched
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
+from shared.broker import OutboxPublisher, mark_dispatched
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
 

@@ -11,8 +11,8 @@ import uuid
 from dramatiq import Worker
 
 from services.worker.actors import declare_actors
-from services.worker.broker import OutboxPublisher, build_broker
 from services.worker.runtime import PipelineRuntime
+from shared.broker import OutboxPublisher, build_broker
 from shared.settings import Settings
 
 

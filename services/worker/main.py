@@ -19,8 +19,8 @@ from dramatiq import Worker
 from dramatiq.broker import Broker
 
 from services.worker.actors import declare_actors
-from services.worker.broker import build_broker
 from services.worker.runtime import PipelineRuntime
+from shared.broker import build_broker
 from shared.logging import configure_logging
 from shared.settings import Settings
 

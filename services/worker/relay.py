@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.worker.broker import OutboxPublisher, mark_dispatched
+from shared.broker import OutboxPublisher, mark_dispatched
 from shared.models import OutboxEvent
 
 log = structlog.get_logger("accords.worker")

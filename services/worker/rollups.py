@@ -1,6 +1,6 @@
 """Rollups in the database: load one agreement's facts, compute, store, announce.
 
-The formulas are :mod:`shared.rollups`; this module only reads source rows
+The formulas are :mod:`shared.rollups.rules`; this module only reads source rows
 and writes ``agreement_rollups`` / ``initiative_rollups``. Only the agreement
 an event belongs to is recomputed, from its source rows, so replaying an
 event changes nothing.
@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from services.worker.dispatch import on_event
-from shared import rollups as rules
 from shared.events import Aggregate, record_event
 from shared.models import (
     Agreement,
@@ -31,6 +30,7 @@ from shared.models import (
     Milestone,
     OutboxEvent,
 )
+from shared.rollups import rules
 
 # Events that cannot change a rollup (some are the pipeline's own notices).
 NO_ROLLUP_CHANGE = frozenset(

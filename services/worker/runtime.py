@@ -16,11 +16,11 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.worker.broker import OutboxPublisher
 from services.worker.consumer import EventBatcher
 from services.worker.dispatch import load_handlers
 from services.worker.relay import run_relay
 from services.worker.sweep import run_sweep
+from shared.broker import OutboxPublisher
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
 

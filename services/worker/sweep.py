@@ -25,9 +25,9 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.api.agreements.service import apply_transition, as_public, get_agreement
-from services.worker.broker import OutboxPublisher
 from services.worker.rollups import recompute_agreement, today_utc
+from shared.agreements.service import apply_transition, as_public, get_agreement
+from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
 from shared.settings import Settings
@@ -88,7 +88,7 @@ def _not_marked(kind: str, subject: Any, mark: Any) -> Any:
 
 
 async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
-    from services.api.milestones.schemas import as_public as milestone_public
+    from shared.milestones.schemas import as_public as milestone_public
 
     milestones = (
         await session.scalars(

@@ -58,7 +58,7 @@ from shared.models import (
 from shared.net import TargetRefused, TargetUnresolvable, checked_addresses
 from shared.secret_box import SecretBox, SecretKeyMissing
 from shared.settings import Settings
-from shared.webhooks import (
+from shared.webhooks.rules import (
     delivery_body,
     delivery_headers,
     event_matches,
@@ -654,7 +654,7 @@ def headers_for(claim: Claim, box: SecretBox, now: dt.datetime) -> dict[str, str
 
 async def _disable_endpoint(session: AsyncSession, endpoint_id: uuid.UUID, reason: str) -> None:
     """Disable an endpoint (once) and emit ``webhook_endpoint.disabled``."""
-    from services.api.webhooks.service import as_public
+    from shared.webhooks.service import as_public
 
     endpoint = await session.scalar(
         select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from services.api.organizations import service as organization_service
 from shared.models import AuditEntry, Organization, OutboxEvent
+from shared.organizations import service as organization_service
 from tests.conftest import client_for
 from tests.factories import create_agreement, create_organization, organization_body
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from shared.rollups import (
+from shared.rollups.rules import (
     AgreementFacts,
     InitiativeFacts,
     MilestoneFacts,

@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shared.webhooks import (
+from shared.webhooks.rules import (
     delivery_body,
     delivery_headers,
     event_matches,

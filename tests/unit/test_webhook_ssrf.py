@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.webhooks import refused_address_reason, url_problem
+from shared.webhooks.rules import refused_address_reason, url_problem
 
 
 @pytest.mark.parametrize(

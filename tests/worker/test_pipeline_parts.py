@@ -9,11 +9,11 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 
 from services.worker import dispatch
-from services.worker.broker import OutboxPublisher
 from services.worker.consumer import process_event
 from services.worker.relay import assign_positions, relay_once, republish
 from services.worker.rollups import recompute_agreement
 from services.worker.sweep import sweep_once
+from shared.broker import OutboxPublisher
 from shared.events import Aggregate, record_event
 from shared.models import AgreementRollup, DeadLetter, OutboxEvent
 from tests.api.tracking_factories import active_agreement, create_initiative, create_milestone

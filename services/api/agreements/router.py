@@ -8,16 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.agreements import service
-from services.api.agreements.schemas import (
-    AgreementCreate,
-    AgreementPublic,
-    AgreementStatus,
-    AgreementUpdate,
-    InstrumentType,
-    StatusChangePublic,
-    TransitionRequest,
-)
 from services.api.deps import Reader, SessionDep, Writer
 from services.api.http import (
     CursorQuery,
@@ -31,6 +21,16 @@ from services.api.http import (
 )
 from services.api.problems import problem_responses
 from services.api.scoping import ensure_party
+from shared.agreements import service
+from shared.agreements.schemas import (
+    AgreementCreate,
+    AgreementPublic,
+    AgreementStatus,
+    AgreementUpdate,
+    InstrumentType,
+    StatusChangePublic,
+    TransitionRequest,
+)
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 

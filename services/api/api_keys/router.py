@@ -6,11 +6,11 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from services.api.api_keys import service
-from services.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from services.api.deps import Admin, SessionDep
 from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, paginate
 from services.api.problems import problem_responses
+from shared.api_keys import service
+from shared.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.api.audit import service
-from services.api.audit.schemas import AuditEntryPublic
 from services.api.deps import Admin, SessionDep
 from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, paginate
 from services.api.problems import problem_responses
+from shared.audit import service
+from shared.audit.schemas import AuditEntryPublic
 
 router = APIRouter(prefix="/v1/audit-log", tags=["audit"])
 

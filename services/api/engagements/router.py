@@ -8,13 +8,6 @@ import uuid
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import Reader, SessionDep, Writer
-from services.api.engagements import service
-from services.api.engagements.schemas import (
-    EngagementCreate,
-    EngagementKind,
-    EngagementPublic,
-    EngagementUpdate,
-)
 from services.api.http import (
     CursorQuery,
     IfMatchHeader,
@@ -26,6 +19,13 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
+from shared.engagements import service
+from shared.engagements.schemas import (
+    EngagementCreate,
+    EngagementKind,
+    EngagementPublic,
+    EngagementUpdate,
+)
 
 router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
 

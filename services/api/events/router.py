@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.api.deps import Reader, SessionDep
-from services.api.events import service
-from services.api.events.schemas import EventPublic
 from services.api.http import CursorQuery, LimitQuery, Page, decode_cursor, paginate
 from services.api.problems import problem_responses
+from shared.feed import service
+from shared.feed.schemas import EventPublic
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.agreements.service import get_agreement
 from services.api.deps import Reader, SessionDep, Writer
 from services.api.http import (
     CursorQuery,
@@ -19,15 +18,16 @@ from services.api.http import (
     paginate,
     set_etag,
 )
-from services.api.initiatives import service
-from services.api.initiatives.schemas import (
+from services.api.problems import problem_responses
+from shared.agreements.service import get_agreement
+from shared.initiatives import service
+from shared.initiatives.schemas import (
     InitiativeCreate,
     InitiativePublic,
     InitiativeStatus,
     InitiativeTransition,
     InitiativeUpdate,
 )
-from services.api.problems import problem_responses
 
 router = APIRouter(tags=["initiatives"])
 

@@ -18,15 +18,15 @@ from services.api.http import (
     paginate,
     set_etag,
 )
-from services.api.initiatives.service import get_initiative
-from services.api.milestones import service
-from services.api.milestones.schemas import (
+from services.api.problems import problem_responses
+from shared.initiatives.service import get_initiative
+from shared.milestones import service
+from shared.milestones.schemas import (
     MilestoneCreate,
     MilestonePublic,
     MilestoneStatus,
     MilestoneUpdate,
 )
-from services.api.problems import problem_responses
 
 router = APIRouter(tags=["milestones"])
 

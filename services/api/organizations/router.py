@@ -18,17 +18,17 @@ from services.api.http import (
     paginate,
     set_etag,
 )
-from services.api.organizations import service
-from services.api.organizations.schemas import (
-    OrganizationCreate,
-    OrganizationKind,
-    OrganizationPublic,
-    OrganizationUpdate,
-)
 from services.api.problems import problem_responses
 from services.api.scoping import (
     ensure_may_change_organization,
     ensure_may_register_organizations,
+)
+from shared.organizations import service
+from shared.organizations.schemas import (
+    OrganizationCreate,
+    OrganizationKind,
+    OrganizationPublic,
+    OrganizationUpdate,
 )
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])

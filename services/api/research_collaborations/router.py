@@ -19,8 +19,8 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
-from services.api.research_collaborations import service
-from services.api.research_collaborations.schemas import (
+from shared.research_collaborations import service
+from shared.research_collaborations.schemas import (
     OutputCreate,
     ResearchCollaborationCreate,
     ResearchCollaborationPublic,

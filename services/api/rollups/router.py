@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from services.api.deps import Reader, SessionDep
 from services.api.problems import problem_responses
-from services.api.rollups import service
-from services.api.rollups.schemas import (
+from shared.rollups import service
+from shared.rollups.schemas import (
     AgreementRollupPublic,
     InitiativeRollupPublic,
     PortfolioPublic,

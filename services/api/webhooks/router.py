@@ -19,8 +19,8 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
-from services.api.webhooks import service
-from services.api.webhooks.schemas import (
+from shared.webhooks import service
+from shared.webhooks.schemas import (
     DeliveryStatus,
     RecoverRequest,
     RecoverResult,

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from services.api.agreements.schemas import (
+from shared.agreements.schemas import (
     AgreementCreate,
     AgreementPublic,
     AgreementUpdate,
@@ -24,7 +24,6 @@ from services.api.agreements.schemas import (
     TransitionRequest,
     validate_dates,
 )
-from services.api.initiatives import agreement_rules
 from shared.db import driver_connection
 from shared.errors import (
     Conflict,
@@ -35,6 +34,7 @@ from shared.errors import (
 )
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
+from shared.initiatives import agreement_rules
 from shared.lifecycle import AgreementFacts, allowed_agreement_targets, missing_conditions
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
 

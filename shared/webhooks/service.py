@@ -16,11 +16,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.api.webhooks.schemas import (
-    WebhookEndpointCreate,
-    WebhookEndpointPublic,
-    WebhookEndpointUpdate,
-)
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import Actor, Aggregate, record_audit, record_change
@@ -29,12 +24,17 @@ from shared.models import WebhookDelivery, WebhookEndpoint
 from shared.net import TargetRefused, TargetUnresolvable, checked_addresses
 from shared.secret_box import SecretBox
 from shared.settings import Settings
-from shared.webhooks import (
+from shared.webhooks.rules import (
     ROTATION_GRACE,
     TEST_EVENT_TYPE,
     delivery_body,
     generate_secret,
     url_problem,
+)
+from shared.webhooks.schemas import (
+    WebhookEndpointCreate,
+    WebhookEndpointPublic,
+    WebhookEndpointUpdate,
 )
 
 

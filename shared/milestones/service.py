@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.agreements.service import under_visible_agreements
-from services.api.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
+from shared.agreements.service import under_visible_agreements
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
+from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
 from shared.validation import today
 

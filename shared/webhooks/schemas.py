@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import EVENT_TYPES
 from shared.validation import Patch, RequestBody, bounded_text
-from shared.webhooks import TEST_EVENT_TYPE
+from shared.webhooks.rules import TEST_EVENT_TYPE
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 _SUBSCRIBABLE = (*EVENT_TYPES, TEST_EVENT_TYPE)

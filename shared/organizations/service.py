@@ -7,11 +7,6 @@ import uuid
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.organizations.schemas import (
-    OrganizationCreate,
-    OrganizationPublic,
-    OrganizationUpdate,
-)
 from shared.errors import Conflict, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -22,6 +17,11 @@ from shared.models import (
     Organization,
     Researcher,
     ResearchParticipant,
+)
+from shared.organizations.schemas import (
+    OrganizationCreate,
+    OrganizationPublic,
+    OrganizationUpdate,
 )
 
 

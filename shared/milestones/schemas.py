@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.api.initiatives.schemas import MAX_WEIGHT
+from shared.initiatives.schemas import MAX_WEIGHT
 from shared.validation import Patch, RequestBody, bounded_text
 
 MilestoneStatus = Literal["pending", "in_progress", "done", "cancelled"]

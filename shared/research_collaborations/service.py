@@ -16,15 +16,6 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.api.research_collaborations.schemas import (
-    OutputCreate,
-    Participant,
-    ResearchCollaborationCreate,
-    ResearchCollaborationUpdate,
-    Researcher,
-    as_public,
-    check_dates,
-)
 from shared.errors import InvalidReference, InvalidTransition, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -38,6 +29,15 @@ from shared.models import (
     ResearchParticipant,
 )
 from shared.models import Researcher as ResearcherRow
+from shared.research_collaborations.schemas import (
+    OutputCreate,
+    Participant,
+    ResearchCollaborationCreate,
+    ResearchCollaborationUpdate,
+    Researcher,
+    as_public,
+    check_dates,
+)
 
 _LOAD = (
     selectinload(ResearchCollaboration.participants),

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.initiatives.schemas import as_public
 from shared.errors import Conflict
 from shared.events import Actor, Aggregate, record_change
+from shared.initiatives.schemas import as_public
 from shared.lifecycle import INITIATIVE_OPEN_STATUSES, initiative_cascade
 from shared.models import Engagement, Initiative, ResearchCollaboration
 

@@ -13,15 +13,7 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.agreements.service import get_agreement, under_visible_agreements
-from services.api.initiatives.schemas import (
-    InitiativeCreate,
-    InitiativeTransition,
-    InitiativeUpdate,
-    as_public,
-    check_date_order,
-    initiative_date_pairs,
-)
+from shared.agreements.service import get_agreement, under_visible_agreements
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -31,6 +23,14 @@ from shared.errors import (
 )
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
+from shared.initiatives.schemas import (
+    InitiativeCreate,
+    InitiativeTransition,
+    InitiativeUpdate,
+    as_public,
+    check_date_order,
+    initiative_date_pairs,
+)
 from shared.lifecycle import allowed_initiative_targets
 from shared.models import Agreement, Initiative, Milestone
 from shared.validation import today

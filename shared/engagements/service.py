@@ -10,8 +10,8 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.api.agreements.service import under_visible_agreements, visible_to
-from services.api.engagements.schemas import (
+from shared.agreements.service import under_visible_agreements, visible_to
+from shared.engagements.schemas import (
     EngagementCreate,
     EngagementUpdate,
     as_public,

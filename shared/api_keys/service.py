@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.api_keys.schemas import ApiKeyPublic
+from shared.api_keys.schemas import ApiKeyPublic
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_audit
 from shared.ids import uuid7
