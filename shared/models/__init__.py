@@ -10,6 +10,7 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.reminders import CalendarFeed
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -30,6 +31,7 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
     "DeadLetter",
     "Engagement",
     "EngagementParticipant",
