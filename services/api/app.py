@@ -16,6 +16,7 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.contacts.router import router as contacts_router
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(rollups_router)
     app.include_router(events_router)
     app.include_router(audit_router)
+    app.include_router(contacts_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
 
