@@ -1,6 +1,8 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
+from shared.models.contacts import Contact, FocalPoint
+from shared.models.documents import Document, DocumentContent
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -32,9 +34,13 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "CalendarFeed",
+    "Contact",
     "DeadLetter",
+    "Document",
+    "DocumentContent",
     "Engagement",
     "EngagementParticipant",
+    "FocalPoint",
     "IdempotencyRecord",
     "Initiative",
     "InitiativeRollup",
