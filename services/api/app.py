@@ -16,12 +16,9 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
-<<<<<<< HEAD
 from services.api.calendar.router import feeds_router as calendar_urls_router
 from services.api.calendar.router import router as calendar_feeds_router
-=======
 from services.api.contacts.router import router as contacts_router
->>>>>>> legal-docs
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware

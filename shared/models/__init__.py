@@ -12,7 +12,12 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
-from shared.models.reminders import CalendarFeed
+from shared.models.reminders import (
+    CalendarFeed,
+    Notification,
+    NotificationOptOut,
+    NotificationSubscription,
+)
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -45,6 +50,9 @@ __all__ = [
     "Initiative",
     "InitiativeRollup",
     "Milestone",
+    "Notification",
+    "NotificationOptOut",
+    "NotificationSubscription",
     "Organization",
     "OutboxEvent",
     "ProcessedEvent",
