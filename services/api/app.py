@@ -27,6 +27,9 @@ from services.api.idempotency import document_idempotency, install_idempotency
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
+from services.api.notifications.router import log_router as notifications_router
+from services.api.notifications.router import router as subscriptions_router
+from services.api.notifications.router import unsubscribe_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit import RateLimitMiddleware, create_rate_limiter, document_rate_limits
@@ -134,6 +137,9 @@ def create_app(
     app.include_router(webhook_deliveries_router)
     app.include_router(calendar_feeds_router)
     app.include_router(calendar_urls_router)
+    app.include_router(subscriptions_router)
+    app.include_router(notifications_router)
+    app.include_router(unsubscribe_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -22,6 +22,7 @@ EventPredicate = Callable[[OutboxEvent], bool]
 HANDLER_MODULES: tuple[str, ...] = (
     "services.worker.rollups",
     "services.worker.webhooks",
+    "services.worker.notifications",
 )
 
 
