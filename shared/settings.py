@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     smtp_url: str = Field(default="", repr=False)
     mail_from: str = "Accords <accords@localhost>"
     smtp_timeout_seconds: float = 30.0
+    # How long a claimed notification stays with the pump that claimed it; a
+    # pump killed mid-send leaves it to another after this. Kept well above
+    # the SMTP timeout, so a send never outlives its lease.
+    mail_lease_seconds: float = 120.0
     # Seconds between attempts when the SMTP server fails; then `failed`.
     mail_retry_schedule: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [0, 60, 300, 1800, 7200, 21600]

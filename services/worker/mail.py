@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -120,10 +121,12 @@ class MailPump:
         settings: Settings,
         *,
         tls_context: ssl.SSLContext | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.tls_context = tls_context
+        self.clock = clock
         self._wake = asyncio.Event()
         self._token_secret = key_material(
             settings, missing="Set ACCORDS_SECRET_KEY: unsubscribe links are signed with it."
@@ -134,8 +137,9 @@ class MailPump:
 
     @property
     def lease(self) -> dt.timedelta:
-        # A batch must be sent well within its lease, or another pump takes it over.
-        return dt.timedelta(seconds=max(60.0, self.settings.smtp_timeout_seconds * 4))
+        # Each send is bounded by the SMTP timeout; a batch is sent one message
+        # at a time, so the lease must cover a batch of the slowest sends.
+        return dt.timedelta(seconds=self.settings.mail_lease_seconds)
 
     async def run(self) -> None:
         if not self.settings.smtp_url:
@@ -167,7 +171,7 @@ class MailPump:
 
     async def pass_once(self, sender: SmtpSender) -> int:
         """Claim one batch and send it; the number of emails sent or attempted."""
-        now = utcnow()
+        now = self.clock()
         async with self.sessionmaker() as session:
             jobs = await claim_due(session, now=now, lease=self.lease, limit=BATCH)
             await session.commit()
@@ -192,7 +196,7 @@ class MailPump:
         return notification_email(job.notices[0], notification_id=lead, **common)
 
     async def _send(self, sender: SmtpSender, job: MailJob) -> None:
-        now = utcnow()
+        now = self.clock()
         message = self._message(job, now)
         try:
             await sender.send(message)
@@ -203,7 +207,7 @@ class MailPump:
                     session,
                     job.notification_ids,
                     error=error,
-                    now=utcnow(),
+                    now=self.clock(),
                     schedule=self.settings.mail_retry_schedule,
                 )
                 await session.commit()
@@ -212,7 +216,7 @@ class MailPump:
         # The one window for a second send: between the server's 250 and this commit.
         async with self.sessionmaker() as session:
             await record_sent(
-                session, job.notification_ids, message_id=message["Message-ID"], now=utcnow()
+                session, job.notification_ids, message_id=message["Message-ID"], now=self.clock()
             )
             await session.commit()
 
