@@ -130,7 +130,7 @@ def describe(
         )
     readable = event_type.replace(".", " ").replace("_", " ")
     return Notice(
-        subject=f"{readable.capitalize()}{suffix}",
+        subject=f"{readable.capitalize()}: {title}{suffix}" if title else readable.capitalize(),
         headline=f"{readable.capitalize()}: {title}." if title else f"{readable.capitalize()}.",
         due_on=_text(data, "due_on") or None,
         link=link,

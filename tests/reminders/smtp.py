@@ -24,6 +24,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self.messages: list[EmailMessage] = []
         self.data_commands = 0
+        self.recipients_offered = 0
 
     def add(self, raw: bytes) -> None:
         message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -51,11 +52,16 @@ class _Handler:
         self.answers = list(answers)
         self.gate: threading.Event | None = None
 
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:  # type: ignore[no-untyped-def]
+        self.mailbox.recipients_offered += 1
+        if self.gate is not None:
+            # Hold the client before it sends the message, until the test opens the gate.
+            await asyncio.to_thread(self.gate.wait)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
         self.mailbox.data_commands += 1
-        if self.gate is not None:
-            # Hold the message (no answer to DATA) until the test opens the gate.
-            await asyncio.to_thread(self.gate.wait)
         if self.answers:
             answer = self.answers.pop(0)
             if not answer.startswith("250"):
