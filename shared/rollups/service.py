@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker.rollups import load_agreement_facts, today_utc
-from shared.agreements.service import get_agreement, visible_to
+from shared.agreements.reads import get_agreement
+from shared.agreements.visibility import visible_to
 from shared.errors import NotFound
 from shared.models import (
     Agreement,
