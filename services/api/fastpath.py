@@ -34,8 +34,8 @@ from services.api.agreements.router import get_agreement
 from services.api.deps import Principal
 from services.api.http import etag_for
 from services.api.ratelimit import bearer_token
+from shared.agreements.reads import fetch_public_agreement
 from shared.agreements.schemas import AgreementPublic
-from shared.agreements.service import fetch_public_agreement
 from shared.db import borrowed_connection
 from shared.security import grants, hash_api_key
 

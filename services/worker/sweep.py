@@ -25,7 +25,8 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.agreements.service import apply_transition, as_public, get_agreement
+from shared.agreements.lifecycle import apply_transition
+from shared.agreements.reads import as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark

@@ -12,7 +12,8 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import get_agreement, visible_to
+from shared.agreements.reads import get_agreement
+from shared.agreements.visibility import visible_to
 from shared.errors import NotFound
 from shared.models import (
     Agreement,
