@@ -20,7 +20,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``lint-imports`` over the packages found at ``tree`` (its copy, not the installed one)."""
+    """``lint-imports`` over the packages at ``tree`` (a copy, not the installed ones)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"],
