@@ -75,6 +75,11 @@ def test_the_real_tree_keeps_every_layer_contract() -> None:
             "shared is not allowed to import starlette",
         ),
         (
+            "shared/rollups/rules.py",
+            "import dramatiq",
+            "shared is not allowed to import dramatiq",
+        ),
+        (
             "services/demo.py",
             "import services.api.app",
             "services.demo is not allowed to import services.api",
@@ -86,6 +91,7 @@ def test_the_real_tree_keeps_every_layer_contract() -> None:
         "shared-imports-services",
         "shared-fastapi",
         "shared-starlette",
+        "shared-dramatiq",
         "demo-imports-api",
     ],
 )
