@@ -25,6 +25,7 @@ from shared.agreements.schemas import (
     validate_dates,
 )
 from shared.db import driver_connection
+from shared.documents.service import delete_documents_of
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -420,6 +421,7 @@ async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Ag
             "move it to completed, terminated or expired instead.",
         )
     await agreement_rules.ensure_nothing_recorded_under(session, agreement_id=agreement.id)
+    await delete_documents_of(session, actor=actor, owner_type="agreement", owner_id=agreement.id)
     before = as_public(agreement)
     await session.delete(agreement)
     await session.flush()

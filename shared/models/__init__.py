@@ -2,7 +2,7 @@
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.contacts import Contact, FocalPoint
-from shared.models.documents import Document, DocumentContent
+from shared.models.documents import Document, DocumentChunk
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -35,7 +35,7 @@ __all__ = [
     "Contact",
     "DeadLetter",
     "Document",
-    "DocumentContent",
+    "DocumentChunk",
     "Engagement",
     "EngagementParticipant",
     "FocalPoint",
