@@ -47,6 +47,13 @@ EVENT_TYPES: tuple[str, ...] = (
     "research_collaboration.status_changed",
     "research_collaboration.output_added",
     "webhook_endpoint.disabled",
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "agreement.focal_points_changed",
+    "document.added",
+    "document.updated",
+    "document.deleted",
 )
 
 
