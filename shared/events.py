@@ -47,6 +47,16 @@ EVENT_TYPES: tuple[str, ...] = (
     "research_collaboration.status_changed",
     "research_collaboration.output_added",
     "webhook_endpoint.disabled",
+    "indicator.created",
+    "indicator.updated",
+    "indicator.deleted",
+    "indicator.measured",
+    "report.opened",
+    "report.submitted",
+    "report.accepted",
+    "report.returned",
+    "report.due",
+    "report.overdue",
 )
 
 

@@ -21,6 +21,7 @@ from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
+from services.api.indicators.router import router as indicators_router
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(agreements_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
+    app.include_router(indicators_router)
     app.include_router(engagements_router)
     app.include_router(research_router)
     app.include_router(api_keys_router)

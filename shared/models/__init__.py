@@ -10,6 +10,7 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -34,13 +35,16 @@ __all__ = [
     "Engagement",
     "EngagementParticipant",
     "IdempotencyRecord",
+    "Indicator",
     "Initiative",
     "InitiativeRollup",
+    "Measurement",
     "Milestone",
     "Organization",
     "OutboxEvent",
     "ProcessedEvent",
     "RateLimitCounter",
+    "Report",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",

@@ -42,6 +42,8 @@ class Agreement(VersionedResource, Base):
     effective_from: Mapped[dt.date | None] = mapped_column(Date)
     expires_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft", index=True)
+    # The reporting schedule (shared.reports.schedule), or null.
+    reporting: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement",
