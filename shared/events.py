@@ -52,6 +52,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "indicator.deleted",
     "indicator.measured",
     "report.opened",
+    "report.updated",
     "report.submitted",
     "report.accepted",
     "report.returned",

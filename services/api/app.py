@@ -28,6 +28,7 @@ from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit import RateLimitMiddleware, create_rate_limiter, document_rate_limits
+from services.api.reports.router import router as reports_router
 from services.api.research_collaborations.router import router as research_router
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(indicators_router)
+    app.include_router(reports_router)
     app.include_router(engagements_router)
     app.include_router(research_router)
     app.include_router(api_keys_router)

@@ -37,6 +37,7 @@ from shared.ids import uuid7
 from shared.initiatives import agreement_rules
 from shared.lifecycle import AgreementFacts, allowed_agreement_targets, missing_conditions
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.reports.schedule import check_reporting, check_reporting_change, stored_reporting
 
 # Parties and objectives are the terms of the agreement: fixed once it is signed.
 EDITABLE_TERMS_STATUSES = ("draft", "negotiation")
@@ -102,7 +103,7 @@ async def get_agreement(
 _PUBLIC_AGREEMENT_SQL = """
 SELECT a.id, a.reference, a.title, a.instrument_type, a.legal_character, a.summary,
        a.focus_areas, a.objectives, a.signed_on, a.signed_at, a.effective_from,
-       a.expires_on, a.status, a.version, a.created_at, a.updated_at,
+       a.expires_on, a.reporting, a.status, a.version, a.created_at, a.updated_at,
        COALESCE((SELECT json_agg(json_build_object('organization_id', p.organization_id,
                                                    'role', p.role) ORDER BY p.position)
                  FROM agreement_parties p WHERE p.agreement_id = a.id), '[]') AS parties
@@ -135,7 +136,7 @@ async def fetch_public_agreement(
     if record is None:
         return None
     values = dict(record)
-    for field in ("focus_areas", "objectives", "parties"):
+    for field in ("focus_areas", "objectives", "parties", "reporting"):
         if isinstance(values[field], str):
             values[field] = json.loads(values[field])
     return AgreementPublic.model_validate(values)
@@ -218,6 +219,7 @@ _PUBLIC_COLUMNS = (
     Agreement.signed_at,
     Agreement.effective_from,
     Agreement.expires_on,
+    Agreement.reporting,
     Agreement.status,
     Agreement.version,
     Agreement.created_at,
@@ -313,6 +315,7 @@ async def create_agreement(
 ) -> Agreement:
     await _check_reference_free(session, payload.reference)
     await _check_parties_exist(session, payload.parties)
+    check_reporting(payload.reporting, (party.organization_id for party in payload.parties))
     agreement = Agreement(
         id=uuid7(),
         reference=payload.reference,
@@ -328,6 +331,7 @@ async def create_agreement(
         expires_on=payload.expires_on,
         status="draft",
         parties=_party_rows(payload.parties),
+        reporting=stored_reporting(payload.reporting),
     )
     session.add(agreement)
     await session.flush()
@@ -374,6 +378,7 @@ async def update_agreement(
             agreement_id=agreement.id,
             kept_refs=[objective.ref for objective in payload.objectives],
         )
+    check_reporting_change(agreement, payload)
     before = as_public(agreement)
     if payload.parties is not None:
         # Delete the old rows before anything else: a re-added organization
@@ -390,6 +395,8 @@ async def update_agreement(
             setattr(agreement, field, changes[field])
     if payload.objectives is not None:
         agreement.objectives = [objective.model_dump() for objective in payload.objectives]
+    if "reporting" in changes:
+        agreement.reporting = stored_reporting(payload.reporting)
     agreement.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     await record_change(
