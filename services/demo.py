@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from services.demo_results import load_results
 from services.demo_tracking import load_tracking
 from shared.agreements import service as agreements
 from shared.agreements.schemas import AgreementCreate, TransitionRequest
@@ -118,11 +119,14 @@ async def load_demo(settings: Settings) -> str:
             tracking = await load_tracking(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            results = await load_results(
+                session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
+            )
             await session.commit()
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}."
+                f"with {tracking}; {results}."
             )
     finally:
         await engine.dispose()
