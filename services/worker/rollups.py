@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from services.worker.dispatch import on_event
 from shared.events import Aggregate, record_event
+from shared.indicators.facts import load_indicator_facts
 from shared.models import (
     Agreement,
     AgreementRollup,
@@ -34,7 +35,19 @@ from shared.rollups import rules
 
 # Events that cannot change a rollup (some are the pipeline's own notices).
 NO_ROLLUP_CHANGE = frozenset(
-    {"agreement.health_changed", "agreement.expiring", "agreement.dormant"}
+    {
+        "agreement.health_changed",
+        "agreement.expiring",
+        "agreement.dormant",
+        # Reports feed rollups only through the indicator.measured events of an acceptance.
+        "report.opened",
+        "report.updated",
+        "report.submitted",
+        "report.accepted",
+        "report.returned",
+        "report.due",
+        "report.overdue",
+    }
 )
 
 
@@ -92,6 +105,7 @@ async def load_agreement_facts(
                 updated_at=row.updated_at,
             )
         )
+    indicators = await load_indicator_facts(session, agreement_id)
     engaged_at = await session.scalar(
         select(func.max(Engagement.updated_at)).where(Engagement.agreement_id == agreement_id)
     )
@@ -107,6 +121,7 @@ async def load_agreement_facts(
                 objective_ref=row.objective_ref,
                 milestones=tuple(milestones.get(row.id, ())),
                 updated_at=row.updated_at,
+                indicators=tuple(indicators.get(row.id, ())),
             )
             for row in initiatives
         ),
@@ -198,6 +213,7 @@ async def _recompute_locked(
     stored.last_activity_at = rollup.last_activity_at
     stored.computed_at = now
     stored.computed_on = today
+    stored.achievement = rollup.indicators["achievement"]
     stored.body = body
 
     existing = {
