@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.lifecycle import AgreementStatus
 from shared.reports.schedule import ReportingSchedule
 from shared.validation import Patch, RequestBody, bounded_text
 
@@ -22,17 +23,6 @@ InstrumentType = Literal[
 ]
 LegalCharacter = Literal["binding", "non_binding"]
 PartyRole = Literal["signatory", "implementing_partner", "funder", "witness", "observer"]
-AgreementStatus = Literal[
-    "draft",
-    "negotiation",
-    "signed",
-    "active",
-    "suspended",
-    "completed",
-    "terminated",
-    "expired",
-    "cancelled",
-]
 Reference = bounded_text(100)
 Title = bounded_text(500)
 FocusArea = bounded_text(100)
@@ -127,8 +117,8 @@ class AgreementUpdate(Patch):
     parties: list[Party] | None = Field(default=None, min_length=1, max_length=100)
     reporting: ReportingSchedule | None = Field(
         default=None,
-        description="A new reporting schedule (null removes it); reports "
-        "already opened keep their periods.",
+        description="A new reporting schedule (null removes it); reports already opened "
+        "keep their periods.",
     )
 
     @field_validator("parties")

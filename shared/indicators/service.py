@@ -15,7 +15,7 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.agreements.service import under_visible_agreements
+from shared.agreements.visibility import under_visible_agreements
 from shared.errors import Conflict, InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import under_visible_agreements
+from shared.agreements.visibility import under_visible_agreements
 from shared.errors import (
     Conflict,
     Forbidden,

@@ -10,11 +10,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from services.worker.rollups import recompute_agreement
 from services.worker.sweep import sweep_once
 from shared.models import AgreementRollup, OutboxEvent, Report
 from shared.reports.opening import notify_due_reports, open_due_reports
 from shared.reports.periods import add_months
+from shared.rollups.store import recompute_agreement
 from tests.api.results_factories import (
     create_indicator,
     measure,

@@ -21,7 +21,7 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
-from shared.agreements.service import get_agreement
+from shared.agreements.reads import get_agreement
 from shared.indicators import service
 from shared.indicators.schemas import (
     IndicatorCreate,
