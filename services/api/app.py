@@ -24,6 +24,7 @@ from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
+from services.api.indicators.router import router as indicators_router
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
@@ -31,6 +32,7 @@ from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit.limiter import create_rate_limiter
 from services.api.ratelimit.middleware import RateLimitMiddleware, document_rate_limits
+from services.api.reports.router import router as reports_router
 from services.api.research_collaborations.router import router as research_router
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
@@ -128,6 +130,8 @@ def create_app(
     app.include_router(agreements_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
+    app.include_router(indicators_router)
+    app.include_router(reports_router)
     app.include_router(engagements_router)
     app.include_router(research_router)
     app.include_router(api_keys_router)

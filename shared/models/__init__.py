@@ -12,6 +12,7 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -40,13 +41,16 @@ __all__ = [
     "EngagementParticipant",
     "FocalPoint",
     "IdempotencyRecord",
+    "Indicator",
     "Initiative",
     "InitiativeRollup",
+    "Measurement",
     "Milestone",
     "Organization",
     "OutboxEvent",
     "ProcessedEvent",
     "RateLimitCounter",
+    "Report",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",
