@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     expiry_reminder_days: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [90, 30, 7]
     )
+    # The largest document upload (POST /v1/documents has its own body limit).
+    max_document_bytes: int = 26_214_400
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"

@@ -1,4 +1,4 @@
-"""Contacts, agreement focal points, documents and their bytes.
+"""Contacts, agreement focal points, documents and their bytes (in slices).
 
 Revision ID: 0009
 Revises: 0007
@@ -96,21 +96,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_documents_owner", "documents", ["owner_type", "owner_id"], unique=False)
     op.create_table(
-        "document_contents",
+        "document_chunks",
         sa.Column("document_id", sa.Uuid(), nullable=False),
-        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"],
             ["documents.id"],
-            name=op.f("fk_document_contents_document_id_documents"),
+            name=op.f("fk_document_chunks_document_id_documents"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("document_id", name=op.f("pk_document_contents")),
+        sa.PrimaryKeyConstraint("document_id", "position", name=op.f("pk_document_chunks")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("document_contents")
+    op.drop_table("document_chunks")
     op.drop_index("ix_documents_owner", table_name="documents")
     op.drop_table("documents")
     op.drop_index("ix_agreement_focal_points_contact_id", table_name="agreement_focal_points")

@@ -9,14 +9,16 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker import runtime
-from services.worker.dispatch import on_events
+from services.worker.dispatch import batch_handler
 from shared.db import utcnow
 from shared.models import OutboxEvent
 from shared.notifications.mailing import notify_events
 
 
-@on_events("", name="notifications.write")
 async def write_notifications(session: AsyncSession, events: list[OutboxEvent]) -> None:
     """Write the notifications of a batch of events."""
     # The mail pump polls for due rows: these become visible when this commits.
     await notify_events(session, events, runtime.current().settings, now=utcnow())
+
+
+HANDLER = batch_handler(write_notifications, "", name="notifications.write")

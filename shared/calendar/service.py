@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import visible_to
+from shared.agreements.visibility import visible_to
 from shared.calendar.ics import CalendarItem
 from shared.calendar.schemas import CalendarFeedCreate
 from shared.errors import InvalidReference, NotFound
@@ -24,6 +24,7 @@ from shared.models import (
     Engagement,
     Milestone,
     Organization,
+    Report,
 )
 from shared.security import hash_api_key
 
@@ -318,5 +319,28 @@ async def _reports(
     since: dt.date,
     public_url: str,
 ) -> list[CalendarItem]:
-    # Report due dates join the feed once periodic reports exist (SPEC section 11).
-    return []
+    query = _scoped(
+        select(Report, Agreement.reference)
+        .join(Agreement, Agreement.id == Report.agreement_id)
+        .where(Report.due_on >= since),
+        feed,
+        key_organization,
+    )
+    items = []
+    for report, reference in (await session.execute(query)).all():
+        link = _page(public_url, report.agreement_id)
+        period = f"{report.period_start} to {report.period_end}"
+        items.append(
+            CalendarItem(
+                uid=f"report-{report.id}@accords",
+                sequence=report.version - 1,
+                summary=f"Progress report due: {reference} ({period})",
+                description=(
+                    f"Report for {period} under {reference}, status {report.status}.\n{link}"
+                ),
+                starts_on=report.due_on,
+                url=link,
+                modified_at=report.updated_at,
+            )
+        )
+    return items

@@ -2,7 +2,7 @@
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.contacts import Contact, FocalPoint
-from shared.models.documents import Document, DocumentContent
+from shared.models.documents import Document, DocumentChunk
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -18,6 +18,7 @@ from shared.models.reminders import (
     NotificationOptOut,
     NotificationSubscription,
 )
+from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -42,13 +43,15 @@ __all__ = [
     "Contact",
     "DeadLetter",
     "Document",
-    "DocumentContent",
+    "DocumentChunk",
     "Engagement",
     "EngagementParticipant",
     "FocalPoint",
     "IdempotencyRecord",
+    "Indicator",
     "Initiative",
     "InitiativeRollup",
+    "Measurement",
     "Milestone",
     "Notification",
     "NotificationOptOut",
@@ -57,6 +60,7 @@ __all__ = [
     "OutboxEvent",
     "ProcessedEvent",
     "RateLimitCounter",
+    "Report",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",

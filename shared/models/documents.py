@@ -4,14 +4,14 @@ A document belongs to one owner, named by ``owner_type`` and ``owner_id``
 (an agreement, an engagement, ...): there is no foreign key to a polymorphic
 owner, so the owner's delete calls ``shared.documents.service.delete_documents_of``
 in its own transaction. The bytes live in their own table so that reading
-metadata never loads them, and so that downloads read them a slice at a time.
+metadata never loads them.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -35,12 +35,18 @@ class Document(VersionedResource, Base):
     __table_args__ = (Index("ix_documents_owner", "owner_type", "owner_id"),)
 
 
-class DocumentContent(Base):
-    """The bytes of one document (bytea on PostgreSQL, BLOB on SQLite)."""
+class DocumentChunk(Base):
+    """One slice of a document's bytes (bytea on PostgreSQL, BLOB on SQLite).
 
-    __tablename__ = "document_contents"
+    Stored as fixed-size slices (``shared.documents.service.CHUNK_BYTES``, the
+    last one shorter) so that neither an upload nor a download ever holds a
+    whole document in memory, and a Range request reads only its slices.
+    """
+
+    __tablename__ = "document_chunks"
 
     document_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
     )
-    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

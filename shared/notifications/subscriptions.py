@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import visible_to
+from shared.agreements.visibility import visible_to
 from shared.contacts.service import get_contact, visible_contacts
 from shared.db import insert_for
 from shared.errors import InvalidReference, NotFound

@@ -219,3 +219,16 @@ async def test_scoping_to_both_an_agreement_and_an_organization_is_refused(clien
     )
 
     assert response.status_code == 422
+
+
+async def test_the_demo_feed_holds_the_mous_milestones_expiry_and_reports(app, client) -> None:
+    from services.demo import load_demo
+
+    summary = await load_demo(app.state.settings)
+    url = summary.split("a calendar feed at ", 1)[1].split()[0].rstrip(".;")
+
+    uids = set(events_by_uid(await fetch_calendar(client, url)))
+
+    assert any(uid.startswith("milestone-") for uid in uids)
+    assert any(uid.startswith("agreement-expiry-") for uid in uids)
+    assert any(uid.startswith("report-") for uid in uids)
