@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -70,6 +71,16 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_*``.
+
+    PostgreSQL's and SQLite's share that interface; a session with no bind
+    is taken to be SQLite.
+    """
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.agreements.service import apply_transition, as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
+from shared.milestones.schemas import as_public as milestone_public
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
 from shared.rollups.store import recompute_agreement, today_utc
 from shared.settings import Settings
@@ -88,8 +89,6 @@ def _not_marked(kind: str, subject: Any, mark: Any) -> Any:
 
 
 async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
-    from shared.milestones.schemas import as_public as milestone_public
-
     milestones = (
         await session.scalars(
             select(Milestone)

@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
-from services.worker.webhooks import DeliveryPump, WebhookSender, fan_out_events
+from services.worker.fanout import fan_out_events
+from services.worker.pump import DeliveryPump
+from services.worker.sender import WebhookSender
 from shared.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
 from tests.api.test_query_counts import counting_statements

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.worker.webhooks import WebhookSender
+from services.worker.sender import WebhookSender
 from shared.settings import Settings
 from tests.webhooks.receiver import Answer, Receiver
 from tests.worker.conftest import eventually
