@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.util import greenlet_spawn
 
+from shared.clock import utcnow  # noqa: F401 - the clock's, re-exported for its callers here
 from shared.settings import Settings
 
 NAMING_CONVENTION = {
@@ -67,10 +68,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def dialect_insert(session: AsyncSession) -> Any:

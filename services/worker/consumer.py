@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
 
 import structlog
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
 from shared.broker import OutboxPublisher, mark_dispatched
+from shared.clock import utcnow
 from shared.db import dialect_insert
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
@@ -60,7 +60,7 @@ async def run_handler(
     await session.flush()
     inserted = await session.scalar(
         dialect_insert(session)(ProcessedEvent)
-        .values(consumer=handler.name, event_id=event.id, processed_at=dt.datetime.now(dt.UTC))
+        .values(consumer=handler.name, event_id=event.id, processed_at=utcnow())
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(ProcessedEvent.consumer)
     )
@@ -194,7 +194,7 @@ async def _run_handler_together(
 ) -> None:
     await handler.run_all(session, events)
     await session.flush()
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     inserted = (
         await session.execute(
             dialect_insert(session)(ProcessedEvent)

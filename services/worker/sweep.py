@@ -25,12 +25,13 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import clock
 from shared.agreements.service import apply_transition, as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
 from shared.milestones.schemas import as_public as milestone_public
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
-from shared.rollups.store import recompute_agreement, today_utc
+from shared.rollups.store import recompute_agreement
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
@@ -207,7 +208,7 @@ async def sweep_once(
     today: dt.date | None = None,
 ) -> SweepReport:
     """One sweep, in one transaction, if no other worker is sweeping right now."""
-    today = today or today_utc()
+    today = today or clock.today()
     report = SweepReport()
     async with sessionmaker() as session:
         if not await _take_lock(session):

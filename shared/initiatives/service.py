@@ -14,6 +14,7 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.service import get_agreement, under_visible_agreements
+from shared.clock import today
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -33,7 +34,6 @@ from shared.initiatives.schemas import (
 )
 from shared.lifecycle import allowed_initiative_targets
 from shared.models import Agreement, Initiative, Milestone
-from shared.validation import today
 
 # Work cannot be started or recorded under an agreement in these statuses.
 CLOSED_AGREEMENT_STATUSES = ("completed", "terminated", "expired", "cancelled")

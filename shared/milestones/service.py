@@ -14,12 +14,12 @@ from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.service import under_visible_agreements
+from shared.clock import today
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
-from shared.validation import today
 
 CLOSED_MILESTONE_STATUSES = ("done", "cancelled")
 

@@ -14,13 +14,10 @@ import uuid
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.clock import today
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
 from shared.models.mixins import VersionedResource
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 class Initiative(VersionedResource, Base):
@@ -72,7 +69,7 @@ class Milestone(VersionedResource, Base):
 
     @property
     def overdue(self) -> bool:
-        return self.status not in ("done", "cancelled") and self.due_on < _today()
+        return self.status not in ("done", "cancelled") and self.due_on < today()
 
 
 class Engagement(VersionedResource, Base):

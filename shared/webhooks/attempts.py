@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import ColumnElement, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import utcnow
@@ -25,6 +25,17 @@ from shared.webhooks.rules import parse_retry_after, retry_delay, should_disable
 # last_success_at is refreshed at most this often per endpoint: a busy,
 # healthy endpoint would otherwise serialise every success on its row lock.
 SUCCESS_STAMP_EVERY = dt.timedelta(seconds=60)
+
+
+def _success_stamp_due(now: dt.datetime) -> ColumnElement[bool]:
+    """Endpoints whose success stamp a success must refresh: failing, never
+    stamped, or stamped longer ago than SUCCESS_STAMP_EVERY (the raw SQL of
+    record_successes on PostgreSQL says the same)."""
+    return or_(
+        WebhookEndpoint.failing_since.is_not(None),
+        WebhookEndpoint.last_success_at.is_(None),
+        WebhookEndpoint.last_success_at < now - SUCCESS_STAMP_EVERY,
+    )
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,7 @@ async def record_outcome(
         delivery.status = "succeeded"
         delivery.next_attempt_at = None
         await session.execute(
-            endpoints.where(
-                or_(
-                    WebhookEndpoint.failing_since.is_not(None),
-                    WebhookEndpoint.last_success_at.is_(None),
-                    WebhookEndpoint.last_success_at < now - SUCCESS_STAMP_EVERY,
-                )
-            ).values(last_success_at=now, failing_since=None)
+            endpoints.where(_success_stamp_due(now)).values(last_success_at=now, failing_since=None)
         )
     elif outcome.status_code == 410:
         delivery.status = "failed"
@@ -197,11 +202,7 @@ async def record_successes(
             update(WebhookEndpoint)
             .where(
                 WebhookEndpoint.id == endpoint_id,
-                or_(
-                    WebhookEndpoint.failing_since.is_not(None),
-                    WebhookEndpoint.last_success_at.is_(None),
-                    WebhookEndpoint.last_success_at < now - SUCCESS_STAMP_EVERY,
-                ),
+                _success_stamp_due(now),
             )
             .values(last_success_at=now, failing_since=None)
             .execution_options(synchronize_session=False)
