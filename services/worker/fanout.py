@@ -164,6 +164,7 @@ async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> No
                 secret_sealed=endpoint.secret_sealed,
                 previous_secret_sealed=endpoint.previous_secret_sealed,
                 previous_secret_valid_until=endpoint.previous_secret_valid_until,
+                leased_until=next_attempt_at,
             )
     if not rows:
         return

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import functools
 import uuid
+from collections.abc import AsyncIterator
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +24,7 @@ from shared.db import create_autocommit_sessionmaker, utcnow
 from shared.secret_box import SecretKeyMissing
 from shared.settings import Settings
 from shared.webhooks.attempts import Outcome, record_outcome, record_successes
-from shared.webhooks.deliveries import Claim, claim_due, lease
+from shared.webhooks.deliveries import Claim, claim_due, extend_leases, lease
 
 log = structlog.get_logger("accords.webhooks")
 
@@ -54,7 +55,16 @@ async def deliver_claims(
             return claim, Outcome(None, 0, error=f"cannot sign: {type(exc).__name__}"), at
         return claim, await sender.send(claim.url, headers=headers, body=claim.body), at
 
-    results = await asyncio.gather(*(send(claim) for claim in claims))
+    async with LeaseKeeper(sessionmaker, sender.settings, claims).keeping():
+        results = await asyncio.gather(*(send(claim) for claim in claims))
+        await _record(sessionmaker, sender.settings, results)
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    results: list[tuple[Claim, Outcome, dt.datetime]],
+) -> None:
     successes = [result for result in results if result[1].succeeded]
     # A failure here leaves the lease to run out: the deliveries are sent again.
     if successes:
@@ -69,10 +79,58 @@ async def deliver_claims(
             continue
         try:
             async with sessionmaker() as session:
-                await record_outcome(session, sender.settings, claim, outcome, at=at)
+                await record_outcome(session, settings, claim, outcome, at=at)
                 await session.commit()
         except Exception:
             log.exception("webhook_record_failed", delivery_id=str(claim.delivery_id))
+
+
+class LeaseKeeper:
+    """Renews the leases of claims while they are sent and recorded.
+
+    A claim waiting for a free connection, or for a slow receiver's answer,
+    would otherwise lose its lease and be claimed (and sent) again by another
+    pump while the first send still runs. Every third of a lease the keeper
+    pushes the lease of the claims still held one lease further; a batch done
+    sooner costs no statement.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        claims: list[Claim],
+    ) -> None:
+        self._sessions = _single_statement_sessionmaker(sessionmaker)
+        self._lease = lease(settings)
+        self.claims = claims
+        self._done = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def keeping(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._renew_until_done())
+        try:
+            yield
+        finally:
+            self._done.set()
+            await task
+
+    async def _renew_until_done(self) -> None:
+        every = self._lease.total_seconds() / 3
+        while self.claims:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(every):
+                    await self._done.wait()
+            if self._done.is_set():
+                return
+            try:
+                async with self._sessions() as session:
+                    self.claims = await extend_leases(
+                        session, self.claims, until=utcnow() + self._lease
+                    )
+                    await session.commit()
+            except Exception:  # the next round tries again; the lease still runs
+                log.exception("webhook_lease_renewal_failed", deliveries=len(self.claims))
 
 
 async def deliver_due(

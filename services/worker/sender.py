@@ -78,9 +78,14 @@ class WebhookSender:
             return int((time.perf_counter() - started) * 1000)
 
         try:
-            async with self.client.stream(
-                "POST", url, headers=headers, content=body.encode("utf-8")
-            ) as response:
+            # The whole exchange is bounded, not only each read: a receiver
+            # trickling its answer cannot hold a connection past the timeout.
+            async with (
+                asyncio.timeout(self.settings.webhook_timeout_seconds),
+                self.client.stream(
+                    "POST", url, headers=headers, content=body.encode("utf-8")
+                ) as response,
+            ):
                 received = b""
                 async for chunk in response.aiter_bytes():
                     received += chunk
@@ -100,7 +105,7 @@ class WebhookSender:
             return Outcome(None, elapsed(), error=f"refused: {exc}"[:_ERROR_LIMIT])
         except TargetUnresolvable as exc:
             return Outcome(None, elapsed(), error=str(exc)[:_ERROR_LIMIT])
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(
                 None, elapsed(), error=f"timed out after {self.settings.webhook_timeout_seconds} s"
             )

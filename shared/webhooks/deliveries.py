@@ -14,6 +14,7 @@ on it). A sender still waiting for an answer extends its lease
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -43,11 +44,52 @@ class Claim:
     secret_sealed: str
     previous_secret_sealed: str | None
     previous_secret_valid_until: dt.datetime | None
+    # The delivery's next_attempt_at as this claim set it: the lease's end.
+    leased_until: dt.datetime
 
 
 def lease(settings: Settings) -> dt.timedelta:
-    """How long a claim keeps a delivery from the other senders."""
-    return dt.timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
+    """How long a claim keeps a delivery from the other senders (unless renewed)."""
+    seconds = settings.webhook_lease_seconds
+    if seconds is None:
+        seconds = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+    return dt.timedelta(seconds=seconds)
+
+
+async def extend_leases(
+    session: AsyncSession, claims: Sequence[Claim], *, until: dt.datetime
+) -> list[Claim]:
+    """Push the lease of ``claims`` out to ``until``; returns the claims renewed.
+
+    A claim is renewed only while its delivery still carries its lease (pending,
+    ``next_attempt_at`` as the claim left it): a delivery already recorded, or
+    whose lease ran out and was claimed by another sender, is left alone.
+    """
+    renewed: list[Claim] = []
+    by_end: dict[dt.datetime, list[Claim]] = {}
+    for claim in claims:
+        by_end.setdefault(claim.leased_until, []).append(claim)
+    for held, group in by_end.items():
+        ids = (
+            await session.scalars(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_([claim.delivery_id for claim in group]),
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at == held,
+                )
+                .values(next_attempt_at=until)
+                .returning(WebhookDelivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        kept = set(ids)
+        renewed += [
+            dataclasses.replace(claim, leased_until=until)
+            for claim in group
+            if claim.delivery_id in kept
+        ]
+    return renewed
 
 
 async def add_deliveries(
@@ -151,6 +193,7 @@ async def claim_due(
             secret_sealed=row.secret_sealed,
             previous_secret_sealed=row.previous_secret_sealed,
             previous_secret_valid_until=row.previous_secret_valid_until,
+            leased_until=lease_end,
         )
         for row in sorted(rows, key=lambda row: row.id)
     ]
