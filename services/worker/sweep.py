@@ -236,6 +236,8 @@ async def run_sweep(
     while True:
         try:
             report = await sweep_once(sessionmaker, settings, publisher=publisher)
+            # ran=False: another worker was sweeping.
+            log.debug("sweep_pass", ran=report.ran)
             if report.event_ids or report.recomputed:
                 log.info(
                     "sweep_done",
