@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.clock import today
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
+from shared.lifecycle import milestone_is_overdue
 from shared.models.mixins import VersionedResource
 
 
@@ -69,7 +70,7 @@ class Milestone(VersionedResource, Base):
 
     @property
     def overdue(self) -> bool:
-        return self.status not in ("done", "cancelled") and self.due_on < today()
+        return milestone_is_overdue(self.status, self.due_on, today())
 
 
 class Engagement(VersionedResource, Base):
