@@ -22,13 +22,13 @@ from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import service as agreements
 from shared.agreements.schemas import AgreementCreate, TransitionRequest
+from shared.clock import today
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor
 from shared.models import Agreement
 from shared.organizations import service as organizations
 from shared.organizations.schemas import OrganizationCreate
 from shared.settings import Settings
-from shared.validation import today
 
 MOU_REFERENCE = "STZA-GEI-MOU-2023"
 SIGNED_ON = dt.date(2023, 9, 4)

@@ -27,15 +27,17 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import clock
 from shared.agreements.lifecycle import apply_transition
 from shared.agreements.reads import as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
+from shared.milestones.schemas import as_public as milestone_public
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
 from shared.notifications.rules import expiry_windows
 from shared.reports.opening import notify_due_reports, open_due_reports
-from shared.rollups.store import recompute_agreement, today_utc
+from shared.rollups.store import recompute_agreement
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
@@ -95,8 +97,6 @@ def _not_marked(kind: str, subject: Any, mark: Any) -> Any:
 
 
 async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
-    from shared.milestones.schemas import as_public as milestone_public
-
     milestones = (
         await session.scalars(
             select(Milestone)
@@ -215,7 +215,7 @@ async def sweep_once(
     today: dt.date | None = None,
 ) -> SweepReport:
     """One sweep, in one transaction, if no other worker is sweeping right now."""
-    today = today or today_utc()
+    today = today or clock.today()
     report = SweepReport()
     async with sessionmaker() as session:
         if not await _take_lock(session):
@@ -247,6 +247,8 @@ async def run_sweep(
     while True:
         try:
             report = await sweep_once(sessionmaker, settings, publisher=publisher)
+            # ran=False: another worker was sweeping.
+            log.debug("sweep_pass", ran=report.ran)
             if report.event_ids or report.recomputed:
                 log.info(
                     "sweep_done",
