@@ -114,6 +114,7 @@ class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.too_large = f"The request body is larger than {max_bytes} bytes."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,13 +127,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await send_problem(
-                        scope,
-                        receive,
-                        send,
-                        413,
-                        f"The request body is larger than {self.max_bytes} bytes.",
-                    )
+                    await send_problem(scope, receive, send, 413, self.too_large)
                     return
         received = 0
 
@@ -144,9 +139,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(
-                        413, f"The request body is larger than {self.max_bytes} bytes."
-                    )
+                    raise HTTPException(413, self.too_large)
             return message
 
         await self.app(scope, limited_receive, send)
