@@ -33,8 +33,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.api.agreements.router import get_agreement
 from services.api.auth import Principal, bearer_token, principal_for
 from services.api.http import etag_for
+from shared.agreements.reads import fetch_public_agreement
 from shared.agreements.schemas import AgreementPublic
-from shared.agreements.service import fetch_public_agreement
 from shared.db import borrowed_connection
 from shared.security import grants, hash_api_key
 

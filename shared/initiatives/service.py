@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import get_agreement, under_visible_agreements
+from shared.agreements.reads import get_agreement
+from shared.agreements.visibility import under_visible_agreements
 from shared.errors import (
     Conflict,
     InvalidReference,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import under_visible_agreements
+from shared.agreements.visibility import under_visible_agreements
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
