@@ -61,6 +61,9 @@ async def get_agreement(
 PARTY_COLUMNS = {
     "organization_id": AgreementParty.organization_id,
     "role": AgreementParty.role,
+    "signed_on": AgreementParty.signed_on,
+    "consented_on": AgreementParty.consented_on,
+    "withdrawn_on": AgreementParty.withdrawn_on,
 }
 
 # Every column of AgreementPublic, the parties aggregated in their order.
@@ -78,6 +81,7 @@ PUBLIC_COLUMNS = (
     Agreement.effective_from,
     Agreement.expires_on,
     Agreement.status,
+    Agreement.terms_version,
     Agreement.version,
     Agreement.created_at,
     Agreement.updated_at,

@@ -1,6 +1,7 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
+from shared.models.legal import AgreementVersion, Amendment, PartyAct
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -28,6 +29,8 @@ __all__ = [
     "AgreementParty",
     "AgreementRollup",
     "AgreementStatusChange",
+    "AgreementVersion",
+    "Amendment",
     "ApiKey",
     "AuditEntry",
     "DeadLetter",
@@ -39,6 +42,7 @@ __all__ = [
     "Milestone",
     "Organization",
     "OutboxEvent",
+    "PartyAct",
     "ProcessedEvent",
     "RateLimitCounter",
     "ResearchCollaboration",
