@@ -9,7 +9,8 @@ The choices SPEC §10 left open, written down:
 - A withdrawn signatory no longer counts: not towards the two signatures
   that date a signing, nor among those whose consent a binding agreement
   waits for.
-- Acts are dated in the past or today: the record is of what happened.
+- Acts are dated in the past or today (checked on the request body): the
+  record is of what happened.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def party_dates(acts: Iterable[Act], *, as_of: dt.date | None = None) -> PartyDa
     )
 
 
-def order_problems(acts: Iterable[Act], *, today: dt.date) -> list[str]:
+def order_problems(acts: Iterable[Act]) -> list[str]:
     """Why one party's acts, taken together, cannot stand (empty when they can).
 
     Recording an act checks the party's acts with it; deleting one checks
@@ -69,9 +70,6 @@ def order_problems(acts: Iterable[Act], *, today: dt.date) -> list[str]:
     """
     acts = sorted(acts, key=lambda act: act.on)
     problems: list[str] = []
-    future = [act for act in acts if act.on > today]
-    if future:
-        problems.append(f"an act cannot be dated in the future ({future[0].on} is after {today})")
     withdrawals = [act for act in acts if act.act == WITHDRAWAL]
     if len(withdrawals) > 1:
         problems.append("a party withdraws only once; it has already withdrawn")

@@ -18,7 +18,7 @@ from shared.agreements.schemas import (
     _unique_parties,
     _unique_refs,
 )
-from shared.validation import RequestBody
+from shared.validation import RequestBody, today
 
 ActKind = Literal["signature", "ratification", "acceptance", "approval", "accession", "withdrawal"]
 AmendmentKind = Literal[
@@ -47,6 +47,13 @@ class PartyActCreate(RequestBody):
     signed_by_title: str | None = Field(default=None, min_length=1, max_length=300)
     place: str | None = Field(default=None, min_length=1, max_length=500)
     note: str | None = Field(default=None, max_length=5000)
+
+    @field_validator("on")
+    @classmethod
+    def _not_in_the_future(cls, on: dt.date) -> dt.date:
+        if on > today():
+            raise ValueError(f"an act cannot be dated in the future (today is {today()})")
+        return on
 
 
 class PartyActPublic(BaseModel):

@@ -24,7 +24,6 @@ from shared.errors import Conflict, InvalidReference, NotFound
 from shared.events import Actor, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, PartyAct
-from shared.validation import today
 
 
 def act_public(act: PartyAct) -> dict[str, Any]:
@@ -76,7 +75,7 @@ async def record_party_act(
         )
     existing = await _acts_of(session, agreement.id, payload.organization_id)
     new_act = acts.Act(act=payload.act, on=payload.on)
-    problems = acts.order_problems([*_as_acts(existing), new_act], today=today())
+    problems = acts.order_problems([*_as_acts(existing), new_act])
     if problems:
         raise Conflict(f"This {payload.act} cannot be recorded: {'; and '.join(problems)}.")
     act = PartyAct(id=uuid7(), agreement_id=agreement.id, **payload.model_dump())
@@ -105,7 +104,7 @@ async def delete_party_act(
         for row in await _acts_of(session, agreement.id, act.organization_id)
         if row.id != act.id
     ]
-    problems = acts.order_problems(_as_acts(remaining), today=today())
+    problems = acts.order_problems(_as_acts(remaining))
     if problems:
         raise Conflict(
             f"Deleting this {act.act} would leave the party's acts out of order: "
