@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from services.demo_legal import load_legal
 from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import service as agreements
@@ -119,11 +120,20 @@ async def load_demo(settings: Settings) -> str:
             tracking = await load_tracking(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            legal = await load_legal(
+                session,
+                actor=actor,
+                mou=mou,
+                signatories=[stza, gei],
+                signed_on=SIGNED_ON,
+                place=str(mou.signed_at),
+                today=today(),
+            )
             await session.commit()
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}."
+                f"with {tracking}; {legal}."
             )
     finally:
         await engine.dispose()

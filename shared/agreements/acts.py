@@ -62,6 +62,10 @@ def party_dates(acts: Iterable[Act], *, as_of: dt.date | None = None) -> PartyDa
     )
 
 
+def _a(act: str) -> str:
+    return f"an {act}" if act[0] in "aeiou" else f"a {act}"
+
+
 def order_problems(acts: Iterable[Act]) -> list[str]:
     """Why one party's acts, taken together, cannot stand (empty when they can).
 
@@ -79,7 +83,7 @@ def order_problems(acts: Iterable[Act]) -> list[str]:
         if late:
             problems.append(
                 f"nothing can follow a withdrawal: the party withdrew on {withdrawn_on}, "
-                f"and a {late[0].act} is dated {late[0].on}"
+                f"and {_a(late[0].act)} is dated {late[0].on}"
             )
     signatures = [act.on for act in acts if act.act == SIGNATURE]
     unsigned = [
@@ -90,7 +94,7 @@ def order_problems(acts: Iterable[Act]) -> list[str]:
     ]
     if unsigned:
         problems.append(
-            f"a {unsigned[0].act} (on {unsigned[0].on}) needs a signature on or before it; "
+            f"{_a(unsigned[0].act)} (on {unsigned[0].on}) needs a signature on or before it; "
             "a party that did not sign consents by accession"
         )
     return problems
