@@ -87,7 +87,7 @@ async def record_party_act(
         actor=actor,
         event_type="agreement.party_act_recorded",
         aggregate=aggregate_of(agreement.id),
-        entity_id=act.id,
+        entity_id=agreement.id,  # the audit trail of the agreement's record
         before=None,
         after=act_public(act),
         extra={"agreement": as_public(agreement)},
@@ -119,7 +119,7 @@ async def delete_party_act(
         actor=actor,
         event_type="agreement.party_act_deleted",
         aggregate=aggregate_of(agreement.id),
-        entity_id=act.id,
+        entity_id=agreement.id,  # the audit trail of the agreement's record
         before=before,
         after=None,
         extra={"agreement": as_public(agreement)},

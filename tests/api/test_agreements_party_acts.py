@@ -396,3 +396,28 @@ async def test_a_bound_key_meets_another_agreements_acts_as_missing(client, app)
         404,
         404,
     ]
+
+
+async def test_an_act_is_audited_under_its_agreement(client) -> None:
+    agreement, stza, _ = await negotiating_agreement(client)
+    act = (await record_act(client, agreement["id"], stza["id"], "signature", "2023-09-04")).json()
+
+    entries = (
+        await client.get(
+            "/v1/audit-log", params={"entity_type": "agreement", "entity_id": agreement["id"]}
+        )
+    ).json()["items"]
+
+    recorded = [entry for entry in entries if entry["action"] == "party_act_recorded"]
+    assert [entry["after"]["id"] for entry in recorded] == [act["id"]]
+
+
+async def test_deleting_a_draft_agreement_deletes_its_acts(client) -> None:
+    stza = await create_organization(client)
+    agreement = await create_agreement(client, [stza])
+    act = (await record_act(client, agreement["id"], stza["id"], "signature", "2023-09-04")).json()
+
+    deleted = await client.delete(f"/v1/agreements/{agreement['id']}", headers={"If-Match": '"2"'})
+
+    assert deleted.status_code == 204
+    assert (await client.get(f"/v1/party-acts/{act['id']}")).status_code == 404
