@@ -16,6 +16,8 @@ from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.problems import send_problem
+
 log = structlog.get_logger("accords.access")
 
 REQUESTS = Counter(
@@ -107,24 +109,40 @@ def _metrics_for(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 to a body larger than the limit, before it is read into memory."""
+    """Answers 413 to a body larger than the limit, before it is read into memory.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``allowances`` give a POST path a limit of its own (document uploads, whose
+    route streams the body and enforces the exact limit on the file itself).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, allowances: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.allowances = allowances or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.max_bytes
+        if scope["method"] == "POST":
+            max_bytes = self.allowances.get(scope["path"].rstrip("/"), max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await _send_too_large(send, self.max_bytes)
+                if declared > max_bytes:
+                    await send_problem(
+                        scope,
+                        receive,
+                        send,
+                        413,
+                        f"The request body is larger than {max_bytes} bytes.",
+                    )
                     return
         received = 0
 
@@ -135,37 +153,11 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(
-                        413, f"The request body is larger than {self.max_bytes} bytes."
-                    )
+                if received > max_bytes:
+                    raise HTTPException(413, f"The request body is larger than {max_bytes} bytes.")
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-async def _send_too_large(send: Send, limit: int) -> None:
-    import json
-
-    body = json.dumps(
-        {
-            "type": "https://accords.dev/problems/content-too-large",
-            "title": "Content too large",
-            "status": 413,
-            "detail": f"The request body is larger than {limit} bytes.",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

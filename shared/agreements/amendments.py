@@ -33,6 +33,7 @@ from shared.errors import Conflict, DomainError, InvalidReference, NotFound
 from shared.events import Actor, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, Amendment
+from shared.reports.schedule import check_reporting_change
 
 log = structlog.get_logger("accords.agreements")
 
@@ -72,6 +73,8 @@ async def _check_amendment(
         objectives=changes.objectives,
         at=CHANGES_AT,
     )
+    # A reporting schedule's reporter stays a party.
+    check_reporting_change(agreement, changes)
 
 
 async def create_amendment(
@@ -226,6 +229,7 @@ async def apply_amendment(
         objectives=changes.objectives,
         at=CHANGES_AT,
     )
+    check_reporting_change(agreement, changes)
     before = as_public(agreement)
     await apply_terms(
         session,

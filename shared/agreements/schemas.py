@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.lifecycle import AgreementStatus
+from shared.reports.schedule import ReportingSchedule
 from shared.validation import Patch, RequestBody, bounded_text
 
 InstrumentType = Literal[
@@ -21,17 +23,6 @@ InstrumentType = Literal[
 ]
 LegalCharacter = Literal["binding", "non_binding"]
 PartyRole = Literal["signatory", "implementing_partner", "funder", "witness", "observer"]
-AgreementStatus = Literal[
-    "draft",
-    "negotiation",
-    "signed",
-    "active",
-    "suspended",
-    "completed",
-    "terminated",
-    "expired",
-    "cancelled",
-]
 Reference = bounded_text(100)
 Title = bounded_text(500)
 FocusArea = bounded_text(100)
@@ -101,6 +92,9 @@ class AgreementCreate(RequestBody):
     effective_from: dt.date | None = None
     expires_on: dt.date | None = None
     parties: list[Party] = Field(min_length=1, max_length=100)
+    reporting: ReportingSchedule | None = Field(
+        default=None, description="The periodic reports a party owes (SPEC 11); optional."
+    )
 
     _parties_unique = field_validator("parties")(_unique_parties)
     _refs_unique = field_validator("objectives")(_unique_refs)
@@ -136,6 +130,11 @@ class AgreementUpdate(Patch):
     effective_from: dt.date | None = None
     expires_on: dt.date | None = None
     parties: list[Party] | None = Field(default=None, min_length=1, max_length=100)
+    reporting: ReportingSchedule | None = Field(
+        default=None,
+        description="A new reporting schedule (null removes it); reports already opened "
+        "keep their periods.",
+    )
 
     @field_validator("parties")
     @classmethod
@@ -164,6 +163,7 @@ class AgreementPublic(BaseModel):
     effective_from: dt.date | None
     expires_on: dt.date | None
     parties: list[PartyPublic]
+    reporting: ReportingSchedule | None = None
     status: AgreementStatus
     terms_version: int = Field(
         description="The terms version in force (1, then one more per applied amendment)."

@@ -24,12 +24,14 @@ from shared.agreements.schemas import (
     Party,
     validate_dates,
 )
+from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.initiatives import agreement_rules
 from shared.lifecycle import AgreementFacts, missing_conditions
-from shared.models import Agreement, AgreementParty, Organization, PartyAct
+from shared.models import Agreement, AgreementParty, Amendment, Organization, PartyAct
+from shared.reports.schedule import check_reporting, check_reporting_change, stored_reporting
 
 # Parties and objectives are the terms of the agreement: fixed once it is signed.
 EDITABLE_TERMS_STATUSES = ("draft", "negotiation")
@@ -130,6 +132,7 @@ async def create_agreement(
 ) -> Agreement:
     await _check_reference_free(session, payload.reference)
     await _check_parties_exist(session, payload.parties)
+    check_reporting(payload.reporting, (party.organization_id for party in payload.parties))
     agreement = Agreement(
         id=uuid7(),
         reference=payload.reference,
@@ -146,6 +149,7 @@ async def create_agreement(
         status="draft",
         terms_version=1,
         parties=_party_rows(payload.parties),
+        reporting=stored_reporting(payload.reporting),
     )
     session.add(agreement)
     await session.flush()
@@ -260,6 +264,7 @@ async def update_agreement(
         parties=payload.parties,
         objectives=payload.objectives,
     )
+    check_reporting_change(agreement, payload)
     before = as_public(agreement)
     await apply_terms(
         session,
@@ -270,6 +275,8 @@ async def update_agreement(
     )
     if any(field in changes for field in versions.TERMS_FIELDS):
         await versions.correct_current_version(session, agreement=agreement)
+    if "reporting" in changes:
+        agreement.reporting = stored_reporting(payload.reporting)
     await session.flush()
     await record_change(
         session,
@@ -301,6 +308,14 @@ async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Ag
             "move it to completed, terminated or expired instead.",
         )
     await agreement_rules.ensure_nothing_recorded_under(session, agreement_id=agreement.id)
+    await delete_documents_of(session, actor=actor, owner_type="agreement", owner_id=agreement.id)
+    # Its amendments go with it (the database cascades them), and so do their documents.
+    for amendment_id in await session.scalars(
+        select(Amendment.id).where(Amendment.agreement_id == agreement.id)
+    ):
+        await delete_documents_of(
+            session, actor=actor, owner_type="amendment", owner_id=amendment_id
+        )
     before = as_public(agreement)
     await session.delete(agreement)
     await session.flush()

@@ -10,7 +10,8 @@ import pytest
 
 from services.worker.sweep import sweep_once
 from shared.agreements.amendments import apply_due_amendments
-from tests.api.legal_factories import events_of
+from tests.api.act_factories import events_of
+from tests.api.legal_factories import upload
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization, transition
 
@@ -451,3 +452,29 @@ async def test_a_bound_key_meets_another_agreements_amendments_as_missing(client
         ]
 
     assert [answer.status_code for answer in answers] == [404] * 7
+
+
+async def test_an_amendment_holds_documents_seen_as_its_agreement_is(client, app) -> None:
+    agreement = await _active(client)
+    amendment = (await _amend(client, agreement["id"], _extension("2025-01-01"))).json()
+    outsider = await create_organization(client)
+    key = await make_key(app, ["read"], organization_id=uuid.UUID(outsider["id"]))
+
+    uploaded = await upload(client, "amendment", amendment["id"], filename="extension.pdf")
+    async with client_for(app, key) as bound:
+        hidden = await bound.get(f"/v1/documents/{uploaded.json()['id']}")
+
+    assert uploaded.status_code == 201, uploaded.text
+    assert hidden.status_code == 404
+
+
+async def test_deleting_a_draft_agreement_deletes_its_amendments_documents(client) -> None:
+    agreement = await create_agreement(client)
+    amendment = (await _amend(client, agreement["id"], _extension(_days_from_today(30)))).json()
+    document = (await upload(client, "amendment", amendment["id"])).json()
+
+    deleted = await client.delete(f"/v1/agreements/{agreement['id']}", headers={"If-Match": '"1"'})
+
+    assert deleted.status_code == 204
+    assert (await client.get(f"/v1/amendments/{amendment['id']}")).status_code == 404
+    assert (await client.get(f"/v1/documents/{document['id']}")).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from tests.api.legal_factories import events_of, negotiating_agreement, party, record_act
+from tests.api.act_factories import events_of, negotiating_agreement, party, record_act
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization, transition
 

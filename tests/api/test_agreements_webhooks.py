@@ -7,7 +7,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from shared.settings import Settings
-from tests.api.legal_factories import negotiating_agreement, record_act
+from tests.api.act_factories import negotiating_agreement, record_act
 from tests.factories import transition
 from tests.webhooks.factories import create_endpoint
 from tests.webhooks.receiver import Receiver
