@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"
+    # Where people reach Accords; an https:// URL also turns on HSTS.
+    public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("database_url")
     @classmethod

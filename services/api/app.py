@@ -113,7 +113,9 @@ def create_app(
     app.add_middleware(FastReadMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, strict_transport=settings.public_url.startswith("https://")
+    )
 
     app.include_router(health.router)
     app.include_router(organizations_router)
