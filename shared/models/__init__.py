@@ -1,7 +1,7 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
-from shared.models.outbox import AggregateSequence, OutboxEvent
+from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
 from shared.models.pipeline import (
     AgreementRollup,
     DeadLetter,
@@ -39,6 +39,7 @@ __all__ = [
     "Milestone",
     "Organization",
     "OutboxEvent",
+    "OutboxEventAudience",
     "ProcessedEvent",
     "RateLimitCounter",
     "ResearchCollaboration",
