@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = 15.0
     sweep_interval_seconds: float = 60.0
+    # Redis may lose a message it accepted (a restart without persistence):
+    # an event handed to it and still unconsumed after this long is handed over again.
+    broker_redelivery_seconds: float = 60.0
     dormancy_days: int = 90
     rate_limit_per_minute: int = 1200
     # Where rate-limit counters live when several API processes share them:

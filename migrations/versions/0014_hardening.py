@@ -1,4 +1,7 @@
-"""The organizations each event concerns, so a bound key's feed keeps what it could see.
+"""Hardening: the organizations each event concerns; when a consumer settled an event.
+
+``outbox_event_audiences`` lets a bound key's feed keep what it could see.
+``outbox_events.settled_at`` lets the relay hand Redis again what it lost.
 
 Backfill: events of existing agreements and stand-alone research
 collaborations get their current parties / participants, organization events
@@ -53,15 +56,23 @@ def upgrade() -> None:
     op.create_table(
         "outbox_event_audiences",
         sa.Column("organization_id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "event_id",
-            sa.Uuid(),
-            sa.ForeignKey("outbox_events.id", ondelete="CASCADE"),
-            nullable=False,
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["outbox_events.id"],
+            name=op.f("fk_outbox_event_audiences_event_id_outbox_events"),
+            ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("organization_id", "event_id"),
+        sa.PrimaryKeyConstraint(
+            "organization_id", "event_id", name=op.f("pk_outbox_event_audiences")
+        ),
     )
     op.create_index("ix_outbox_event_audiences_event_id", "outbox_event_audiences", ["event_id"])
+    # Redis may lose accepted messages: consumers stamp what they are done with.
+    # Existing events count as settled (the pipeline had them).
+    with op.batch_alter_table("outbox_events") as batch:
+        batch.add_column(sa.Column("settled_at", sa.DateTime(timezone=True)))
+    op.execute("UPDATE outbox_events SET settled_at = dispatched_at")
     bind = op.get_bind()
     for statement in BACKFILL:
         bind.execute(sa.text(statement))
@@ -116,5 +127,7 @@ def _backfill_deleted(bind: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_events") as batch:
+        batch.drop_column("settled_at")
     op.drop_index("ix_outbox_event_audiences_event_id", table_name="outbox_event_audiences")
     op.drop_table("outbox_event_audiences")

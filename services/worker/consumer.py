@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
-from shared.broker import OutboxPublisher, mark_dispatched
+from shared.broker import OutboxPublisher, mark_dispatched, mark_settled
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
 
@@ -115,6 +115,10 @@ async def process_event(
             await mark_dispatched(session, [event_id])
             await session.commit()
         publisher.settled(event_id)
+    elif publisher is not None and publisher.redelivers:
+        async with sessionmaker() as session:
+            await mark_settled(session, [event_id])
+            await session.commit()
     return ran
 
 
@@ -181,6 +185,10 @@ async def process_events_together(
             await session.commit()
         for event_id in events:
             publisher.settled(event_id)
+    elif publisher is not None and publisher.redelivers:
+        async with sessionmaker() as session:
+            await mark_settled(session, list(events))
+            await session.commit()
 
 
 def _all_handlers(events: list[OutboxEvent]) -> list[Handler]:

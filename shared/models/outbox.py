@@ -36,6 +36,9 @@ class OutboxEvent(Base):
     # committed, so a reader paging by position never skips a late commit.
     position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # With a broker that may lose messages (Redis): when a consumer was done
+    # with it; until then the relay hands it over again now and then.
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("aggregate_type", "aggregate_id", "sequence"),
