@@ -83,8 +83,11 @@ def started(args: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.P
                     process.wait()
 
 
-def wait_for_workers(process: subprocess.Popen, log, workers: int, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    """Until every uvicorn worker finished its start-up; fails if the server stopped."""
+def wait_for_workers(process: subprocess.Popen, log, workers: int, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+    """Until every uvicorn worker finished its start-up; fails if the server stopped.
+
+    Generous: on a loaded machine four workers importing the app take a while.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         log.seek(0)
@@ -97,7 +100,11 @@ def wait_for_workers(process: subprocess.Popen, log, workers: int, timeout: floa
         if text.count(STARTUP_COMPLETE) >= workers:
             return
         time.sleep(0.1)
-    raise AssertionError(f"{workers} workers did not start within {timeout} s")
+    log.seek(0)
+    raise AssertionError(
+        f"{workers} workers did not start within {timeout} s: "
+        f"{log.read().decode(errors='replace')[-3000:]}"
+    )
 
 
 def serve_args(port: int, workers: int) -> list[str]:
