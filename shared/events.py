@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import dialect_insert
 from shared.feed.audience import organizations_concerned
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
@@ -48,6 +48,24 @@ EVENT_TYPES: tuple[str, ...] = (
     "research_collaboration.status_changed",
     "research_collaboration.output_added",
     "webhook_endpoint.disabled",
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "agreement.focal_points_changed",
+    "document.added",
+    "document.updated",
+    "document.deleted",
+    "indicator.created",
+    "indicator.updated",
+    "indicator.deleted",
+    "indicator.measured",
+    "report.opened",
+    "report.updated",
+    "report.submitted",
+    "report.accepted",
+    "report.returned",
+    "report.due",
+    "report.overdue",
 )
 
 
@@ -77,9 +95,7 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     An upsert on the counter row: the row lock it takes serialises concurrent
     writers of the same aggregate until their transactions end.
     """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(AggregateSequence).values(
+    statement = dialect_insert(session)(AggregateSequence).values(
         aggregate_type=aggregate.type, aggregate_id=aggregate.id, last_sequence=1
     )
     statement = statement.on_conflict_do_update(

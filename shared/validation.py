@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, ClassVar
 
 import pycountry
@@ -15,6 +14,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from shared.clock import today  # noqa: F401 - the clock's, re-exported for its callers here
 
 
 def _country(value: str) -> str:
@@ -52,10 +53,6 @@ def bounded_text(max_length: int) -> object:
         BeforeValidator(_strip),
         StringConstraints(min_length=1, max_length=max_length),
     ]
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _refuse_nul(value: Any, path: str = "") -> None:
@@ -154,4 +151,23 @@ Doi = Annotated[
     BeforeValidator(_strip),
     StringConstraints(pattern=DOI_PATTERN, max_length=300),
     Field(description="A DOI such as `10.1000/xyz123`.", examples=["10.1000/xyz123"]),
+]
+
+# The shape of an RFC 5646 (BCP 47) language tag: language, then optional
+# script, region, variants, extensions and private use (`en`, `zh-Hans`,
+# `ur-PK`, `de-CH-1996`); the 4-8 letter language subtags RFC 5646 reserves
+# (none is registered) and grandfathered irregular tags are not accepted.
+BCP47_PATTERN = (
+    r"^[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}"
+    r"(?:-[A-Za-z]{4})?"
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-x(?:-[A-Za-z0-9]{1,8})+)?$"
+)
+LanguageTag = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(pattern=BCP47_PATTERN, max_length=35),
+    Field(description="A BCP 47 language tag, e.g. `en`, `zh-Hans`, `ur`.", examples=["zh-Hans"]),
 ]

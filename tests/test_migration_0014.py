@@ -29,7 +29,7 @@ EVENTS = sa.table(
 async def test_events_of_a_deleted_agreement_go_to_the_parties_its_deletion_lists(
     empty_database,  # noqa: F811
 ) -> None:
-    await _run(empty_database, lambda config: command.upgrade(config, "0007"))
+    await _run(empty_database, lambda config: command.upgrade(config, "0012"))
     alpha, beta, org = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     agreement = uuid.uuid4()
     now = dt.datetime.now(dt.UTC)

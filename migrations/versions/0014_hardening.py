@@ -9,7 +9,7 @@ their organization; the events of deleted ones get the organizations their
 ``deleted`` event lists.
 
 Revision ID: 0014
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,8 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
+from shared.models.contacts import Contact, FocalPoint
+from shared.models.documents import Document, DocumentChunk
 from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
 from shared.models.pipeline import (
     AgreementRollup,
@@ -10,6 +12,13 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.reminders import (
+    CalendarFeed,
+    Notification,
+    NotificationOptOut,
+    NotificationSubscription,
+)
+from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -30,18 +39,29 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
+    "Contact",
     "DeadLetter",
+    "Document",
+    "DocumentChunk",
     "Engagement",
     "EngagementParticipant",
+    "FocalPoint",
     "IdempotencyRecord",
+    "Indicator",
     "Initiative",
     "InitiativeRollup",
+    "Measurement",
     "Milestone",
+    "Notification",
+    "NotificationOptOut",
+    "NotificationSubscription",
     "Organization",
     "OutboxEvent",
     "OutboxEventAudience",
     "ProcessedEvent",
     "RateLimitCounter",
+    "Report",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",

@@ -26,7 +26,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from shared import clock
+from shared.clock import utcnow
 from shared.events import Aggregate, record_event
+from shared.indicators.facts import load_indicator_facts
 from shared.models import (
     Agreement,
     AgreementRollup,
@@ -36,7 +39,6 @@ from shared.models import (
     Milestone,
 )
 from shared.rollups import rules
-from shared.validation import today as today_utc
 
 _PENDING_NOTES = "accords.recomputed_from"
 
@@ -158,6 +160,7 @@ async def load_agreement_facts(
                 updated_at=row.updated_at,
             )
         )
+    indicators = await load_indicator_facts(session, agreement_id)
     engaged_at = await session.scalar(
         select(func.max(Engagement.updated_at)).where(Engagement.agreement_id == agreement_id)
     )
@@ -173,6 +176,7 @@ async def load_agreement_facts(
                 objective_ref=row.objective_ref,
                 milestones=tuple(milestones.get(row.id, ())),
                 updated_at=row.updated_at,
+                indicators=tuple(indicators.get(row.id, ())),
             )
             for row in initiatives
         ),
@@ -232,9 +236,9 @@ async def recompute_locked(
             delete(AgreementRollup).where(AgreementRollup.agreement_id == agreement_id)
         )
         return None
-    today = today or today_utc()
+    today = today or clock.today()
     rollup = rules.agreement_rollup(facts, today)
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
 
     stored = await session.get(AgreementRollup, agreement_id)
     previous_health = stored.health if stored is not None else None
@@ -246,6 +250,7 @@ async def recompute_locked(
     stored.last_activity_at = rollup.last_activity_at
     stored.computed_at = now
     stored.computed_on = today
+    stored.achievement = rollup.indicators["achievement"]
     stored.body = body
     await _store_initiatives(session, agreement_id, rollup, now)
 
