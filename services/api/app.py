@@ -130,7 +130,9 @@ def create_app(
         allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
     )
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, strict_transport=settings.public_url.startswith("https://")
+    )
 
     app.include_router(health.router)
     app.include_router(organizations_router)

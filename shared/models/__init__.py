@@ -4,7 +4,7 @@ from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimi
 from shared.models.contacts import Contact, FocalPoint
 from shared.models.documents import Document, DocumentChunk
 from shared.models.legal import AgreementVersion, Amendment, PartyAct
-from shared.models.outbox import AggregateSequence, OutboxEvent
+from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
 from shared.models.pipeline import (
     AgreementRollup,
     DeadLetter,
@@ -61,6 +61,7 @@ __all__ = [
     "NotificationSubscription",
     "Organization",
     "OutboxEvent",
+    "OutboxEventAudience",
     "PartyAct",
     "ProcessedEvent",
     "RateLimitCounter",
