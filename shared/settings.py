@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"
+    # Where people and partners reach this Accords (links in exports and emails).
+    public_url: str = "http://127.0.0.1:8000"
+    # The IATI publisher: organisation identifier, OrganisationType code, name.
+    # The IATI export answers 409 until all three are set.
+    iati_reporting_org_ref: str | None = None
+    iati_reporting_org_type: str | None = None
+    iati_reporting_org_name: str | None = None
+    # xml:lang of the narratives Accords writes (its texts carry no language).
+    iati_language: str = "en"
 
     @field_validator("database_url")
     @classmethod

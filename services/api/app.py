@@ -18,6 +18,7 @@ from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
+from services.api.exports.router import router as exports_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
+    app.include_router(exports_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
