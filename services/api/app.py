@@ -17,6 +17,8 @@ from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
 from services.api.engagements.router import router as engagements_router
+from services.api.event_types.router import document_webhooks, tidy_webhooks
+from services.api.event_types.router import router as event_types_router
 from services.api.events.router import router as events_router
 from services.api.exports.router import router as exports_router
 from services.api.fastpath import FastReadMiddleware
@@ -130,6 +132,8 @@ def create_app(
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
     app.include_router(exports_router)
+    app.include_router(event_types_router)
+    document_webhooks(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -145,6 +149,7 @@ def create_app(
                 version=app.version,
                 description=app.description,
                 routes=app.routes,
+                webhooks=app.webhooks.routes,
             )
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An Accords api key."}
@@ -153,8 +158,8 @@ def create_app(
                 if path.startswith("/v1"):
                     for operation in path_item.values():
                         operation["security"] = [{"bearer": []}]
-            app.openapi_schema = document_rate_limits(
-                document_idempotency(document_problems(schema))
+            app.openapi_schema = tidy_webhooks(
+                document_rate_limits(document_idempotency(document_problems(schema)))
             )
         return app.openapi_schema
 

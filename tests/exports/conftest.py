@@ -20,4 +20,5 @@ def settings(database_url: str) -> Settings:
         iati_reporting_org_type="10",
         iati_reporting_org_name="Accords Secretariat",
         public_url="https://accords.example.org",
+        webhook_allow_private_targets=True,
     )

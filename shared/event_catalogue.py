@@ -1,0 +1,225 @@
+"""The event catalogue: each event type, what it means, and the model of its ``data``.
+
+``data`` is the resource as the API returns it (its ``...Public`` schema),
+plus the fields a few types add (``previous_status`` on status changes, the
+sweep's counts). The models below are those public schemas with the extra
+fields declared and nothing else allowed, so the JSON Schemas served by
+``GET /v1/event-types`` and the OpenAPI ``webhooks`` cannot drift from what
+is sent: the test suite validates real events against them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.agreements.schemas import AgreementPublic, AgreementStatus
+from shared.engagements.schemas import EngagementPublic
+from shared.initiatives.schemas import InitiativePublic, InitiativeStatus
+from shared.milestones.schemas import MilestonePublic, MilestoneStatus
+from shared.organizations.schemas import OrganizationPublic
+from shared.research_collaborations.schemas import OutputPublic, ResearchCollaborationPublic
+from shared.rollups.schemas import AgreementRollupPublic, Health
+from shared.webhooks.rules import TEST_EVENT_TYPE
+from shared.webhooks.schemas import WebhookEndpointPublic
+
+_EXACT = ConfigDict(extra="forbid")
+
+
+class OrganizationData(OrganizationPublic):
+    model_config = _EXACT
+
+
+class AgreementData(AgreementPublic):
+    model_config = _EXACT
+
+
+class AgreementStatusChangedData(AgreementPublic):
+    model_config = _EXACT
+    previous_status: AgreementStatus
+    reason: str | None = Field(description="The reason given with the transition.")
+
+
+class AgreementHealthChangedData(AgreementRollupPublic):
+    model_config = _EXACT
+    previous_health: Health
+
+
+class AgreementExpiringData(AgreementPublic):
+    model_config = _EXACT
+    days_before_expiry: int = Field(description="The reminder this is (e.g. 30 or 7 days).")
+    days_left: int = Field(description="Days from today to `expires_on`.")
+
+
+class AgreementDormantData(AgreementPublic):
+    model_config = _EXACT
+    last_activity_at: dt.datetime
+    dormancy_days: int = Field(description="The dormancy threshold (`ACCORDS_DORMANCY_DAYS`).")
+
+
+class InitiativeData(InitiativePublic):
+    model_config = _EXACT
+
+
+class InitiativeStatusChangedData(InitiativePublic):
+    model_config = _EXACT
+    previous_status: InitiativeStatus
+    reason: str | None
+    agreement_status: AgreementStatus | None = Field(
+        default=None,
+        description="Present when the move followed the agreement's (suspension, resumption, "
+        "termination): the agreement's new status.",
+    )
+
+
+class MilestoneData(MilestonePublic):
+    model_config = _EXACT
+
+
+class MilestoneChangedData(MilestonePublic):
+    model_config = _EXACT
+    previous_status: MilestoneStatus | None = Field(
+        default=None, description="Present when the status changed: the status before."
+    )
+
+
+class MilestoneOverdueData(MilestonePublic):
+    model_config = _EXACT
+    days_overdue: int
+
+
+class EngagementData(EngagementPublic):
+    model_config = _EXACT
+
+
+class ResearchCollaborationData(ResearchCollaborationPublic):
+    model_config = _EXACT
+
+
+class ResearchCollaborationStatusChangedData(ResearchCollaborationPublic):
+    model_config = _EXACT
+    previous_status: str
+
+
+class ResearchOutputAddedData(ResearchCollaborationPublic):
+    model_config = _EXACT
+    output: OutputPublic = Field(description="The output just added.")
+
+
+class WebhookEndpointData(WebhookEndpointPublic):
+    model_config = _EXACT
+
+
+class WebhookTestData(BaseModel):
+    model_config = _EXACT
+    endpoint_id: uuid.UUID
+    message: str
+
+
+@dataclass(frozen=True)
+class EventType:
+    type: str
+    description: str
+    data: type[BaseModel]
+
+
+_CATALOGUE = (
+    EventType("organization.created", "An organization was registered.", OrganizationData),
+    EventType("organization.updated", "An organization's fields changed.", OrganizationData),
+    EventType(
+        "organization.deleted", "An organization was deleted (its last state).", OrganizationData
+    ),
+    EventType("agreement.created", "An agreement was registered, in `draft`.", AgreementData),
+    EventType("agreement.updated", "An agreement's fields changed.", AgreementData),
+    EventType("agreement.deleted", "An agreement was deleted (its last state).", AgreementData),
+    EventType(
+        "agreement.status_changed",
+        "An agreement moved along its lifecycle (`previous_status` -> `status`).",
+        AgreementStatusChangedData,
+    ),
+    EventType(
+        "agreement.health_changed",
+        "An agreement's rollup health changed; `data` is the new rollup.",
+        AgreementHealthChangedData,
+    ),
+    EventType(
+        "agreement.expiring",
+        "An agreement's `expires_on` is near (sent by the sweep, once per reminder).",
+        AgreementExpiringData,
+    ),
+    EventType(
+        "agreement.dormant",
+        "Nothing happened under an agreement for `dormancy_days` (sent by the sweep).",
+        AgreementDormantData,
+    ),
+    EventType(
+        "initiative.created", "An initiative was created under an agreement.", InitiativeData
+    ),
+    EventType("initiative.updated", "An initiative's fields changed.", InitiativeData),
+    EventType("initiative.deleted", "An initiative was deleted (its last state).", InitiativeData),
+    EventType(
+        "initiative.status_changed",
+        "An initiative changed status, by a transition or following its agreement.",
+        InitiativeStatusChangedData,
+    ),
+    EventType("milestone.created", "A milestone was added to an initiative.", MilestoneData),
+    EventType("milestone.updated", "A milestone's fields or status changed.", MilestoneChangedData),
+    EventType("milestone.deleted", "A milestone was deleted (its last state).", MilestoneData),
+    EventType("milestone.completed", "A milestone became `done`.", MilestoneChangedData),
+    EventType(
+        "milestone.overdue",
+        "A milestone passed its due date without being done (sent once by the sweep).",
+        MilestoneOverdueData,
+    ),
+    EventType("engagement.recorded", "A meeting, visit, ceremony... was recorded.", EngagementData),
+    EventType("engagement.updated", "An engagement's fields changed.", EngagementData),
+    EventType("engagement.deleted", "An engagement was deleted (its last state).", EngagementData),
+    EventType(
+        "research_collaboration.created",
+        "A research collaboration was registered.",
+        ResearchCollaborationData,
+    ),
+    EventType(
+        "research_collaboration.updated",
+        "A research collaboration's fields changed.",
+        ResearchCollaborationData,
+    ),
+    EventType(
+        "research_collaboration.deleted",
+        "A research collaboration was deleted (its last state).",
+        ResearchCollaborationData,
+    ),
+    EventType(
+        "research_collaboration.status_changed",
+        "A research collaboration changed status.",
+        ResearchCollaborationStatusChangedData,
+    ),
+    EventType(
+        "research_collaboration.output_added",
+        "A publication, dataset, patent... was added to a research collaboration.",
+        ResearchOutputAddedData,
+    ),
+    EventType(
+        "webhook_endpoint.disabled",
+        "A webhook endpoint was disabled (by the API, a 410, or 5 days of failures).",
+        WebhookEndpointData,
+    ),
+    EventType(
+        TEST_EVENT_TYPE,
+        "A test event, sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint only.",
+        WebhookTestData,
+    ),
+)
+
+CATALOGUE: dict[str, EventType] = {entry.type: entry for entry in _CATALOGUE}
+
+
+@cache
+def data_schema(event_type: str) -> dict[str, Any]:
+    """The JSON Schema (2020-12) of the event type's ``data``, self-contained."""
+    return CATALOGUE[event_type].data.model_json_schema(mode="serialization")
