@@ -16,6 +16,7 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.contract import HeadMiddleware, document_contract
 from services.api.engagements.router import router as engagements_router
 from services.api.event_types.router import document_webhooks, tidy_webhooks
 from services.api.event_types.router import router as event_types_router
@@ -117,6 +118,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(HeadMiddleware)
 
     app.include_router(health.router)
     app.include_router(organizations_router)
@@ -159,7 +161,9 @@ def create_app(
                     for operation in path_item.values():
                         operation["security"] = [{"bearer": []}]
             app.openapi_schema = tidy_webhooks(
-                document_rate_limits(document_idempotency(document_problems(schema)))
+                document_contract(
+                    document_rate_limits(document_idempotency(document_problems(schema)))
+                )
             )
         return app.openapi_schema
 
