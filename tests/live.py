@@ -34,7 +34,12 @@ def accords_env(**settings: str) -> dict[str, str]:
 
 @contextmanager
 def running(
-    args: list[str], env: dict[str, str], *, ready_url: str | None = None, timeout: float = 30
+    args: list[str],
+    env: dict[str, str],
+    *,
+    ready_url: str | None = None,
+    timeout: float = 30,
+    cwd: str | Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run an `accords` command until the block ends; wait for ``ready_url`` first.
 
@@ -48,6 +53,7 @@ def running(
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
+            cwd=cwd,
         )
         try:
             if ready_url:
