@@ -21,6 +21,7 @@ from services.api.engagements.router import router as engagements_router
 from services.api.event_types.router import document_webhooks, tidy_webhooks
 from services.api.event_types.router import router as event_types_router
 from services.api.events.router import router as events_router
+from services.api.examples import document_examples
 from services.api.exports.router import router as exports_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
@@ -160,9 +161,11 @@ def create_app(
                 if path.startswith("/v1"):
                     for operation in path_item.values():
                         operation["security"] = [{"bearer": []}]
-            app.openapi_schema = tidy_webhooks(
-                document_contract(
-                    document_rate_limits(document_idempotency(document_problems(schema)))
+            app.openapi_schema = document_examples(
+                tidy_webhooks(
+                    document_contract(
+                        document_rate_limits(document_idempotency(document_problems(schema)))
+                    )
                 )
             )
         return app.openapi_schema

@@ -7,10 +7,14 @@ import uuid
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 from tests.api.tracking_factories import create_initiative, create_milestone
 from tests.factories import create_agreement
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 
 @pytest.fixture
@@ -138,3 +142,18 @@ async def test_the_readme_etag_step_works_with_head(client: httpx.AsyncClient) -
         headers={"If-Match": etag},
     )
     assert response.status_code == 200
+
+
+async def test_every_schema_carries_an_example_that_validates(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    registry = Registry().with_resource(
+        "urn:accords", Resource.from_contents({**openapi, "$schema": DRAFT_2020_12})
+    )
+    for name, schema in schemas.items():
+        examples = schema.get("examples") or ([schema["example"]] if "example" in schema else [])
+        assert examples, name
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": f"urn:accords#/components/schemas/{name}"}, registry=registry
+        )
+        errors = [error.message for error in validator.iter_errors(examples[0])]
+        assert errors == [], name
