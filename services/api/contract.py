@@ -147,5 +147,44 @@ def document_links(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+def _renamed_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (
+                renames.get(value, value)
+                if key == "$ref" and isinstance(value, str)
+                else _renamed_refs(value, renames)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_renamed_refs(item, renames) for item in node]
+    return node
+
+
+def merge_split_names(openapi: dict[str, Any]) -> dict[str, Any]:
+    """``Researcher-Input`` / ``Researcher-Output`` (one model whose request and
+    response schemas differ) become ``ResearcherInput`` / ``Researcher``: names
+    a client generator turns into two distinct classes."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    names: dict[str, str] = {}
+    for name in list(schemas):
+        for suffix, replacement in (("-Input", "Input"), ("-Output", "")):
+            if name.endswith(suffix):
+                names[name] = name.removesuffix(suffix) + replacement
+    if not names:
+        return openapi
+    prefix = "#/components/schemas/"
+    renamed = _renamed_refs(openapi, {prefix + old: prefix + new for old, new in names.items()})
+    schemas = {}
+    for name, schema in renamed["components"]["schemas"].items():
+        if name in names:
+            # Generators name classes after the title, which both halves share.
+            schema = {**schema, "title": names[name]}
+        schemas[names.get(name, name)] = schema
+    renamed["components"]["schemas"] = schemas
+    return renamed
+
+
 def document_contract(openapi: dict[str, Any]) -> dict[str, Any]:
-    return document_links(document_preconditions(openapi))
+    return merge_split_names(document_links(document_preconditions(openapi)))
