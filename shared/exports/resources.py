@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.agreements import service as agreements
+from shared.agreements import reads as agreements
 from shared.agreements.schemas import AgreementPublic
 from shared.engagements import service as engagements
 from shared.engagements.schemas import EngagementPublic

@@ -17,7 +17,7 @@ import pycountry
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import list_query
+from shared.agreements.reads import list_query
 from shared.db import Base
 from shared.iati.facts import (
     AgreementFacts,

@@ -11,10 +11,10 @@ import httpx
 import jsonschema
 from sqlalchemy import select
 
-from services.worker.rollups import recompute_agreement
 from services.worker.sweep import emit_dormant, emit_expiring, emit_overdue
 from shared.events import EVENT_TYPES
 from shared.models import OutboxEvent, WebhookDelivery
+from shared.rollups.store import recompute_agreement
 from tests.api.tracking_factories import active_agreement, create_initiative, create_milestone
 from tests.factories import create_organization
 
