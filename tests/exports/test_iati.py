@@ -214,3 +214,13 @@ async def test_an_org_bound_key_exports_only_its_agreements(
 async def test_a_portfolio_export_matching_nothing_answers_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/exports/iati.xml", params={"status": "active"})
     assert response.status_code == 404
+
+
+async def test_an_organization_iati_ref_is_validated(client: httpx.AsyncClient) -> None:
+    refused = await client.post(
+        "/v1/organizations",
+        json={"name": "STZA", "kind": "government_agency", "country": "PK", "iati_ref": "PK/GOV 1"},
+    )
+    accepted = await create_organization(client, iati_ref="PK-GOV-STZA")
+    assert refused.status_code == 422
+    assert accepted["iati_ref"] == "PK-GOV-STZA"
