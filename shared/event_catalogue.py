@@ -19,10 +19,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.agreements.schemas import AgreementPublic, AgreementStatus
+from shared.contacts.schemas import ContactPublic, FocalPointsPublic
+from shared.documents.schemas import DocumentPublic
 from shared.engagements.schemas import EngagementPublic
+from shared.indicators.schemas import IndicatorPublic, MeasurementPublic
 from shared.initiatives.schemas import InitiativePublic, InitiativeStatus
 from shared.milestones.schemas import MilestonePublic, MilestoneStatus
 from shared.organizations.schemas import OrganizationPublic
+from shared.reports.schemas import ReportPublic
 from shared.research_collaborations.schemas import OutputPublic, ResearchCollaborationPublic
 from shared.rollups.schemas import AgreementRollupPublic, Health
 from shared.webhooks.rules import TEST_EVENT_TYPE
@@ -113,6 +117,42 @@ class ResearchOutputAddedData(ResearchCollaborationPublic):
 
 class WebhookEndpointData(WebhookEndpointPublic):
     model_config = _EXACT
+
+
+class ContactData(ContactPublic):
+    model_config = _EXACT
+
+
+class FocalPointsData(FocalPointsPublic):
+    model_config = _EXACT
+
+
+class DocumentData(DocumentPublic):
+    model_config = _EXACT
+
+
+class IndicatorData(IndicatorPublic):
+    model_config = _EXACT
+
+
+class IndicatorMeasuredData(IndicatorPublic):
+    model_config = _EXACT
+    measurement: MeasurementPublic = Field(description="The measurement just recorded.")
+
+
+class ReportData(ReportPublic):
+    model_config = _EXACT
+
+
+class ReportMovedData(ReportPublic):
+    model_config = _EXACT
+    previous_status: str
+    comment: str | None = Field(description="The comment given with the move.")
+
+
+class ReportReminderData(ReportPublic):
+    model_config = _EXACT
+    days_left: int = Field(description="Days from today to `due_on` (negative once overdue).")
 
 
 class WebhookTestData(BaseModel):
@@ -208,6 +248,38 @@ _CATALOGUE = (
         "webhook_endpoint.disabled",
         "A webhook endpoint was disabled (by the API, a 410, or 5 days of failures).",
         WebhookEndpointData,
+    ),
+    EventType("contact.created", "A contact person was added to an organization.", ContactData),
+    EventType("contact.updated", "A contact's fields changed.", ContactData),
+    EventType("contact.deleted", "A contact was deleted (their last state).", ContactData),
+    EventType(
+        "agreement.focal_points_changed",
+        "The agreement's focal points were replaced.",
+        FocalPointsData,
+    ),
+    EventType("document.added", "A document was uploaded (metadata only).", DocumentData),
+    EventType("document.updated", "A document's metadata changed.", DocumentData),
+    EventType("document.deleted", "A document was deleted (its last metadata).", DocumentData),
+    EventType("indicator.created", "An indicator was defined for an initiative.", IndicatorData),
+    EventType("indicator.updated", "An indicator's fields changed.", IndicatorData),
+    EventType("indicator.deleted", "An indicator was deleted (its last state).", IndicatorData),
+    EventType(
+        "indicator.measured",
+        "A measurement was recorded; `data` is the indicator with its new `latest`.",
+        IndicatorMeasuredData,
+    ),
+    EventType("report.opened", "A reporting period began: its report is open.", ReportData),
+    EventType("report.updated", "A report's draft text changed.", ReportData),
+    EventType("report.submitted", "A report was submitted for review.", ReportMovedData),
+    EventType("report.accepted", "A submitted report was accepted.", ReportMovedData),
+    EventType("report.returned", "A submitted report was returned for changes.", ReportMovedData),
+    EventType(
+        "report.due", "A report is due within 7 days (sent once by the sweep).", ReportReminderData
+    ),
+    EventType(
+        "report.overdue",
+        "A report passed its due date unsubmitted (sent once by the sweep).",
+        ReportReminderData,
     ),
     EventType(
         TEST_EVENT_TYPE,

@@ -240,7 +240,8 @@ async def _indicators(
 async def _documents(
     session: AsyncSession, agreement_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[DocumentFacts]]:
-    """Documents of each agreement and of its engagements (documents, SPEC §10)."""
+    """Documents of each agreement and of its engagements, research
+    collaborations and reports (documents, SPEC §10)."""
     documents = _table("documents")
     if documents is None:
         return {}
@@ -253,16 +254,27 @@ async def _documents(
         documents.c.language,
         documents.c.created_at,
     )
-    own = select(documents.c.owner_id.label("agreement_id"), *columns).where(
-        documents.c.owner_type == "agreement", documents.c.owner_id.in_(agreement_ids)
-    )
-    of_engagements = (
-        select(Engagement.agreement_id, *columns)
-        .join(Engagement, Engagement.id == documents.c.owner_id)
-        .where(documents.c.owner_type == "engagement", Engagement.agreement_id.in_(agreement_ids))
-    )
+    queries = [
+        select(documents.c.owner_id.label("agreement_id"), *columns).where(
+            documents.c.owner_type == "agreement", documents.c.owner_id.in_(agreement_ids)
+        )
+    ]
+    # Documents of what hangs under an agreement count as the agreement's.
+    owners = {
+        "engagement": Engagement.__table__,
+        "research_collaboration": _table("research_collaborations"),
+        "report": _table("reports"),
+    }
+    for owner_type, owner in owners.items():
+        if owner is None:
+            continue
+        queries.append(
+            select(owner.c.agreement_id, *columns)
+            .join(owner, owner.c.id == documents.c.owner_id)
+            .where(documents.c.owner_type == owner_type, owner.c.agreement_id.in_(agreement_ids))
+        )
     grouped: dict[uuid.UUID, list[DocumentFacts]] = {}
-    for query in (own, of_engagements):
+    for query in queries:
         for row in (await session.execute(query.order_by(documents.c.id))).mappings():
             grouped.setdefault(row["agreement_id"], []).append(
                 DocumentFacts(

@@ -11,10 +11,14 @@ import httpx
 import jsonschema
 from sqlalchemy import select
 
+from services.demo import MOU_REFERENCE, load_demo
+from services.demo_records import minimal_pdf
 from services.worker.sweep import emit_dormant, emit_expiring, emit_overdue
 from shared.events import EVENT_TYPES
 from shared.models import OutboxEvent, WebhookDelivery
+from shared.reports.opening import notify_due_reports
 from shared.rollups.store import recompute_agreement
+from shared.settings import Settings
 from tests.api.tracking_factories import active_agreement, create_initiative, create_milestone
 from tests.factories import create_organization
 
@@ -208,10 +212,71 @@ async def produce_every_event(client: httpx.AsyncClient, app: Any) -> None:
     await client.delete(f"/v1/agreements/{draft['id']}", headers={"If-Match": '"2"'})
 
 
+async def etag(client: httpx.AsyncClient, path: str) -> dict[str, str]:
+    return {"If-Match": (await client.get(path)).headers["ETag"]}
+
+
+async def produce_records_and_results_events(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    """Contacts, focal points, documents, indicators and reports: the demo story
+    (SPEC section 16) and the changes it does not make."""
+    await load_demo(settings)
+    mou = (await client.get("/v1/agreements", params={"q": MOU_REFERENCE})).json()["items"][0]
+    stza = mou["parties"][0]["organization_id"]
+    contact = (
+        await client.post(
+            f"/v1/organizations/{stza}/contacts",
+            json={"name": "Liaison Officer", "email": "liaison@stza.gov.pk"},
+        )
+    ).json()
+    path = f"/v1/contacts/{contact['id']}"
+    await client.patch(path, json={"title": "Deputy Director"}, headers=await etag(client, path))
+    await client.delete(path, headers=await etag(client, path))
+    uploaded = await client.post(
+        "/v1/documents",
+        data={"owner_type": "agreement", "owner_id": mou["id"], "kind": "annex"},
+        files={"file": ("annex.pdf", minimal_pdf(["Annex"]), "application/pdf")},
+    )
+    path = f"/v1/documents/{uploaded.json()['id']}"
+    await client.patch(path, json={"title": "Annex I"}, headers=await etag(client, path))
+    await client.delete(path, headers=await etag(client, path))
+    indicator = (await client.get("/v1/indicators", params={"agreement_id": mou["id"]})).json()
+    path = f"/v1/indicators/{indicator['items'][0]['id']}"
+    await client.patch(path, json={"unit": "officials trained"}, headers=await etag(client, path))
+    spare = (
+        await client.post(
+            f"/v1/initiatives/{indicator['items'][0]['initiative_id']}/indicators",
+            json={
+                "title": "Spare",
+                "measure": "qualitative",
+                "baseline": {"value": "none"},
+                "target": {"value": "some"},
+            },
+        )
+    ).json()
+    path = f"/v1/indicators/{spare['id']}"
+    await client.delete(path, headers=await etag(client, path))
+    reports = (await client.get("/v1/reports", params={"agreement_id": mou["id"]})).json()
+    report = next(item for item in reports["items"] if item["status"] == "open")
+    path = f"/v1/reports/{report['id']}"
+    await client.patch(
+        path, json={"narrative": "Training cohort one done."}, headers=await etag(client, path)
+    )
+    due_on = dt.date.fromisoformat(report["due_on"])
+    async with app.state.sessionmaker() as session:
+        await notify_due_reports(session, due_on - dt.timedelta(days=3))
+        await notify_due_reports(session, due_on + dt.timedelta(days=1))
+        await session.commit()
+    await client.post(f"{path}/transitions", json={"to": "submitted"})
+    await client.post(f"{path}/transitions", json={"to": "returned", "comment": "Add figures."})
+
+
 async def test_real_events_of_every_type_validate_against_their_listed_schema(
-    client: httpx.AsyncClient, app: Any
+    client: httpx.AsyncClient, app: Any, settings: Settings
 ) -> None:
     await produce_every_event(client, app)
+    await produce_records_and_results_events(client, app, settings)
     schemas = {kind: entry["data_schema"] for kind, entry in (await catalogue(client)).items()}
     async with app.state.sessionmaker() as session:
         events = [(event.type, event.data) for event in await session.scalars(select(OutboxEvent))]

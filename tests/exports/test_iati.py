@@ -11,6 +11,7 @@ from lxml import etree
 
 from services.api.app import create_app
 from services.demo import MOU_REFERENCE, load_demo
+from services.demo_records import minimal_pdf
 from shared.iati.validation import validate
 from shared.settings import Settings
 from tests.conftest import client_for, make_key
@@ -224,3 +225,44 @@ async def test_an_organization_iati_ref_is_validated(client: httpx.AsyncClient) 
     accepted = await create_organization(client, iati_ref="PK-GOV-STZA")
     assert refused.status_code == 422
     assert accepted["iati_ref"] == "PK-GOV-STZA"
+
+
+async def test_documents_of_the_agreement_and_its_engagements_are_linked(
+    client: httpx.AsyncClient,
+) -> None:
+    agreement = await create_agreement(client)
+    engagement = await client.post(
+        "/v1/engagements",
+        json={
+            "agreement_id": agreement["id"],
+            "kind": "signing_ceremony",
+            "title": "Signing at CIFTIS",
+            "starts_on": "2023-09-04",
+        },
+    )
+    uploads = [
+        await client.post(
+            "/v1/documents",
+            data={
+                "owner_type": owner_type,
+                "owner_id": owner_id,
+                "kind": kind,
+                "language": "zh-Hans",
+            },
+            files={"file": ("copy.pdf", minimal_pdf(["Signed"]), "application/pdf")},
+        )
+        for owner_type, owner_id, kind in (
+            ("agreement", agreement["id"], "signed_copy"),
+            ("engagement", engagement.json()["id"], "minutes"),
+        )
+    ]
+    assert all(upload.status_code == 201 for upload in uploads), [u.text for u in uploads]
+    response = await client.get(f"/v1/agreements/{agreement['id']}/iati.xml")
+    links = parsed(response)[0].findall("document-link")
+    assert {link.get("url") for link in links} == {
+        f"https://accords.example.org/v1/documents/{upload.json()['id']}/content"
+        for upload in uploads
+    }
+    assert {link.find("category").get("code") for link in links} == {"A09", "A07"}
+    assert {link.find("language").get("code") for link in links} == {"zh"}
+    assert validate(response.content) == []

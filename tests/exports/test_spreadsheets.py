@@ -11,7 +11,9 @@ import httpx
 import openpyxl
 import pytest
 
+from services.demo import load_demo
 from shared.exports import sheets
+from shared.settings import Settings
 from tests.api.tracking_factories import create_initiative, create_milestone
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization, transition
@@ -142,3 +144,15 @@ async def test_engagements_export_their_participants(client: httpx.AsyncClient) 
 async def test_an_unknown_format_answers_422(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/exports/agreements.pdf")
     assert response.status_code == 422
+
+
+async def test_indicators_and_reports_of_the_demo_export(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await load_demo(settings)
+    indicators = read_csv(await client.get("/v1/exports/indicators.csv"))
+    reports = read_xlsx(await client.get("/v1/exports/reports.xlsx", params={"status": "accepted"}))
+    listed = (await client.get("/v1/indicators", params={"limit": 200})).json()["items"]
+    assert [row["id"] for row in indicators] == [indicator["id"] for indicator in listed]
+    assert indicators[0]["baseline"].startswith("0")
+    assert reports and {row["status"] for row in reports} == {"accepted"}

@@ -18,6 +18,8 @@ from shared.exports.sheets import csv_stream, first_page, rows_of, xlsx_stream
 from shared.iati import service as iati
 from shared.initiatives.schemas import InitiativeStatus
 from shared.milestones.schemas import MilestoneStatus
+from shared.reports.schemas import ReportStatus
+from shared.validation import today
 
 router = APIRouter(tags=["exports"])
 
@@ -261,3 +263,65 @@ async def export_engagements(
         "starts_before": starts_before,
     }
     return await _sheet_response(request, session, "engagements", format, filters)
+
+
+@router.get("/v1/exports/indicators.{format}", responses=_SHEET_RESPONSES)
+async def export_indicators(
+    request: Request,
+    format: SheetFormat,
+    session: SessionDep,
+    principal: Reader,
+    initiative_id: uuid.UUID | None = Query(default=None, description="Only this initiative's."),
+    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
+    objective_ref: Annotated[
+        str | None, Query(max_length=20, description="Only those serving this objective.")
+    ] = None,
+) -> StreamingResponse:
+    """Indicators as a spreadsheet (baseline and target as `value: on`, with the latest
+    measurement and the achievement).
+
+    Every row the key may see (all pages, not one), streamed, with the list
+    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
+    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
+    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
+    """
+    filters = {
+        "organization_scope": principal.organization_id,
+        "initiative_id": initiative_id,
+        "agreement_id": agreement_id,
+        "objective_ref": objective_ref,
+    }
+    return await _sheet_response(request, session, "indicators", format, filters)
+
+
+@router.get("/v1/exports/reports.{format}", responses=_SHEET_RESPONSES)
+async def export_reports(
+    request: Request,
+    format: SheetFormat,
+    session: SessionDep,
+    principal: Reader,
+    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
+    status: ReportStatus | None = None,
+    due_before: dt.date | None = Query(
+        default=None, description="Only reports due strictly before this date."
+    ),
+    overdue: bool | None = Query(
+        default=None, description="`true`: only open or returned reports past `due_on`."
+    ),
+) -> StreamingResponse:
+    """Reports as a spreadsheet.
+
+    Every row the key may see (all pages, not one), streamed, with the list
+    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
+    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
+    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
+    """
+    filters = {
+        "organization_scope": principal.organization_id,
+        "agreement_id": agreement_id,
+        "status": status,
+        "due_before": due_before,
+        "overdue": overdue,
+        "today": today(),
+    }
+    return await _sheet_response(request, session, "reports", format, filters)
