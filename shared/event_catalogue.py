@@ -32,7 +32,9 @@ from shared.rollups.schemas import AgreementRollupPublic, Health
 from shared.webhooks.rules import TEST_EVENT_TYPE
 from shared.webhooks.schemas import WebhookEndpointPublic
 
-_EXACT = ConfigDict(extra="forbid")
+# Nothing but the declared fields; the resource's own example (which lacks
+# the extra fields) is not inherited.
+_EXACT = ConfigDict(extra="forbid", json_schema_extra=None)
 
 
 class OrganizationData(OrganizationPublic):

@@ -220,10 +220,45 @@ class _Builder:
         return None
 
 
+def _nullable(schema: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in schema.get("anyOf", []))
+
+
+def _fill_nulls(example: Any, schema: dict[str, Any], components: dict[str, Any]) -> None:
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
+    if len(options) == 1:
+        schema = options[0]
+        if "$ref" in schema:
+            schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if isinstance(example, list):
+        for item in example:
+            _fill_nulls(item, schema.get("items", {}), components)
+    if not isinstance(example, dict):
+        return
+    properties = schema.get("properties", {})
+    for prop in schema.get("required", []):
+        if prop not in example and _nullable(properties.get(prop, {})):
+            example[prop] = None
+    for prop, value in example.items():
+        if prop in properties:
+            _fill_nulls(value, properties[prop], components)
+
+
+def _restore_nulls(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """FastAPI drops ``None`` values from the document, examples included: a
+    required nullable field shown as null in a model's example comes back."""
+    for example in schema.get("examples", []):
+        _fill_nulls(example, schema, components)
+
+
 def document_examples(openapi: dict[str, Any]) -> dict[str, Any]:
     """Give every component schema without an example one built from the story."""
     components = openapi.get("components", {}).get("schemas", {})
     builder = _Builder(components)
+    for schema in components.values():
+        _restore_nulls(schema, components)
     for name, schema in components.items():
         if "examples" in schema or "example" in schema:
             continue

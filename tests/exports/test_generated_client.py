@@ -60,7 +60,7 @@ def client_package(
     base, _key = live_server
     folder = tmp_path_factory.mktemp("client")
     spec = folder / "openapi.json"
-    spec.write_bytes(httpx.get(f"{base}/openapi.json").content)
+    spec.write_bytes(httpx.get(f"{base}/openapi.json", timeout=120).content)
     generated = subprocess.run(
         [
             str(generator_executable()),

@@ -124,7 +124,25 @@ def document_webhooks(app: FastAPI) -> None:
 
 
 def tidy_webhooks(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Receivers answer 2xx or not: drop the request-validation answer FastAPI adds."""
+    """Webhook bodies as Accords sends them, and no request-validation answer.
+
+    FastAPI documents a webhook body as a request (validation mode), which
+    leaves out what is computed on the way out (a document's `content_url`);
+    the payloads are responses of ours, so their schemas are replaced by the
+    serialization-mode ones. Receivers answer 2xx or not: the 422 goes.
+    """
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for entry in CATALOGUE.values():
+        payload = _payload_model(entry)
+        schema = payload.model_json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        for name, definition in schema.pop("$defs", {}).items():
+            if name.endswith("Data"):  # the catalogue's models, used by webhooks only
+                components[name] = definition
+            else:
+                components.setdefault(name, definition)
+        components[payload.__name__] = schema
     for path_item in openapi.get("webhooks", {}).values():
         for operation in path_item.values():
             operation.get("responses", {}).pop("422", None)
