@@ -16,6 +16,7 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.docs import install_docs
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
@@ -105,6 +106,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(strict_query)],
+        # Served by install_docs from packaged assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
@@ -128,6 +132,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
+    install_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
