@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"
+    # Where people reach Accords; an https:// URL makes the dashboard's cookies Secure.
+    public_url: str = "http://127.0.0.1:8000"
+    # Dashboard sign-in attempts per client address and minute.
+    login_attempts_per_minute: int = 10
 
     @field_validator("database_url")
     @classmethod

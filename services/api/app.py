@@ -16,6 +16,7 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.dashboard import install_dashboard
 from services.api.docs import install_docs
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
@@ -133,10 +134,11 @@ def create_app(
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
     install_docs(app)
+    install_dashboard(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/app/")
 
     # After every router: wraps each POST route's handler.
     install_idempotency(app)

@@ -1,6 +1,7 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
+from shared.models.dashboard import DashboardSession
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -30,6 +31,7 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "DashboardSession",
     "DeadLetter",
     "Engagement",
     "EngagementParticipant",

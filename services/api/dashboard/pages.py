@@ -1,0 +1,125 @@
+"""The dashboard's pages (SPEC section 13): thin views over shared.dashboard."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.api.deps import SessionDep, SettingsDep
+from services.api.http import decode_cursor, encode_cursor
+from shared.dashboard.agreement import agreement_page
+from shared.dashboard.attention import attention_page
+from shared.dashboard.forms import parse_form
+from shared.dashboard.organization import organization_page
+from shared.dashboard.portfolio import PortfolioFilters, PortfolioPage, portfolio_page
+
+from .auth import CurrentViewer
+from .render import render
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+SAVED_NOTICES = {
+    "transition": "The agreement moved along its lifecycle.",
+    "milestone": "The milestone is marked done. Progress updates once the worker has run.",
+    "engagement": "The engagement is recorded.",
+}
+
+
+def _next_link(page: PortfolioPage, query: dict[str, str]) -> str | None:
+    if not page.has_more or not page.rows:
+        return None
+    return "?" + "&".join(
+        f"{name}={value}"
+        for name, value in {**query, "cursor": encode_cursor(page.rows[-1].agreement.id)}.items()
+    )
+
+
+@router.get("", include_in_schema=False)
+async def app_root() -> RedirectResponse:
+    return RedirectResponse("/app/", status_code=307)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def portfolio(
+    request: Request,
+    session: SessionDep,
+    viewer: CurrentViewer,
+    country: str | None = None,
+    status: str | None = None,
+    focus_area: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """Portfolio: counts by health and status, and the agreements table."""
+    typed = {"country": country, "status": status, "focus_area": focus_area, "q": q}
+    filters, errors = parse_form(PortfolioFilters, typed)
+    page = await portfolio_page(
+        session,
+        organization_scope=viewer.organization_id,
+        filters=filters or PortfolioFilters(),
+        after=decode_cursor(cursor) if filters else None,
+    )
+    from urllib.parse import quote
+
+    query = {name: quote(value) for name, value in (filters.as_query() if filters else {}).items()}
+    return render(
+        request,
+        "portfolio.html",
+        {
+            "page": page,
+            "typed": typed,
+            "errors": errors,
+            "next_link": _next_link(page, query),
+            "first_link": "?" + "&".join(f"{k}={v}" for k, v in query.items()) if cursor else None,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+@router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
+async def agreement(
+    request: Request,
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    viewer: CurrentViewer,
+    saved: str | None = None,
+) -> HTMLResponse:
+    """One agreement: terms, parties, timeline, objectives, initiatives, milestones, ..."""
+    page = await agreement_page(session, agreement_id, organization_scope=viewer.organization_id)
+    return render(
+        request,
+        "agreement.html",
+        {"page": page, "notice": SAVED_NOTICES.get(saved or ""), "forms": {}},
+    )
+
+
+@router.get("/attention", response_class=HTMLResponse)
+async def attention(
+    request: Request, session: SessionDep, viewer: CurrentViewer, settings: SettingsDep
+) -> HTMLResponse:
+    """Overdue milestones, agreements expiring within 90 days, dormant agreements."""
+    page = await attention_page(
+        session, organization_scope=viewer.organization_id, dormancy_days=settings.dormancy_days
+    )
+    return render(request, "attention.html", {"page": page})
+
+
+@router.get("/organizations/{organization_id}", response_class=HTMLResponse)
+async def organization(
+    request: Request,
+    organization_id: uuid.UUID,
+    session: SessionDep,
+    viewer: CurrentViewer,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """An organization and the agreements it is party to."""
+    page = await organization_page(
+        session,
+        organization_id,
+        organization_scope=viewer.organization_id,
+        after=decode_cursor(cursor),
+    )
+    next_link = _next_link(page.portfolio, {})
+    return render(request, "organization.html", {"page": page, "next_link": next_link})
