@@ -16,7 +16,7 @@ from tests.api.tracking_factories import (
 from tests.conftest import make_key
 from tests.dashboard.browsing import signed_in
 from tests.dashboard.html import foreign_urls, parse, unlabelled_fields
-from tests.factories import create_agreement, create_organization
+from tests.factories import create_agreement, create_organization, transition
 
 
 async def _story(client) -> dict:  # type: ignore[no-untyped-def]
@@ -63,14 +63,11 @@ async def test_portfolio_filters(app, client, query, shown, hidden) -> None:
     pk = await create_organization(client, country="PK")
     cn = await create_organization(client, country="CN")
     fr = await create_organization(client, country="FR")
-    await create_agreement(client, [pk, cn], reference="AGR-CN", signed_on="2023-09-04")
+    with_cn = await create_agreement(client, [pk, cn], reference="AGR-CN", signed_on="2023-09-04")
     await create_agreement(
         client, [pk, fr], reference="AGR-FR", title="Ocean science", focus_areas=["fisheries"]
     )
-    await client.post(
-        f"/v1/agreements/{(await client.get('/v1/agreements?q=AGR-CN')).json()['items'][0]['id']}/transitions",
-        json={"to": "negotiation"},
-    )
+    assert (await transition(client, with_cn["id"], "negotiation")).status_code == 200
     async with signed_in(app, await make_key(app, ["read"])) as browsing:
         page = (await browsing.get(f"/app/{query}")).text
     assert shown in page
