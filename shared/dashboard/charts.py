@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 BAR_HEIGHT = 22
 BAR_GAP = 8
-LABEL_WIDTH = 110
-CHART_WIDTH = 320
+LABEL_WIDTH = 130
+CHART_WIDTH = 340
 
 
 @dataclass(frozen=True)

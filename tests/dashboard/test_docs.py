@@ -36,3 +36,10 @@ async def test_swagger_ui_does_not_call_the_online_validator(app) -> None:
     async with client_for(app, None) as anonymous:
         page = (await anonymous.get("/docs")).text
     assert '"validatorUrl": null' in page
+
+
+async def test_redocs_script_loads_no_remote_image(app) -> None:
+    async with client_for(app, None) as anonymous:
+        script = await anonymous.get("/docs/assets/redoc.standalone.js")
+    assert script.status_code == 200
+    assert "cdn.redoc.ly" not in script.text

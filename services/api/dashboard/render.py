@@ -23,7 +23,12 @@ HEALTH_WORDS = {
 }
 
 
+WORDS = {"mou": "MoU", "moa": "MoA", "non_binding": "non-binding"}
+
+
 def _label(value: object) -> str:
+    if value in WORDS:
+        return WORDS[str(value)]
     text = str(value or "").replace("_", " ")
     return text[:1].upper() + text[1:]
 
