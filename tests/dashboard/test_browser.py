@@ -105,9 +105,9 @@ def _screenshot_path(name: str) -> Path:
     return SCREENSHOTS / f"{name}.png"
 
 
-async def _shoot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+async def _shoot(page, name: str, *, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
     path = _screenshot_path(name)
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -211,10 +211,10 @@ async def test_the_api_reference_renders_without_any_other_host(accords) -> None
             await page.goto(f"{accords}/docs")
             await page.locator(".opblock").first.wait_for(state="visible", timeout=30_000)
             assert await page.locator(".opblock").count() > 20
-            docs = await _shoot(page, "10-docs")
+            docs = await _shoot(page, "10-docs", full_page=False)
             await page.goto(f"{accords}/redoc")
             await page.get_by_text("Accords API").first.wait_for(timeout=30_000)
-            redoc = await _shoot(page, "11-redoc")
+            redoc = await _shoot(page, "11-redoc", full_page=False)
         finally:
             await browser.close()
     assert _is_png(docs) and _is_png(redoc)

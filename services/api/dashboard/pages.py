@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,10 +31,7 @@ SAVED_NOTICES = {
 def _next_link(page: PortfolioPage, query: dict[str, str]) -> str | None:
     if not page.has_more or not page.rows:
         return None
-    return "?" + "&".join(
-        f"{name}={value}"
-        for name, value in {**query, "cursor": encode_cursor(page.rows[-1].agreement.id)}.items()
-    )
+    return "?" + urlencode({**query, "cursor": encode_cursor(page.rows[-1].agreement.id)})
 
 
 @router.get("", include_in_schema=False)
@@ -61,9 +59,7 @@ async def portfolio(
         filters=filters or PortfolioFilters(),
         after=decode_cursor(cursor) if filters else None,
     )
-    from urllib.parse import quote
-
-    query = {name: quote(value) for name, value in (filters.as_query() if filters else {}).items()}
+    query = filters.as_query() if filters else {}
     return render(
         request,
         "portfolio.html",
@@ -72,7 +68,7 @@ async def portfolio(
             "typed": typed,
             "errors": errors,
             "next_link": _next_link(page, query),
-            "first_link": "?" + "&".join(f"{k}={v}" for k, v in query.items()) if cursor else None,
+            "first_link": "?" + urlencode(query) if cursor else None,
         },
         status_code=422 if errors else 200,
     )
