@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements import service as agreements
+from shared.agreements import reads as agreements
 from shared.agreements.schemas import AgreementPublic, StatusChangePublic
 from shared.dashboard.charts import Bar, month_bars
 from shared.dashboard.rows import PartyView, organizations_by_id, party_views, rollups_of

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shared.agreements import service as agreements
+from shared.agreements.visibility import visible_to
 from shared.dashboard.rows import AgreementRow, agreement_rows
 from shared.milestones import service as milestones
 from shared.milestones.schemas import MilestonePublic
@@ -46,7 +46,7 @@ class AttentionPage:
 
 
 def _in_view(query, organization_scope: uuid.UUID | None):  # type: ignore[no-untyped-def]
-    condition = agreements.visible_to(organization_scope)
+    condition = visible_to(organization_scope)
     return query if condition is None else query.where(condition)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements import service as agreements
+from shared.agreements import reads as agreements
 from shared.agreements.schemas import AgreementStatus
 from shared.dashboard.charts import Bar, health_bars
 from shared.dashboard.rows import AgreementRow, agreement_rows

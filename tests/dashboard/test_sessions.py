@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import func, select
 
@@ -71,9 +73,14 @@ async def test_sign_in_without_the_form_token_is_refused(app) -> None:
 
 async def test_sign_in_attempts_are_limited_per_address(app) -> None:
     app.state.settings = app.state.settings.model_copy(update={"login_attempts_per_minute": 3})
-    async with browser(app) as client:
+    address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://accords.test") as client:
         statuses = [(await sign_in(client, "acc_wrong")).status_code for _ in range(4)]
+        async with browser(app) as elsewhere:
+            other_address = (await sign_in(elsewhere, "acc_wrong")).status_code
     assert statuses == [401, 401, 401, 429]
+    assert other_address == 401
 
 
 async def test_signing_out_ends_the_session_at_once(app) -> None:

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.api.deps import SessionDep
-from shared.agreements import service as agreements
+from shared.agreements import lifecycle as agreement_lifecycle
+from shared.agreements import reads as agreements
 from shared.agreements.schemas import TransitionRequest
 from shared.dashboard.agreement import agreement_page
 from shared.dashboard.forms import FieldError, parse_form, refusal
@@ -86,7 +87,7 @@ async def transition(
             request, session, viewer, agreement_id, "transition", values, errors, 422
         )
     try:
-        await agreements.transition_agreement(
+        await agreement_lifecycle.transition_agreement(
             session, actor=viewer.principal.actor, agreement=agreement, request=body
         )
     except DomainError as exc:

@@ -23,8 +23,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
 
-from services.api.deps import Principal, SessionDep
-from services.api.ratelimit import RateLimiter
+from services.api.auth import Principal
+from services.api.deps import SessionDep
+from services.api.ratelimit.limiter import RateLimiter
 from shared.dashboard import sessions
 from shared.dashboard.forms import FieldError
 from shared.security import grants
@@ -176,7 +177,9 @@ async def _too_many_attempts(request: Request) -> bool:
     if limiter is None:
         return False
     settings: Settings = request.app.state.settings
-    attempts = RateLimiter(limiter.store, limit=settings.login_attempts_per_minute)
+    # Exact counts (no local estimate): sign-ins are rare and their limit is small.
+    store = getattr(limiter.store, "inner", limiter.store)
+    attempts = RateLimiter(store, limit=settings.login_attempts_per_minute)
     address = request.client.host if request.client else "unknown"
     bucket = hashlib.sha256(f"dashboard-login:{address}".encode()).hexdigest()
     decision = await attempts.check(bucket)
