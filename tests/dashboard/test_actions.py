@@ -196,3 +196,14 @@ async def test_an_invalid_engagement_keeps_what_was_typed_and_links_to_the_field
     assert 'class="error-summary"' in refused.text
     listed = (await client.get(f"/v1/engagements?agreement_id={agreement['id']}")).json()
     assert listed["items"] == []
+
+
+async def test_an_action_without_the_csrf_token_is_refused_and_changes_nothing(app, client) -> None:
+    agreement = await create_agreement(client)
+    async with signed_in(app, await make_key(app, ["write"])) as browsing:
+        refused = await browsing.post(
+            f"/app/agreements/{agreement['id']}/transition", data={"to": "negotiation"}
+        )
+    assert refused.status_code == 403
+    assert "text/html" in refused.headers["content-type"]
+    assert (await client.get(f"/v1/agreements/{agreement['id']}")).json()["status"] == "draft"

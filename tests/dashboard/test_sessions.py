@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import uuid
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shared.models import DashboardSession
 from tests.conftest import make_key
@@ -134,3 +136,45 @@ async def test_the_key_never_reaches_a_url_or_a_log_line(app, capsys) -> None:
     assert key not in page.text
     captured = capsys.readouterr()
     assert key not in captured.out + captured.err
+
+
+async def test_a_session_idle_for_more_than_8_hours_has_ended(app) -> None:
+    key = await make_key(app, ["read"])
+    async with signed_in(app, key) as client:
+        async with app.state.sessionmaker() as session:
+            await session.execute(
+                update(DashboardSession).values(
+                    last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=8, minutes=1)
+                )
+            )
+            await session.commit()
+        response = await client.get("/app/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/app/login"
+
+
+async def test_a_session_used_within_8_hours_lives_on(app) -> None:
+    key = await make_key(app, ["read"])
+    async with signed_in(app, key) as client:
+        async with app.state.sessionmaker() as session:
+            await session.execute(
+                update(DashboardSession).values(
+                    last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=7, minutes=59)
+                )
+            )
+            await session.commit()
+        assert (await client.get("/app/")).status_code == 200
+        async with app.state.sessionmaker() as session:
+            seen = await session.scalar(select(DashboardSession.last_seen_at))
+    assert dt.datetime.now(dt.UTC) - seen < dt.timedelta(minutes=1)
+
+
+async def test_the_database_keeps_only_a_hash_of_the_session_token(app) -> None:
+    key = await make_key(app, ["read"])
+    async with signed_in(app, key) as client:
+        cookie = client.cookies.get("accords_session")
+        async with app.state.sessionmaker() as session:
+            stored = await session.scalar(select(DashboardSession.token_hash))
+    token = cookie.strip('"').rsplit(".", 1)[0]
+    assert stored != token
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
