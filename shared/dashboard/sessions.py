@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.errors import Forbidden
 from shared.models import ApiKey, DashboardSession
-from shared.security import hash_api_key
+from shared.security import grants, hash_api_key
 
 IDLE_EXPIRY = dt.timedelta(hours=8)
 # last_seen_at is written at most this often, not on every page view.
@@ -44,12 +45,21 @@ def _token_hash(token: str) -> str:
 
 
 async def start_session(session: AsyncSession, *, api_key: str) -> str | None:
-    """A new session token for ``api_key``, or None when the key is unknown."""
-    api_key_id = await session.scalar(
-        select(ApiKey.id).where(ApiKey.key_hash == hash_api_key(api_key))
-    )
-    if api_key_id is None:
+    """A new session token for ``api_key``, or None when the key is unknown.
+
+    The pages read records, so a key without ``read`` (e.g. webhooks only) is
+    refused with Forbidden.
+    """
+    found = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.scopes).where(ApiKey.key_hash == hash_api_key(api_key))
+        )
+    ).one_or_none()
+    if found is None:
         return None
+    api_key_id, scopes = found
+    if not grants(scopes, "read"):
+        raise Forbidden("This api key cannot read records, so it cannot sign in here.")
     now = dt.datetime.now(dt.UTC)
     await session.execute(
         delete(DashboardSession).where(DashboardSession.last_seen_at < now - IDLE_EXPIRY)

@@ -178,3 +178,12 @@ async def test_the_database_keeps_only_a_hash_of_the_session_token(app) -> None:
     token = cookie.strip('"').rsplit(".", 1)[0]
     assert stored != token
     assert stored == hashlib.sha256(token.encode()).hexdigest()
+
+
+async def test_a_key_that_cannot_read_cannot_sign_in(app) -> None:
+    key = await make_key(app, ["webhooks"])
+    async with browser(app) as client:
+        response = await sign_in(client, key)
+        assert response.status_code == 403
+        assert "cannot read records" in response.text
+        assert (await client.get("/app/")).status_code == 303

@@ -28,6 +28,7 @@ from services.api.deps import SessionDep
 from services.api.ratelimit.limiter import RateLimiter
 from shared.dashboard import sessions
 from shared.dashboard.forms import FieldError
+from shared.errors import Forbidden
 from shared.security import grants
 from shared.settings import Settings
 
@@ -158,7 +159,8 @@ async def login_form(
 ) -> Response:
     """The sign-in form (an api key)."""
     token = _token_from(request)
-    if token and await sessions.resume_session(session, token=token):
+    signed_in = token and await sessions.resume_session(session, token=token)
+    if signed_in and grants(signed_in.scopes, "read"):
         return RedirectResponse("/app/", status_code=303)
     return _login_page(request)
 
@@ -203,7 +205,10 @@ async def login(
         return _login_page(
             request, errors=[FieldError("api_key", "Enter your api key.")], status_code=422
         )
-    token = await sessions.start_session(session, api_key=api_key.strip())
+    try:
+        token = await sessions.start_session(session, api_key=api_key.strip())
+    except Forbidden as exc:
+        return _login_page(request, errors=[FieldError("api_key", exc.detail)], status_code=403)
     if token is None:
         message = "That api key is unknown or has been revoked."
         return _login_page(request, errors=[FieldError("api_key", message)], status_code=401)
