@@ -16,13 +16,17 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.contacts.router import router as contacts_router
 from services.api.dashboard import install_dashboard
 from services.api.docs import install_docs
+from services.api.documents.router import router as documents_router
+from services.api.documents.upload import MULTIPART_OVERHEAD_BYTES
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
+from services.api.indicators.router import router as indicators_router
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
@@ -30,6 +34,7 @@ from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit.limiter import create_rate_limiter
 from services.api.ratelimit.middleware import RateLimitMiddleware, document_rate_limits
+from services.api.reports.router import router as reports_router
 from services.api.research_collaborations.router import router as research_router
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
@@ -117,7 +122,11 @@ def create_app(
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
     app.add_middleware(FastReadMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
+    )
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
@@ -126,12 +135,16 @@ def create_app(
     app.include_router(agreements_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
+    app.include_router(indicators_router)
+    app.include_router(reports_router)
     app.include_router(engagements_router)
     app.include_router(research_router)
     app.include_router(api_keys_router)
     app.include_router(rollups_router)
     app.include_router(events_router)
     app.include_router(audit_router)
+    app.include_router(contacts_router)
+    app.include_router(documents_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
     install_docs(app)

@@ -11,6 +11,8 @@ could not emit one twice.
 - the ``expired`` transition once ``expires_on`` has passed.
 - ``agreement.dormant``: no activity for ``DORMANCY_DAYS`` (again after new activity).
 - rollups computed on an earlier day are recomputed (overdue and planned move with the date).
+- reports: each period's report opened once, ``report.due`` and ``report.overdue``
+  once each (``shared.reports.opening``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
+from shared.reports.opening import notify_due_reports, open_due_reports
 from shared.rollups.store import recompute_agreement, today_utc
 from shared.settings import Settings
 
@@ -54,6 +57,9 @@ class SweepReport:
     expired: int = 0
     dormant: int = 0
     recomputed: int = 0
+    reports_opened: int = 0
+    reports_due: int = 0
+    reports_overdue: int = 0
     event_ids: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -221,6 +227,8 @@ async def sweep_once(
         report.expired = await expire_agreements(session, today)
         report.dormant = await emit_dormant(session, today, dormancy_days=settings.dormancy_days)
         report.recomputed = await recompute_stale_rollups(session, today)
+        report.reports_opened = len(await open_due_reports(session, today))
+        report.reports_due, report.reports_overdue = await notify_due_reports(session, today)
         await session.commit()
         report.event_ids = new_event_ids(session)
     if report.event_ids and publisher is not None:
@@ -245,6 +253,7 @@ async def run_sweep(
                     expired=report.expired,
                     dormant=report.dormant,
                     recomputed=report.recomputed,
+                    reports_opened=report.reports_opened,
                 )
         except asyncio.CancelledError:
             raise

@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import as_public
 from shared.agreements.schemas import AgreementCreate, AgreementUpdate, Party, validate_dates
+from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.initiatives import agreement_rules
 from shared.models import Agreement, AgreementParty, Organization
+from shared.reports.schedule import check_reporting, check_reporting_change, stored_reporting
 
 # Parties and objectives are the terms of the agreement: fixed once it is signed.
 EDITABLE_TERMS_STATUSES = ("draft", "negotiation")
@@ -74,6 +76,7 @@ async def create_agreement(
 ) -> Agreement:
     await _check_reference_free(session, payload.reference)
     await _check_parties_exist(session, payload.parties)
+    check_reporting(payload.reporting, (party.organization_id for party in payload.parties))
     agreement = Agreement(
         id=uuid7(),
         reference=payload.reference,
@@ -89,6 +92,7 @@ async def create_agreement(
         expires_on=payload.expires_on,
         status="draft",
         parties=_party_rows(payload.parties),
+        reporting=stored_reporting(payload.reporting),
     )
     session.add(agreement)
     await session.flush()
@@ -135,6 +139,7 @@ async def update_agreement(
             agreement_id=agreement.id,
             kept_refs=[objective.ref for objective in payload.objectives],
         )
+    check_reporting_change(agreement, payload)
     before = as_public(agreement)
     if payload.parties is not None:
         # Delete the old rows before anything else: a re-added organization
@@ -151,6 +156,8 @@ async def update_agreement(
             setattr(agreement, field, changes[field])
     if payload.objectives is not None:
         agreement.objectives = [objective.model_dump() for objective in payload.objectives]
+    if "reporting" in changes:
+        agreement.reporting = stored_reporting(payload.reporting)
     agreement.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     await record_change(
@@ -181,6 +188,7 @@ async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Ag
             "move it to completed, terminated or expired instead.",
         )
     await agreement_rules.ensure_nothing_recorded_under(session, agreement_id=agreement.id)
+    await delete_documents_of(session, actor=actor, owner_type="agreement", owner_id=agreement.id)
     before = as_public(agreement)
     await session.delete(agreement)
     await session.flush()

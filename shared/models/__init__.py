@@ -1,7 +1,9 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
+from shared.models.contacts import Contact, FocalPoint
 from shared.models.dashboard import DashboardSession
+from shared.models.documents import Document, DocumentChunk
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -11,6 +13,7 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -31,18 +34,25 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "Contact",
     "DashboardSession",
     "DeadLetter",
+    "Document",
+    "DocumentChunk",
     "Engagement",
     "EngagementParticipant",
+    "FocalPoint",
     "IdempotencyRecord",
+    "Indicator",
     "Initiative",
     "InitiativeRollup",
+    "Measurement",
     "Milestone",
     "Organization",
     "OutboxEvent",
     "ProcessedEvent",
     "RateLimitCounter",
+    "Report",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",
