@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.agreements import reads as agreements
 from shared.agreements.schemas import AgreementPublic, StatusChangePublic
 from shared.dashboard.charts import Bar, month_bars
+from shared.dashboard.record import RecordParts, record_parts
 from shared.dashboard.rows import PartyView, organizations_by_id, party_views, rollups_of
 from shared.engagements import service as engagements
 from shared.engagements.schemas import EngagementPublic
@@ -70,6 +71,8 @@ class AgreementPage:
     research_collaborations: list[ResearchCollaborationPublic]
     allowed_targets: tuple[str, ...]
     organization_names: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Indicators, reports, documents: one partial each on the page.
+    record: RecordParts = field(default_factory=RecordParts)
 
 
 async def _initiative_rollups(
@@ -164,4 +167,5 @@ async def agreement_page(
         ],
         allowed_targets=allowed_agreement_targets(agreement.status),
         organization_names=names,
+        record=await record_parts(session, agreement_id, organization_scope=organization_scope),
     )

@@ -16,16 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shared.agreements.visibility import visible_to
+from shared.dashboard.record import reports_needing_attention
 from shared.dashboard.rows import AgreementRow, agreement_rows
 from shared.milestones import service as milestones
 from shared.milestones.schemas import MilestonePublic
 from shared.models import Agreement, AgreementRollup
+from shared.reports.schemas import ReportPublic
 from shared.validation import today
 
 EXPIRING_WITHIN_DAYS = 90
 LIVE_STATUSES = ("signed", "active", "suspended")
 DORMANCY_STATUSES = ("signed", "active")
 LIMIT = 200
+REPORTS_DUE_WITHIN_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,10 @@ class AttentionPage:
     expiring: list[AgreementRow]
     dormant: list[AgreementRow]
     dormancy_days: int
+    reports: list[ReportPublic]
+    references: dict[uuid.UUID, str]
     expiring_within_days: int = EXPIRING_WITHIN_DAYS
+    reports_due_within_days: int = REPORTS_DUE_WITHIN_DAYS
 
 
 def _in_view(query, organization_scope: uuid.UUID | None):  # type: ignore[no-untyped-def]
@@ -61,12 +67,15 @@ async def attention_page(
         (MilestonePublic.model_validate(row) for row in overdue_rows[:LIMIT]),
         key=lambda row: row.due_on,
     )
+    due_reports = await reports_needing_attention(
+        session, organization_scope=organization_scope, due_within_days=REPORTS_DUE_WITHIN_DAYS
+    )
+    agreement_ids = {row.agreement_id for row in overdue_public}
+    agreement_ids |= {report.agreement_id for report in due_reports}
     references = dict(
         (
             await session.execute(
-                select(Agreement.id, Agreement.reference).where(
-                    Agreement.id.in_({row.agreement_id for row in overdue_public})
-                )
+                select(Agreement.id, Agreement.reference).where(Agreement.id.in_(agreement_ids))
             )
         ).all()
     )
@@ -114,4 +123,6 @@ async def attention_page(
         ),
         dormant=await agreement_rows(session, dormant_list, organization_scope=organization_scope),
         dormancy_days=dormancy_days,
+        reports=due_reports,
+        references=references,
     )

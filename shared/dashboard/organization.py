@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.contacts.schemas import ContactPublic
 from shared.dashboard.portfolio import PortfolioFilters, PortfolioPage, portfolio_page
+from shared.dashboard.record import organization_contacts
 from shared.organizations import service as organizations
 from shared.organizations.schemas import OrganizationPublic
 
@@ -16,6 +18,7 @@ from shared.organizations.schemas import OrganizationPublic
 class OrganizationPage:
     organization: OrganizationPublic
     portfolio: PortfolioPage
+    contacts: list[ContactPublic]
 
 
 async def organization_page(
@@ -34,5 +37,9 @@ async def organization_page(
         after=after,
     )
     return OrganizationPage(
-        organization=OrganizationPublic.model_validate(organization), portfolio=portfolio
+        organization=OrganizationPublic.model_validate(organization),
+        portfolio=portfolio,
+        contacts=await organization_contacts(
+            session, organization_id, organization_scope=organization_scope
+        ),
     )

@@ -6,15 +6,18 @@ import uuid
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from services.api.deps import SessionDep, SettingsDep
+from services.api.documents.download import content_disposition
 from services.api.http import decode_cursor, encode_cursor
 from shared.dashboard.agreement import agreement_page
 from shared.dashboard.attention import attention_page
 from shared.dashboard.forms import parse_form
 from shared.dashboard.organization import organization_page
 from shared.dashboard.portfolio import PortfolioFilters, PortfolioPage, portfolio_page
+from shared.documents import service as documents
+from shared.documents.media_types import content_type_header
 
 from .auth import CurrentViewer
 from .render import render
@@ -119,3 +122,23 @@ async def organization(
     )
     next_link = _next_link(page.portfolio, {})
     return render(request, "organization.html", {"page": page, "next_link": next_link})
+
+
+@router.get("/documents/{document_id}/content")
+async def document_content(
+    request: Request, document_id: uuid.UUID, session: SessionDep, viewer: CurrentViewer
+) -> StreamingResponse:
+    """Download a document's bytes (as GET /v1/documents/{id}/content, whole file)."""
+    document = await documents.get_document(
+        session, document_id, organization_scope=viewer.organization_id
+    )
+    headers = {
+        "Content-Disposition": content_disposition(document.filename),
+        "Content-Type": content_type_header(document.media_type),
+        "Content-Length": str(document.size),
+        "ETag": f'"{document.sha256}"',
+    }
+    body = documents.iter_content(
+        request.app.state.read_sessionmaker, document.id, start=0, end=document.size - 1
+    )
+    return StreamingResponse(body, headers=headers)
