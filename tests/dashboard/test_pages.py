@@ -192,3 +192,12 @@ async def test_every_page_stays_on_this_host_has_one_h1_and_labels_every_field(a
         assert foreign_urls(html) == [], path
         assert parse(html).h1 == 1, path
         assert unlabelled_fields(html) == [], path
+
+
+async def test_pages_tell_the_browser_to_load_nothing_from_elsewhere(app) -> None:
+    async with signed_in(app, await make_key(app, ["read"])) as browsing:
+        response = await browsing.get("/app/")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'none'" in policy
+    assert response.headers["cache-control"] == "no-store"
