@@ -29,6 +29,8 @@ class RecordParts:
     indicators: list[IndicatorPublic] = field(default_factory=list)
     reports: list[ReportPublic] = field(default_factory=list)
     documents: list[DocumentPublic] = field(default_factory=list)
+    # Where each report may move next (the /v1 rule), for the review forms.
+    report_targets: dict[uuid.UUID, tuple[str, ...]] = field(default_factory=dict)
 
 
 async def record_parts(
@@ -46,6 +48,9 @@ async def record_parts(
         indicators=indicator_rows[:LIMIT],
         reports=[ReportPublic.model_validate(row) for row in report_rows[:LIMIT]],
         documents=[DocumentPublic.model_validate(row) for row in document_rows[:LIMIT]],
+        report_targets={
+            row.id: reports.REPORT_TRANSITIONS.get(row.status, ()) for row in report_rows
+        },
     )
 
 

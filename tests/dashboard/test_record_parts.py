@@ -9,7 +9,7 @@ from tests.api.legal_factories import create_contact, create_document, pdf_bytes
 from tests.api.results_factories import create_indicator, measure, schedule, sweep_reports
 from tests.api.tracking_factories import active_agreement, create_initiative
 from tests.conftest import make_key
-from tests.dashboard.browsing import signed_in
+from tests.dashboard.browsing import post_form, signed_in
 from tests.dashboard.html import foreign_urls
 from tests.factories import create_organization
 
@@ -77,3 +77,50 @@ async def test_the_organization_page_lists_its_contacts(app, client) -> None:
         page = (await browsing.get(f"/app/organizations/{organization['id']}")).text
     assert '<section id="contacts"' in page
     assert "Amina Qureshi" in page
+
+
+async def _opened_report(app, client) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    agreement = await active_agreement(client)
+    reporter = agreement["parties"][0]["organization_id"]
+    current = await client.get(f"/v1/agreements/{agreement['id']}")
+    await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={"reporting": schedule(reporter)},
+        headers={"If-Match": current.headers["etag"]},
+    )
+    await sweep_reports(app, dt.date.today())
+    report = (await client.get(f"/v1/reports?agreement_id={agreement['id']}")).json()["items"][0]
+    return agreement, report
+
+
+async def test_submitting_a_report_without_a_narrative_shows_the_rule(app, client) -> None:
+    agreement, report = await _opened_report(app, client)
+    page = f"/app/agreements/{agreement['id']}"
+    async with signed_in(app, await make_key(app, ["write"])) as browsing:
+        refused = await post_form(
+            browsing, page, f"/app/reports/{report['id']}/transition", {"to": "submitted"}
+        )
+    assert refused.status_code == 409
+    assert "Submitting needs a narrative" in refused.text
+    assert (await client.get(f"/v1/reports/{report['id']}")).json()["status"] == "open"
+
+
+async def test_a_report_is_submitted_and_accepted_from_the_page(app, client) -> None:
+    agreement, report = await _opened_report(app, client)
+    etag = (await client.get(f"/v1/reports/{report['id']}")).headers["etag"]
+    await client.patch(
+        f"/v1/reports/{report['id']}",
+        json={"narrative": "Two cohorts trained."},
+        headers={"If-Match": etag},
+    )
+    page = f"/app/agreements/{agreement['id']}"
+    action = f"/app/reports/{report['id']}/transition"
+    async with signed_in(app, await make_key(app, ["write"])) as browsing:
+        submitted = await post_form(browsing, page, action, {"to": "submitted"})
+        accepted = await post_form(
+            browsing, page, action, {"to": "accepted", "comment": "Thank you; accepted."}
+        )
+    assert [submitted.status_code, accepted.status_code] == [303, 303]
+    stored = (await client.get(f"/v1/reports/{report['id']}")).json()
+    assert stored["status"] == "accepted"
+    assert stored["review_comment"] == "Thank you; accepted."

@@ -25,6 +25,8 @@ from shared.engagements.schemas import EngagementCreate
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.milestones import service as milestones
 from shared.milestones.schemas import MilestoneUpdate
+from shared.reports import service as reports
+from shared.reports.schemas import ReportTransition
 
 from .auth import FormViewer, Viewer
 from .render import render
@@ -173,3 +175,38 @@ async def record_engagement(
             request, session, viewer, agreement_id, "engagement", values, refusal(exc), exc.status
         )
     return _saved(agreement_id, "engagement", "engagements")
+
+
+@router.post("/reports/{report_id}/transition")
+async def move_report(
+    request: Request,
+    report_id: uuid.UUID,
+    session: SessionDep,
+    viewer: FormViewer,
+    to: Text = "",
+    comment: Text = "",
+) -> Response:
+    """Submit, accept or return a report (POST /v1/reports/{id}/transitions)."""
+    _require_write(viewer)
+    report = await reports.get_report(
+        session, report_id, organization_id=viewer.organization_id, for_update=True
+    )
+    agreement_id = report.agreement_id
+    form = f"report-{report_id}"
+    values = {"to": to, "comment": comment}
+    body, errors = parse_form(ReportTransition, values)
+    if body is None:
+        return await _refused(request, session, viewer, agreement_id, form, values, errors, 422)
+    try:
+        await reports.transition_report(
+            session,
+            actor=viewer.principal.actor,
+            report=report,
+            request=body,
+            caller_organization_id=viewer.organization_id,
+        )
+    except DomainError as exc:
+        return await _refused(
+            request, session, viewer, agreement_id, form, values, refusal(exc), exc.status
+        )
+    return _saved(agreement_id, "report", "reports")

@@ -28,6 +28,7 @@ SAVED_NOTICES = {
     "transition": "The agreement moved along its lifecycle.",
     "milestone": "The milestone is marked done. Progress updates once the worker has run.",
     "engagement": "The engagement is recorded.",
+    "report": "The report moved on.",
 }
 
 
