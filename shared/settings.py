@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     iati_reporting_org_name: str | None = None
     # xml:lang of the narratives Accords writes (its texts carry no language).
     iati_language: str = "en"
+    # Dashboard sign-in attempts per client address and minute.
+    login_attempts_per_minute: int = 10
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,8 @@ from services.api.calendar.router import feeds_router as calendar_urls_router
 from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
 from services.api.contract import HeadMiddleware, document_contract
+from services.api.dashboard import install_dashboard
+from services.api.docs import install_docs
 from services.api.documents.router import router as documents_router
 from services.api.documents.upload import MULTIPART_OVERHEAD_BYTES
 from services.api.engagements.router import router as engagements_router
@@ -123,6 +125,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(strict_query)],
+        # Served by install_docs from packaged assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
@@ -167,10 +172,12 @@ def create_app(
     app.include_router(exports_router)
     app.include_router(event_types_router)
     document_webhooks(app)
+    install_docs(app)
+    install_dashboard(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/app/")
 
     # After every router: wraps each POST route's handler.
     install_idempotency(app)
