@@ -13,7 +13,8 @@ import datetime as dt
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -96,11 +97,15 @@ class SmtpSender:
         self._client = client
         return client
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Send one message; raises on anything but the server's acceptance."""
+        _, sender = parseaddr(str(message["From"]))
+        _, recipient = parseaddr(str(message["To"]))
+        # Flattened here, with the message's own policy (headers kept on one line).
+        raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
             client = await self._connected()
-            await client.send_message(message)
+            await client.sendmail(sender, [recipient], raw)
         except BaseException:
             await self.close()
             raise
@@ -202,7 +207,7 @@ class MailPump:
         )
         return len(jobs)
 
-    def _message(self, job: MailJob, now: dt.datetime) -> EmailMessage:
+    def _message(self, job: MailJob, now: dt.datetime) -> Message:
         lead = job.notification_ids[0]
         common = {
             "recipient": (job.recipient.name, job.recipient.email),
