@@ -13,12 +13,21 @@ from services.worker.dispatch import batch_handler
 from shared.db import utcnow
 from shared.models import OutboxEvent
 from shared.notifications.mailing import notify_events
+from shared.settings import Settings, get_settings
+
+
+def _settings() -> Settings:
+    """The worker's settings; the environment's when no pipeline runs (a handler run by hand)."""
+    try:
+        return runtime.current().settings
+    except RuntimeError:
+        return get_settings()
 
 
 async def write_notifications(session: AsyncSession, events: list[OutboxEvent]) -> None:
     """Write the notifications of a batch of events."""
     # The mail pump polls for due rows: these become visible when this commits.
-    await notify_events(session, events, runtime.current().settings, now=utcnow())
+    await notify_events(session, events, _settings(), now=utcnow())
 
 
 HANDLER = batch_handler(write_notifications, "", name="notifications.write")

@@ -203,11 +203,29 @@ async def test_the_sweep_emits_milestone_overdue_once(client) -> None:
     assert count == 1
 
 
-async def test_the_sweep_sends_the_30_and_7_day_expiry_notices(client) -> None:
+async def test_the_sweep_sends_each_expiry_reminder_once_at_90_30_and_7_days(client) -> None:
     expires_on = dt.date(2031, 3, 31)
     await active_agreement(client, expires_on=expires_on.isoformat())
     maker = sessions(client)
     settings = client._transport.app.state.settings
+    for days_before in (100, 90, 60, 40, 30, 20, 7, 3):
+        await sweep_once(maker, settings, today=expires_on - dt.timedelta(days=days_before))
+    async with maker() as session:
+        notices = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.type == "agreement.expiring")
+            )
+        ).all()
+    assert [notice.data["days_before_expiry"] for notice in notices] == [90, 30, 7]
+
+
+async def test_the_sweep_follows_the_expiry_reminder_days_setting(client) -> None:
+    expires_on = dt.date(2031, 3, 31)
+    await active_agreement(client, expires_on=expires_on.isoformat())
+    maker = sessions(client)
+    settings = client._transport.app.state.settings.model_copy(
+        update={"expiry_reminder_days": [30, 7]}
+    )
     for days_before in (40, 30, 20, 7, 3):
         await sweep_once(maker, settings, today=expires_on - dt.timedelta(days=days_before))
     async with maker() as session:
