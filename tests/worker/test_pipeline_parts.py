@@ -203,7 +203,9 @@ async def test_the_sweep_emits_milestone_overdue_once(client) -> None:
     assert count == 1
 
 
-async def test_the_sweep_sends_the_30_and_7_day_expiry_notices(client) -> None:
+async def test_the_sweep_sends_each_expiry_notice_of_the_reminder_days_once(client) -> None:
+    # ACCORDS_EXPIRY_REMINDER_DAYS defaults to 90, 30, 7 (SPEC 12): 40 days
+    # before is inside the 90-day window, then 30 and 7 follow.
     expires_on = dt.date(2031, 3, 31)
     await active_agreement(client, expires_on=expires_on.isoformat())
     maker = sessions(client)
@@ -216,7 +218,7 @@ async def test_the_sweep_sends_the_30_and_7_day_expiry_notices(client) -> None:
                 select(OutboxEvent).where(OutboxEvent.type == "agreement.expiring")
             )
         ).all()
-    assert [notice.data["days_before_expiry"] for notice in notices] == [30, 7]
+    assert [notice.data["days_before_expiry"] for notice in notices] == [90, 30, 7]
 
 
 async def test_the_sweep_expires_an_agreement_past_its_date(client) -> None:
