@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shared.agreements.visibility import visible_to
+from shared.clock import today
 from shared.dashboard.record import reports_needing_attention
 from shared.dashboard.rows import AgreementRow, agreement_rows
 from shared.milestones import service as milestones
 from shared.milestones.schemas import MilestonePublic
 from shared.models import Agreement, AgreementRollup
 from shared.reports.schemas import ReportPublic
-from shared.validation import today
 
 EXPIRING_WITHIN_DAYS = 90
 LIVE_STATUSES = ("signed", "active", "suspended")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import today
 from shared.contacts import service as contacts
 from shared.contacts.schemas import ContactPublic
 from shared.documents import service as documents
@@ -19,7 +20,6 @@ from shared.indicators import service as indicators
 from shared.indicators.schemas import IndicatorPublic
 from shared.reports import service as reports
 from shared.reports.schemas import ReportPublic
-from shared.validation import today
 
 LIMIT = 200
 

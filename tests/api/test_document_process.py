@@ -3,8 +3,6 @@ upload, and its log lines while contacts change (personal data stays out)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +12,7 @@ import httpx
 import pytest
 
 from tests.api.legal_factories import pdf_bytes
-from tests.live import ACCORDS, _wait_until_up, accords_env, free_port
+from tests.live import ACCORDS, Launched, accords_env, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -23,30 +21,17 @@ MIB = 1024 * 1024
 
 
 @contextmanager
-def accords_serve(tmp_path: Path, **settings: str) -> Iterator[tuple[str, int, Path]]:
-    """`accords serve` on a fresh SQLite file; yields (base URL, pid, log path)."""
+def accords_serve(tmp_path: Path, **settings: str) -> Iterator[tuple[str, Launched]]:
+    """`accords serve` on a fresh SQLite file; yields (base URL, the process)."""
     env = accords_env(
         database_url=f"sqlite:///{tmp_path / 'accords.db'}", bootstrap_api_key=KEY, **settings
     )
     subprocess.run([ACCORDS, "migrate"], env=env, check=True, capture_output=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [ACCORDS, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-        try:
-            with log_path.open("rb") as reader:
-                _wait_until_up(process, f"{base}/readyz", 30, reader)
-            yield base, process.pid, log_path
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with running(serve, env, ready_url=f"{base}/readyz") as launched:
+        yield base, launched
 
 
 def _peak_rss_bytes(pid: int) -> int:
@@ -99,7 +84,7 @@ def _multipart_stream(agreement_id: str, file_bytes: int) -> Iterator[bytes]:
 
 def test_a_refused_30_mb_upload_leaves_the_servers_peak_memory_flat(tmp_path) -> None:
     with (
-        accords_serve(tmp_path) as (base, pid, _log),
+        accords_serve(tmp_path) as (base, launched),
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client,
     ):
         agreement_id = _setup(client)
@@ -109,7 +94,7 @@ def test_a_refused_30_mb_upload_leaves_the_servers_peak_memory_flat(tmp_path) ->
             files={"file": ("a.pdf", pdf_bytes(padding=2 * MIB), "application/pdf")},
         )
         assert warm.status_code == 201, warm.text
-        before = _peak_rss_bytes(pid)
+        before = _peak_rss_bytes(launched.pid)
         try:
             response = client.post(
                 "/v1/documents",
@@ -120,7 +105,7 @@ def test_a_refused_30_mb_upload_leaves_the_servers_peak_memory_flat(tmp_path) ->
             status = response.status_code
         except httpx.HTTPError:  # the server may close while the client still sends
             status = None
-        after = _peak_rss_bytes(pid)
+        after = _peak_rss_bytes(launched.pid)
 
     growth = after - before
     print(
@@ -133,7 +118,7 @@ def test_a_refused_30_mb_upload_leaves_the_servers_peak_memory_flat(tmp_path) ->
 
 def test_contacts_reach_no_log_line(tmp_path) -> None:
     name, email, phone = "Zarghuna Qadeer-Testname", "zarghuna.unique@stza.gov.pk", "+92 51 7654321"
-    with accords_serve(tmp_path, log_level="debug") as (base, _pid, log_path):
+    with accords_serve(tmp_path, log_level="debug") as (base, launched):
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
             agreement_id = _setup(client)
             organization_id = client.get(f"/v1/agreements/{agreement_id}").json()["parties"][0][
@@ -155,7 +140,7 @@ def test_contacts_reach_no_log_line(tmp_path) -> None:
                 f"/v1/organizations/{organization_id}/contacts",
                 json={"name": name, "email": email.replace("@", " at ")},
             )
-        log = log_path.read_text()
+        log = launched.log_text()
 
     assert "request" in log  # the access lines were written
     for personal in (name, email, phone, "zarghuna"):

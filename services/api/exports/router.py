@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import Reader, SessionDep, SettingsDep
 from services.api.problems import problem_responses
 from shared.agreements.schemas import AgreementStatus, InstrumentType
+from shared.clock import today
 from shared.engagements.schemas import EngagementKind
 from shared.exports.resources import SHEETS
 from shared.exports.sheets import csv_stream, first_page, rows_of, xlsx_stream
@@ -19,7 +20,6 @@ from shared.iati import service as iati
 from shared.initiatives.schemas import InitiativeStatus
 from shared.milestones.schemas import MilestoneStatus
 from shared.reports.schemas import ReportStatus
-from shared.validation import today
 
 router = APIRouter(tags=["exports"])
 
