@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.agreements import versions
 from shared.agreements.legal_schemas import (
     AmendmentChanges,
@@ -157,7 +158,7 @@ async def update_amendment(
             setattr(amendment, field, fields[field])
     if payload.changes is not None:
         amendment.changes = payload.changes.as_dict()
-    amendment.updated_at = dt.datetime.now(dt.UTC)
+    amendment.updated_at = clock.utcnow()
     await session.flush()
     await record_change(
         session,
@@ -180,7 +181,7 @@ async def withdraw_amendment(
     _ensure_pending(amendment, "deleted")
     before = amendment_public(amendment)
     amendment.status = "withdrawn"
-    amendment.updated_at = dt.datetime.now(dt.UTC)
+    amendment.updated_at = clock.utcnow()
     await session.flush()
     await record_change(
         session,
@@ -203,7 +204,7 @@ async def apply_amendment(
     ``False``. Its changes are checked again: the agreement may have moved on
     since the amendment was recorded.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = clock.utcnow()
     claimed = await session.execute(
         update(Amendment)
         .where(Amendment.id == amendment.id, Amendment.status == "pending")

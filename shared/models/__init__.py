@@ -13,6 +13,12 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.reminders import (
+    CalendarFeed,
+    Notification,
+    NotificationOptOut,
+    NotificationSubscription,
+)
 from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
@@ -36,6 +42,7 @@ __all__ = [
     "Amendment",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
     "Contact",
     "DeadLetter",
     "Document",
@@ -49,6 +56,9 @@ __all__ = [
     "InitiativeRollup",
     "Measurement",
     "Milestone",
+    "Notification",
+    "NotificationOptOut",
+    "NotificationSubscription",
     "Organization",
     "OutboxEvent",
     "PartyAct",

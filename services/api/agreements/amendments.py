@@ -29,7 +29,7 @@ from shared.agreements.legal_schemas import (
     AmendmentUpdate,
 )
 from shared.agreements.reads import get_agreement
-from shared.validation import today
+from shared.clock import today
 
 router = APIRouter(tags=["amendments"])
 
