@@ -41,6 +41,8 @@ log = structlog.get_logger("accords.agreements")
 # An agreement in one of these is over: its terms no longer change.
 CLOSED_STATUSES = ("completed", "terminated", "expired", "cancelled")
 CHANGES_AT = ("body", "changes")
+# A bound on one sweep's work; the rest waits for the next sweep.
+DUE_PER_RUN = 500
 
 
 def amendment_public(amendment: Amendment) -> dict[str, Any]:
@@ -143,11 +145,7 @@ async def update_amendment(
     fields = payload.model_dump(exclude_unset=True, exclude={"changes"})
     if not fields and payload.changes is None:
         return amendment
-    changes = (
-        payload.changes
-        if payload.changes is not None
-        else (AmendmentChanges.model_validate(amendment.changes))
-    )
+    changes = payload.changes or AmendmentChanges.model_validate(amendment.changes)
     effective_from = payload.effective_from or amendment.effective_from
     await _check_amendment(
         session, agreement=agreement, changes=changes, effective_from=effective_from
@@ -281,7 +279,9 @@ async def apply_due_amendments(
     if agreement_id is not None:
         query = query.where(Amendment.agreement_id == agreement_id)
     due = (
-        await session.execute(query.order_by(Amendment.effective_from, Amendment.id).limit(500))
+        await session.execute(
+            query.order_by(Amendment.effective_from, Amendment.id).limit(DUE_PER_RUN)
+        )
     ).all()
     applied = 0
     for amendment_id, owner_id in due:
