@@ -5,7 +5,7 @@ agreement's ``terms_version``, and backfills version 1 of every existing
 agreement from its current terms.
 
 Revision ID: 0008
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from shared.ids import uuid7
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
