@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.agreements import versions
 from shared.agreements.legal_schemas import (
     AmendmentChanges,
@@ -40,6 +41,8 @@ log = structlog.get_logger("accords.agreements")
 # An agreement in one of these is over: its terms no longer change.
 CLOSED_STATUSES = ("completed", "terminated", "expired", "cancelled")
 CHANGES_AT = ("body", "changes")
+# A bound on one sweep's work; the rest waits for the next sweep.
+DUE_PER_RUN = 500
 
 
 def amendment_public(amendment: Amendment) -> dict[str, Any]:
@@ -142,11 +145,7 @@ async def update_amendment(
     fields = payload.model_dump(exclude_unset=True, exclude={"changes"})
     if not fields and payload.changes is None:
         return amendment
-    changes = (
-        payload.changes
-        if payload.changes is not None
-        else (AmendmentChanges.model_validate(amendment.changes))
-    )
+    changes = payload.changes or AmendmentChanges.model_validate(amendment.changes)
     effective_from = payload.effective_from or amendment.effective_from
     await _check_amendment(
         session, agreement=agreement, changes=changes, effective_from=effective_from
@@ -157,7 +156,7 @@ async def update_amendment(
             setattr(amendment, field, fields[field])
     if payload.changes is not None:
         amendment.changes = payload.changes.as_dict()
-    amendment.updated_at = dt.datetime.now(dt.UTC)
+    amendment.updated_at = clock.utcnow()
     await session.flush()
     await record_change(
         session,
@@ -180,7 +179,7 @@ async def withdraw_amendment(
     _ensure_pending(amendment, "deleted")
     before = amendment_public(amendment)
     amendment.status = "withdrawn"
-    amendment.updated_at = dt.datetime.now(dt.UTC)
+    amendment.updated_at = clock.utcnow()
     await session.flush()
     await record_change(
         session,
@@ -203,7 +202,7 @@ async def apply_amendment(
     ``False``. Its changes are checked again: the agreement may have moved on
     since the amendment was recorded.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = clock.utcnow()
     claimed = await session.execute(
         update(Amendment)
         .where(Amendment.id == amendment.id, Amendment.status == "pending")
@@ -280,7 +279,9 @@ async def apply_due_amendments(
     if agreement_id is not None:
         query = query.where(Amendment.agreement_id == agreement_id)
     due = (
-        await session.execute(query.order_by(Amendment.effective_from, Amendment.id).limit(500))
+        await session.execute(
+            query.order_by(Amendment.effective_from, Amendment.id).limit(DUE_PER_RUN)
+        )
     ).all()
     applied = 0
     for amendment_id, owner_id in due:

@@ -18,7 +18,8 @@ from shared.agreements.schemas import (
     _unique_parties,
     _unique_refs,
 )
-from shared.validation import RequestBody, today
+from shared.clock import today
+from shared.validation import RequestBody
 
 ActKind = Literal["signature", "ratification", "acceptance", "approval", "accession", "withdrawal"]
 AmendmentKind = Literal[

@@ -8,13 +8,13 @@ its representation changed.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.agreements import acts
 from shared.agreements.legal_schemas import PartyActCreate, PartyActPublic
 from shared.agreements.reads import as_public
@@ -61,7 +61,7 @@ def _refresh_party_dates(
             party.consented_on = dates.consented_on
             party.withdrawn_on = dates.withdrawn_on
     # The agreement reads differently now: a new version, a new ETag.
-    agreement.updated_at = dt.datetime.now(dt.UTC)
+    agreement.updated_at = clock.utcnow()
 
 
 async def record_party_act(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.agreements import versions
 from shared.agreements.reads import as_public
 from shared.agreements.schemas import (
@@ -241,7 +242,7 @@ async def apply_terms(
             setattr(agreement, field, changes[field])
     if objectives is not None:
         agreement.objectives = [objective.model_dump() for objective in objectives]
-    agreement.updated_at = dt.datetime.now(dt.UTC)
+    agreement.updated_at = clock.utcnow()
 
 
 async def update_agreement(

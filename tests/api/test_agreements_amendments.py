@@ -478,3 +478,41 @@ async def test_deleting_a_draft_agreement_deletes_its_amendments_documents(clien
     assert deleted.status_code == 204
     assert (await client.get(f"/v1/amendments/{amendment['id']}")).status_code == 404
     assert (await client.get(f"/v1/documents/{document['id']}")).status_code == 404
+
+
+async def test_an_amendment_that_no_longer_fits_stays_pending_and_the_others_apply(
+    client, app, settings
+) -> None:
+    agreement = await _active(client)
+    day = dt.date.fromisoformat(_days_from_today(30))
+    dropping = (
+        await _amend(
+            client,
+            agreement["id"],
+            {
+                "title": "Drop O2",
+                "kind": "objectives",
+                "effective_from": day.isoformat(),
+                "changes": {"objectives": [agreement["objectives"][0]]},
+            },
+        )
+    ).json()
+    extending = (await _amend(client, agreement["id"], _extension(day.isoformat()))).json()
+    initiative = await client.post(
+        f"/v1/agreements/{agreement['id']}/initiatives",
+        json={
+            "title": "Collaborative research",
+            "objective_ref": "O2",
+            "lead_organization_id": agreement["parties"][0]["organization_id"],
+        },
+    )
+    assert initiative.status_code == 201, initiative.text
+
+    report = await sweep_once(app.state.sessionmaker, settings, today=day)
+    statuses = [
+        (await client.get(f"/v1/amendments/{amendment['id']}")).json()["status"]
+        for amendment in (dropping, extending)
+    ]
+
+    assert report.amended == 1
+    assert statuses == ["pending", "applied"]
