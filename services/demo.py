@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from services.demo_records import load_records
 from services.demo_tracking import load_tracking
+from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import service as agreements
 from shared.agreements.schemas import AgreementCreate, TransitionRequest
 from shared.db import create_engine, create_sessionmaker
@@ -110,7 +111,7 @@ async def load_demo(settings: Settings) -> str:
                 ("signed", SIGNED_ON),
                 ("active", SIGNED_ON),
             ):
-                await agreements.transition_agreement(
+                await agreement_lifecycle.transition_agreement(
                     session,
                     actor=actor,
                     agreement=mou,

@@ -1,12 +1,19 @@
-"""State machines of agreements and initiatives: pure rules, no I/O."""
+"""Statuses and state machines of agreements, initiatives, milestones and
+research collaborations: pure rules, no I/O.
+
+Each status set is written once, here, as a ``Literal`` (what the schemas
+declare, so the OpenAPI enums come from it) and the tuple derived from it
+(what the code and the SQL filters use).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-AGREEMENT_STATUSES = (
+AgreementStatus = Literal[
     "draft",
     "negotiation",
     "signed",
@@ -16,9 +23,10 @@ AGREEMENT_STATUSES = (
     "terminated",
     "expired",
     "cancelled",
-)
+]
+AGREEMENT_STATUSES: tuple[AgreementStatus, ...] = get_args(AgreementStatus)
 
-AGREEMENT_TRANSITIONS: Mapping[str, tuple[str, ...]] = {
+AGREEMENT_TRANSITIONS: Mapping[str, tuple[AgreementStatus, ...]] = {
     "draft": ("negotiation", "cancelled"),
     "negotiation": ("signed", "cancelled"),
     "signed": ("active", "expired"),
@@ -30,10 +38,16 @@ AGREEMENT_TRANSITIONS: Mapping[str, tuple[str, ...]] = {
     "cancelled": (),
 }
 
-INITIATIVE_STATUSES = ("planned", "in_progress", "on_hold", "completed", "cancelled")
-INITIATIVE_OPEN_STATUSES = ("planned", "in_progress", "on_hold")
+# Nothing more happens to an agreement in these: no transition leaves them.
+AGREEMENT_CLOSED_STATUSES: tuple[AgreementStatus, ...] = tuple(
+    status for status in AGREEMENT_STATUSES if not AGREEMENT_TRANSITIONS[status]
+)
 
-INITIATIVE_TRANSITIONS: Mapping[str, tuple[str, ...]] = {
+InitiativeStatus = Literal["planned", "in_progress", "on_hold", "completed", "cancelled"]
+INITIATIVE_STATUSES: tuple[InitiativeStatus, ...] = get_args(InitiativeStatus)
+INITIATIVE_OPEN_STATUSES: tuple[InitiativeStatus, ...] = ("planned", "in_progress", "on_hold")
+
+INITIATIVE_TRANSITIONS: Mapping[str, tuple[InitiativeStatus, ...]] = {
     "planned": ("in_progress", "cancelled"),
     "in_progress": ("on_hold", "completed", "cancelled"),
     "on_hold": ("in_progress", "cancelled"),
@@ -119,10 +133,24 @@ def initiative_cascade(
     return CascadedStatus(status=target, paused_from_status=remembered)
 
 
-MILESTONE_STATUSES = ("pending", "in_progress", "done", "cancelled")
+MilestoneStatus = Literal["pending", "in_progress", "done", "cancelled"]
+MILESTONE_STATUSES: tuple[MilestoneStatus, ...] = get_args(MilestoneStatus)
+# Finished with, one way or the other: never overdue, not due soon.
+MILESTONE_CLOSED_STATUSES: tuple[MilestoneStatus, ...] = ("done", "cancelled")
 
-RESEARCH_STATUSES = ("proposed", "active", "concluded", "cancelled")
-RESEARCH_TRANSITIONS: Mapping[str, tuple[str, ...]] = {
+
+def milestone_is_overdue(status: str, due_on: dt.date, today: dt.date) -> bool:
+    """The overdue rule: not done or cancelled, and due before today.
+
+    Never stored; :func:`shared.milestones.service.overdue_condition` is its
+    SQL form, built from the same :data:`MILESTONE_CLOSED_STATUSES`.
+    """
+    return status not in MILESTONE_CLOSED_STATUSES and due_on < today
+
+
+ResearchStatus = Literal["proposed", "active", "concluded", "cancelled"]
+RESEARCH_STATUSES: tuple[ResearchStatus, ...] = get_args(ResearchStatus)
+RESEARCH_TRANSITIONS: Mapping[str, tuple[ResearchStatus, ...]] = {
     "proposed": ("active", "cancelled"),
     "active": ("concluded", "cancelled"),
     "concluded": (),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -67,3 +68,26 @@ async def transition(
     return await client.post(
         f"/v1/agreements/{agreement_id}/transitions", json={"to": to, **fields}
     )
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parametrized value that names a resource a fixture made (known only at run time)."""
+
+    name: str
+    field: str = "id"
+
+
+def resolved(params: dict[str, Any], made: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``params`` with each :class:`Ref` replaced by the field of the resource it names."""
+    return {
+        key: made[value.name][value.field] if isinstance(value, Ref) else value
+        for key, value in params.items()
+    }
+
+
+async def listed_ids(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> list[str]:
+    """The ids a list endpoint answers for ``params``, in order."""
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]

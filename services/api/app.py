@@ -29,7 +29,8 @@ from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from services.api.milestones.router import router as milestones_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
-from services.api.ratelimit import RateLimitMiddleware, create_rate_limiter, document_rate_limits
+from services.api.ratelimit.limiter import create_rate_limiter
+from services.api.ratelimit.middleware import RateLimitMiddleware, document_rate_limits
 from services.api.research_collaborations.router import router as research_router
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router

@@ -18,10 +18,11 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.auth import BEARER_CHALLENGE, Principal, parse_bearer, principal_for
 from services.api.idempotency import claim_idempotency_key
 from shared.db import driver_connection
 from shared.errors import Forbidden, Unauthorized
-from shared.events import Actor, new_event_ids
+from shared.events import new_event_ids
 from shared.models import ApiKey
 from shared.security import grants, hash_api_key
 from shared.settings import Settings
@@ -65,38 +66,20 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller."""
-
-    api_key_id: uuid.UUID
-    scopes: frozenset[str]
-    organization_id: uuid.UUID | None
-    request_id: str | None
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(api_key_id=self.api_key_id, request_id=self.request_id)
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.scopes
-
-
 def _bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized(
             "Send an api key as 'Authorization: Bearer <key>'.",
-            headers={"WWW-Authenticate": 'Bearer realm="accords"'},
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
         )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = parse_bearer(header)
+    if token is None:
         raise Unauthorized(
             "The Authorization header must use the Bearer scheme.",
-            headers={"WWW-Authenticate": 'Bearer realm="accords"'},
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
         )
-    return token.strip()
+    return token
 
 
 async def _authenticate(request: Request, session: AsyncSession) -> Principal:
@@ -109,14 +92,9 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
     if row is None:
         raise Unauthorized(
             "The api key is unknown or has been revoked.",
-            headers={"WWW-Authenticate": 'Bearer realm="accords", error="invalid_token"'},
+            headers={"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'},
         )
-    principal = Principal(
-        api_key_id=row.id,
-        scopes=frozenset(row.scopes),
-        organization_id=row.organization_id,
-        request_id=getattr(request.state, "request_id", None),
-    )
+    principal = principal_for(row, request_id=getattr(request.state, "request_id", None))
     request.state.principal = principal
     if request.method == "POST":
         # In this transaction: replays, refuses, or lets the request run (Idempotency-Key).

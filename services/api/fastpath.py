@@ -31,11 +31,10 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.agreements.router import get_agreement
-from services.api.deps import Principal
+from services.api.auth import Principal, bearer_token, principal_for
 from services.api.http import etag_for
-from services.api.ratelimit import bearer_token
+from shared.agreements.reads import fetch_public_agreement
 from shared.agreements.schemas import AgreementPublic
-from shared.agreements.service import fetch_public_agreement
 from shared.db import borrowed_connection
 from shared.security import grants, hash_api_key
 
@@ -112,12 +111,7 @@ class FastReadMiddleware:
         row = cache.peek(hash_api_key(token)) if token is not None else None
         if row is None or not grants(row.scopes, fast_read.scope):
             return False
-        principal = Principal(
-            api_key_id=row.id,
-            scopes=frozenset(row.scopes),
-            organization_id=row.organization_id,
-            request_id=scope.get("state", {}).get("request_id"),
-        )
+        principal = principal_for(row, request_id=scope.get("state", {}).get("request_id"))
         try:
             async with borrowed_connection(state.engine) as connection:
                 answer = await fast_read.read(connection, principal, params)

@@ -43,7 +43,7 @@ from shared.errors import Conflict, DomainError
 from shared.models import IdempotencyRecord
 
 if TYPE_CHECKING:
-    from services.api.deps import Principal
+    from services.api.auth import Principal
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

@@ -16,6 +16,8 @@ from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.problems import send_problem
+
 log = structlog.get_logger("accords.access")
 
 REQUESTS = Counter(
@@ -134,7 +136,13 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > max_bytes:
-                    await _send_too_large(send, max_bytes)
+                    await send_problem(
+                        scope,
+                        receive,
+                        send,
+                        413,
+                        f"The request body is larger than {max_bytes} bytes.",
+                    )
                     return
         received = 0
 
@@ -150,30 +158,6 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-async def _send_too_large(send: Send, limit: int) -> None:
-    import json
-
-    body = json.dumps(
-        {
-            "type": "https://accords.dev/problems/content-too-large",
-            "title": "Content too large",
-            "status": 413,
-            "detail": f"The request body is larger than {limit} bytes.",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from shared.errors import DomainError
 
@@ -77,6 +78,22 @@ def problem_response(
     }
     body.update({key: value for key, value in extensions.items() if value is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+async def send_problem(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer a problem from raw ASGI middleware, which runs outside the exception handlers.
+
+    The same document as :func:`problem_response`, sent as that response sends it.
+    """
+    await problem_response(status, detail, headers=headers)(scope, receive, send)
 
 
 def _loc(raw: tuple[Any, ...] | list[Any]) -> list[str | int]:

@@ -1,7 +1,7 @@
 """What an organization-bound api key may do beyond reading its agreements.
 
 Agreements and everything under them are filtered through
-``shared.agreements.service.visible_to``: outside its organization's
+``shared.agreements.visibility.visible_to``: outside its organization's
 agreements a bound key meets 404, exactly as for a missing resource. The
 rules here cover the rest:
 

@@ -1,11 +1,11 @@
-"""The worker: consumes the outbox, computes rollups, runs the sweep.
+"""The worker: consumes the outbox, computes rollups, delivers webhooks, runs the sweep.
 
 How an event travels
 --------------------
 1. A request (or the sweep, or a consumer) commits a change together with its
    ``outbox_events`` row (:func:`shared.events.record_change`).
 2. Right after the commit the API publishes the event id to the broker
-   (:class:`shared.broker.Publisher`) and marks the row dispatched.
+   (:class:`shared.broker.OutboxPublisher`) and marks the row dispatched.
    If that fails (crash, broker down), the relay (:mod:`services.worker.relay`)
    re-publishes rows still undispatched after a short delay.
 3. The relay, one at a time, gives committed events their feed ``position``
@@ -19,19 +19,17 @@ How an event travels
    event by event. A message that fails every retry lands in
    ``dead_letters`` (``accords dead-letters``).
 
-Registering a handler (webhook fan-out and others)
---------------------------------------------------
-A handler is an ``async def handler(session, event)`` taking the session of
+Registering a handler
+---------------------
+A handler is a :class:`services.worker.dispatch.Handler`: a name (the
+consumer name of its ``processed_events`` rows), event type prefixes (``""``
+= every event) and an ``async def run(session, event)`` taking the session of
 its transaction and the :class:`shared.models.OutboxEvent`. It flushes,
-never commits; events it records are published after its commit. Register it
-with the decorator, keyed by event type prefixes (``""`` = every event)::
+never commits; events it records are published after its commit.
 
-    from services.worker.dispatch import on_event
-
-    @on_event("", name="webhooks.fan_out")
-    async def fan_out(session, event): ...
-
-and make sure its module is listed in
-:data:`services.worker.dispatch.HANDLER_MODULES` (``services.worker.webhooks``
-already is), which the worker and ``accords dev`` import at start-up.
+Nothing registers at import. :func:`services.worker.handlers.register_handlers`
+adds the handlers (and installs the session listeners they need) when a
+worker process boots (:class:`services.worker.runtime.PipelineRuntime`, used
+by ``accords worker`` and the embedded pipeline of ``accords dev``); add a new
+handler to the tuple there.
 """

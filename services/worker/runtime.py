@@ -17,7 +17,7 @@ from dramatiq.middleware import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.worker.consumer import EventBatcher
-from services.worker.dispatch import load_handlers
+from services.worker.handlers import register_handlers
 from services.worker.relay import run_relay
 from services.worker.sweep import run_sweep
 from shared.broker import OutboxPublisher
@@ -58,7 +58,7 @@ class PipelineRuntime(Middleware):
         # Runs after the AsyncIO middleware's (added earlier) started the event
         # loop, and before any worker thread takes a message.
         global _current
-        load_handlers()
+        register_handlers()
         get_event_loop_thread().run_coroutine(self._start(broker))
         _current = self
 

@@ -25,11 +25,13 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.worker.rollups import recompute_agreement, today_utc
-from shared.agreements.service import apply_transition, as_public, get_agreement
+from shared.agreements.lifecycle import apply_transition
+from shared.agreements.reads import as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
+from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
+from shared.rollups.store import recompute_agreement, today_utc
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
@@ -94,8 +96,7 @@ async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
         await session.scalars(
             select(Milestone)
             .where(
-                Milestone.status.not_in(("done", "cancelled")),
-                Milestone.due_on < today,
+                overdue_condition(today),
                 _not_marked("milestone.overdue", Milestone.id, ""),
             )
             .order_by(Milestone.id)

@@ -44,7 +44,7 @@ from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.worker.dispatch import on_events
+from services.worker.dispatch import batch_handler
 from shared.db import create_autocommit_sessionmaker, utcnow
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -173,7 +173,6 @@ _ENABLED_ENDPOINTS = select(
 ).where(WebhookEndpoint.enabled.is_(True))
 
 
-@on_events("", name="webhooks.fan_out")
 async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> None:
     """Add a delivery of each event for every enabled endpoint that wants it,
     with one insert for all of them.
@@ -254,6 +253,10 @@ async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> No
 async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
     """:func:`fan_out_events` for one event."""
     await fan_out_events(session, [event])
+
+
+# The consumer name of its processed_events rows: keep it stable.
+FAN_OUT = batch_handler(fan_out_events, "", name="webhooks.fan_out")
 
 
 # --- sending ------------------------------------------------------------------------

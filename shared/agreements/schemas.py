@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.lifecycle import AgreementStatus
 from shared.validation import Patch, RequestBody, bounded_text
 
 InstrumentType = Literal[
@@ -21,17 +22,6 @@ InstrumentType = Literal[
 ]
 LegalCharacter = Literal["binding", "non_binding"]
 PartyRole = Literal["signatory", "implementing_partner", "funder", "witness", "observer"]
-AgreementStatus = Literal[
-    "draft",
-    "negotiation",
-    "signed",
-    "active",
-    "suspended",
-    "completed",
-    "terminated",
-    "expired",
-    "cancelled",
-]
 Reference = bounded_text(100)
 Title = bounded_text(500)
 FocusArea = bounded_text(100)

@@ -10,7 +10,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shared.agreements.service import under_visible_agreements, visible_to
+from shared.agreements.visibility import under_visible_agreements, visible_to
 from shared.documents.service import delete_documents_of
 from shared.engagements.schemas import (
     EngagementCreate,

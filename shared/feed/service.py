@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import visible_to
+from shared.agreements.visibility import visible_to
 from shared.errors import Conflict, NotFound
 from shared.models import Agreement, OutboxEvent
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.lifecycle import InitiativeStatus
 from shared.validation import Patch, RequestBody, bounded_text
 
-InitiativeStatus = Literal["planned", "in_progress", "on_hold", "completed", "cancelled"]
 Title = bounded_text(500)
 ObjectiveRef = bounded_text(20)
 # Bounded so that sums of weights stay far from any integer overflow.

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import get_agreement, under_visible_agreements
+from shared.agreements.reads import get_agreement
+from shared.agreements.visibility import under_visible_agreements
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -31,12 +32,9 @@ from shared.initiatives.schemas import (
     check_date_order,
     initiative_date_pairs,
 )
-from shared.lifecycle import allowed_initiative_targets
+from shared.lifecycle import AGREEMENT_CLOSED_STATUSES, allowed_initiative_targets
 from shared.models import Agreement, Initiative, Milestone
 from shared.validation import today
-
-# Work cannot be started or recorded under an agreement in these statuses.
-CLOSED_AGREEMENT_STATUSES = ("completed", "terminated", "expired", "cancelled")
 
 
 def _aggregate(initiative: Initiative) -> Aggregate:
@@ -136,7 +134,7 @@ async def create_initiative(
     session: AsyncSession, *, actor: Actor, agreement: Agreement, payload: InitiativeCreate
 ) -> Initiative:
     """Record an initiative in `planned` under ``agreement`` (loaded with its parties)."""
-    if agreement.status in CLOSED_AGREEMENT_STATUSES:
+    if agreement.status in AGREEMENT_CLOSED_STATUSES:
         raise Conflict(
             f"The agreement is {agreement.status}; no new initiatives can be recorded under it."
         )
@@ -220,7 +218,7 @@ async def transition_initiative(
             allowed=list(allowed),
         )
     if request.to == "in_progress" and (
-        agreement.status == "suspended" or agreement.status in CLOSED_AGREEMENT_STATUSES
+        agreement.status == "suspended" or agreement.status in AGREEMENT_CLOSED_STATUSES
     ):
         raise TransitionConditionFailed(
             f"Moving to in_progress needs an agreement that is not {agreement.status}"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.initiatives.schemas import MAX_WEIGHT
+from shared.lifecycle import MilestoneStatus
 from shared.validation import Patch, RequestBody, bounded_text
 
-MilestoneStatus = Literal["pending", "in_progress", "done", "cancelled"]
 Title = bounded_text(500)
 
 

@@ -13,20 +13,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.service import under_visible_agreements
+from shared.agreements.visibility import under_visible_agreements
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
+from shared.lifecycle import MILESTONE_CLOSED_STATUSES
 from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
 from shared.validation import today
 
-CLOSED_MILESTONE_STATUSES = ("done", "cancelled")
-
 
 def overdue_condition(on: dt.date) -> ColumnElement[bool]:
-    """SQL twin of :attr:`Milestone.overdue`."""
-    return and_(Milestone.status.not_in(CLOSED_MILESTONE_STATUSES), Milestone.due_on < on)
+    """The SQL form of :func:`shared.lifecycle.milestone_is_overdue` on day ``on``."""
+    return and_(Milestone.status.not_in(MILESTONE_CLOSED_STATUSES), Milestone.due_on < on)
 
 
 def _aggregate(milestone: Milestone) -> Aggregate:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
+from shared.lifecycle import milestone_is_overdue
 from shared.models.mixins import VersionedResource
 
 
@@ -72,7 +73,7 @@ class Milestone(VersionedResource, Base):
 
     @property
     def overdue(self) -> bool:
-        return self.status not in ("done", "cancelled") and self.due_on < _today()
+        return milestone_is_overdue(self.status, self.due_on, _today())
 
 
 class Engagement(VersionedResource, Base):

@@ -15,9 +15,9 @@ from pydantic import (
     model_validator,
 )
 
+from shared.lifecycle import ResearchStatus
 from shared.validation import Doi, Orcid, Patch, RequestBody, bounded_text
 
-ResearchStatus = Literal["proposed", "active", "concluded", "cancelled"]
 ParticipantRole = Literal["lead", "partner", "funder"]
 OutputKind = Literal["publication", "report", "dataset", "software", "patent", "policy_brief"]
 Title = bounded_text(500)

@@ -22,17 +22,18 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-HEALTH_ORDER = ("completed", "not_started", "on_track", "at_risk", "off_track")
+from shared.lifecycle import MILESTONE_CLOSED_STATUSES, milestone_is_overdue
+
+Health = Literal["completed", "not_started", "on_track", "at_risk", "off_track"]
+HEALTH_ORDER: tuple[Health, ...] = get_args(Health)
 """From best to worst: an agreement's health is the worst of its parts."""
 
 OFF_TRACK_SPI = 0.8
 AT_RISK_SPI = 0.95
 OFF_TRACK_DAYS_OVERDUE = 30
 DUE_SOON_DAYS = 30
-
-CLOSED_MILESTONE_STATUSES = ("done", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def counted(milestones: Iterable[MilestoneFacts]) -> list[MilestoneFacts]:
 
 
 def is_overdue(milestone: MilestoneFacts, today: dt.date) -> bool:
-    return milestone.status not in CLOSED_MILESTONE_STATUSES and milestone.due_on < today
+    return milestone_is_overdue(milestone.status, milestone.due_on, today)
 
 
 def days_overdue(milestone: MilestoneFacts, today: dt.date) -> int:
@@ -190,14 +191,14 @@ def milestone_counts(milestones: Sequence[MilestoneFacts], today: dt.date) -> di
         "due_within_30_days": sum(
             1
             for m in milestones
-            if m.status not in CLOSED_MILESTONE_STATUSES and today <= m.due_on <= soon
+            if m.status not in MILESTONE_CLOSED_STATUSES and today <= m.due_on <= soon
         ),
     }
 
 
 def next_due(milestones: Sequence[MilestoneFacts], today: dt.date) -> dict[str, Any] | None:
     upcoming = [
-        m for m in milestones if m.status not in CLOSED_MILESTONE_STATUSES and m.due_on >= today
+        m for m in milestones if m.status not in MILESTONE_CLOSED_STATUSES and m.due_on >= today
     ]
     if not upcoming:
         return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-Health = Literal["off_track", "at_risk", "on_track", "not_started", "completed"]
+from shared.rollups.rules import Health
 
 
 class MilestoneCounts(BaseModel):

@@ -12,8 +12,8 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.worker.rollups import load_agreement_facts, today_utc
-from shared.agreements.service import get_agreement, visible_to
+from shared.agreements.reads import get_agreement
+from shared.agreements.visibility import visible_to
 from shared.errors import NotFound
 from shared.models import (
     Agreement,
@@ -24,6 +24,7 @@ from shared.models import (
     Organization,
 )
 from shared.rollups import rules
+from shared.rollups.store import load_agreement_facts, today_utc
 
 
 def _with_time(body: dict[str, Any], computed_at: dt.datetime) -> dict[str, Any]:

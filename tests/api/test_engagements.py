@@ -12,7 +12,7 @@ from tests.api.tracking_factories import (
     events_of,
 )
 from tests.conftest import client_for, make_key
-from tests.factories import create_agreement, create_organization
+from tests.factories import Ref, create_agreement, create_organization, listed_ids, resolved
 
 
 @pytest.fixture
@@ -165,7 +165,9 @@ async def test_an_agreement_with_engagements_cannot_be_deleted(client, agreement
     assert response.status_code == 409
 
 
-async def test_filters(client, agreement) -> None:
+@pytest.fixture
+async def filtered(client, agreement) -> dict[str, dict]:
+    """Two engagements under different agreements, of different kinds, dates and guests."""
     other = await create_agreement(client)
     guest = await create_organization(client)
     visit = await create_engagement(client, agreement, starts_on="2023-10-10")
@@ -177,18 +179,26 @@ async def test_filters(client, agreement) -> None:
         host_organization_id=None,
         participant_organization_ids=[guest["id"]],
     )
+    return {"visit": visit, "workshop": workshop, "other": other, "guest": guest}
 
-    async def ids(**params) -> list[str]:
-        response = await client.get("/v1/engagements", params=params)
-        assert response.status_code == 200, response.text
-        return [engagement["id"] for engagement in response.json()["items"]]
 
-    assert await ids() == [visit["id"], workshop["id"]]
-    assert await ids(agreement_id=other["id"]) == [workshop["id"]]
-    assert await ids(kind="delegation_visit") == [visit["id"]]
-    assert await ids(organization_id=guest["id"]) == [workshop["id"]]
-    assert await ids(starts_after="2024-01-01") == [workshop["id"]]
-    assert await ids(starts_before="2024-01-01") == [visit["id"]]
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({}, ["visit", "workshop"], id="none"),
+        pytest.param({"agreement_id": Ref("other")}, ["workshop"], id="agreement_id"),
+        pytest.param({"kind": "delegation_visit"}, ["visit"], id="kind"),
+        pytest.param({"organization_id": Ref("guest")}, ["workshop"], id="organization_id"),
+        pytest.param({"starts_after": "2024-01-01"}, ["workshop"], id="starts_after"),
+        pytest.param({"starts_before": "2024-01-01"}, ["visit"], id="starts_before"),
+    ],
+)
+async def test_a_filter_lists_only_the_matching_engagements(
+    client, filtered, params, expected
+) -> None:
+    ids = await listed_ids(client, "/v1/engagements", resolved(params, filtered))
+
+    assert ids == [filtered[name]["id"] for name in expected]
 
 
 async def test_pages_with_cursor_cover_every_engagement_once(client, agreement) -> None:

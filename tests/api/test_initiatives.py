@@ -13,7 +13,14 @@ from tests.api.tracking_factories import (
     move_initiative,
 )
 from tests.conftest import client_for, make_key
-from tests.factories import create_agreement, create_organization, transition
+from tests.factories import (
+    Ref,
+    create_agreement,
+    create_organization,
+    listed_ids,
+    resolved,
+    transition,
+)
 
 
 async def test_create_starts_planned_under_its_agreement(client) -> None:
@@ -108,7 +115,9 @@ async def test_a_terminated_agreement_takes_no_new_initiative(client) -> None:
     assert response.status_code == 409
 
 
-async def test_filters(client) -> None:
+@pytest.fixture
+async def filtered(client) -> dict[str, dict]:
+    """Two initiatives under different agreements, objectives and leads."""
     first = await create_agreement(client)
     second = await create_agreement(client)
     one = await create_initiative(client, first)
@@ -118,18 +127,27 @@ async def test_filters(client) -> None:
         objective_ref="O2",
         lead_organization_id=second["parties"][1]["organization_id"],
     )
+    lead = {"id": second["parties"][1]["organization_id"]}
+    return {"one": one, "two": two, "second": second, "lead": lead}
 
-    async def ids(**params) -> list[str]:
-        response = await client.get("/v1/initiatives", params=params)
-        assert response.status_code == 200, response.text
-        return [initiative["id"] for initiative in response.json()["items"]]
 
-    assert await ids() == [one["id"], two["id"]]
-    assert await ids(agreement_id=second["id"]) == [two["id"]]
-    assert await ids(lead_organization_id=second["parties"][1]["organization_id"]) == [two["id"]]
-    assert await ids(objective_ref="O2") == [two["id"]]
-    assert await ids(status="planned") == [one["id"], two["id"]]
-    assert await ids(status="completed") == []
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({}, ["one", "two"], id="none"),
+        pytest.param({"agreement_id": Ref("second")}, ["two"], id="agreement_id"),
+        pytest.param({"lead_organization_id": Ref("lead")}, ["two"], id="lead_organization_id"),
+        pytest.param({"objective_ref": "O2"}, ["two"], id="objective_ref"),
+        pytest.param({"status": "planned"}, ["one", "two"], id="status-matching-both"),
+        pytest.param({"status": "completed"}, [], id="status-matching-none"),
+    ],
+)
+async def test_a_filter_lists_only_the_matching_initiatives(
+    client, filtered, params, expected
+) -> None:
+    ids = await listed_ids(client, "/v1/initiatives", resolved(params, filtered))
+
+    assert ids == [filtered[name]["id"] for name in expected]
 
 
 async def test_pages_with_cursor_cover_every_initiative_once(client) -> None:

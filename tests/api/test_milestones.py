@@ -12,7 +12,7 @@ from tests.api.tracking_factories import (
     events_of,
 )
 from tests.conftest import client_for, make_key
-from tests.factories import create_agreement
+from tests.factories import Ref, create_agreement, listed_ids, resolved
 
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = (TODAY - dt.timedelta(days=1)).isoformat()
@@ -193,28 +193,49 @@ async def test_engagement_of_another_agreement_answers_422(client, initiative) -
     assert response.json()["errors"][0]["loc"] == ["body", "engagement_id"]
 
 
-async def test_filters(client, agreement, initiative) -> None:
+@pytest.fixture
+async def filtered(client, initiative) -> dict[str, dict]:
+    """Milestones overdue, due later, done late, and under another agreement."""
     other_initiative = await create_initiative(client, await create_agreement(client))
-    overdue = await create_milestone(client, initiative["id"], due_on=YESTERDAY)
-    later = await create_milestone(client, initiative["id"], due_on="2030-06-30")
-    done_late = await create_milestone(client, initiative["id"], due_on=YESTERDAY, status="done")
-    elsewhere = await create_milestone(client, other_initiative["id"], due_on="2029-01-01")
+    return {
+        "initiative": initiative,
+        "other_initiative": other_initiative,
+        "overdue": await create_milestone(client, initiative["id"], due_on=YESTERDAY),
+        "later": await create_milestone(client, initiative["id"], due_on="2030-06-30"),
+        "done_late": await create_milestone(
+            client, initiative["id"], due_on=YESTERDAY, status="done"
+        ),
+        "elsewhere": await create_milestone(client, other_initiative["id"], due_on="2029-01-01"),
+    }
 
-    async def ids(**params) -> list[str]:
-        response = await client.get("/v1/milestones", params=params)
-        assert response.status_code == 200, response.text
-        return [milestone["id"] for milestone in response.json()["items"]]
 
-    assert await ids(overdue="true") == [overdue["id"]]
-    assert await ids(overdue="false") == [later["id"], done_late["id"], elsewhere["id"]]
-    assert await ids(initiative_id=initiative["id"]) == [
-        overdue["id"],
-        later["id"],
-        done_late["id"],
-    ]
-    assert await ids(agreement_id=other_initiative["agreement_id"]) == [elsewhere["id"]]
-    assert await ids(status="done") == [done_late["id"]]
-    assert await ids(due_before="2030-01-01") == [overdue["id"], done_late["id"], elsewhere["id"]]
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({"overdue": "true"}, ["overdue"], id="overdue"),
+        pytest.param({"overdue": "false"}, ["later", "done_late", "elsewhere"], id="not-overdue"),
+        pytest.param(
+            {"initiative_id": Ref("initiative")},
+            ["overdue", "later", "done_late"],
+            id="initiative_id",
+        ),
+        pytest.param(
+            {"agreement_id": Ref("other_initiative", "agreement_id")},
+            ["elsewhere"],
+            id="agreement_id",
+        ),
+        pytest.param({"status": "done"}, ["done_late"], id="status"),
+        pytest.param(
+            {"due_before": "2030-01-01"}, ["overdue", "done_late", "elsewhere"], id="due_before"
+        ),
+    ],
+)
+async def test_a_filter_lists_only_the_matching_milestones(
+    client, filtered, params, expected
+) -> None:
+    ids = await listed_ids(client, "/v1/milestones", resolved(params, filtered))
+
+    assert ids == [filtered[name]["id"] for name in expected]
 
 
 async def test_pages_with_cursor_cover_every_milestone_once(client, initiative) -> None:

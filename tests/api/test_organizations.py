@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import create_agreement, create_organization, organization_body
+from tests.factories import create_agreement, create_organization, listed_ids, organization_body
 
 
 async def test_create_returns_201_with_location_and_etag(client) -> None:
@@ -48,25 +48,38 @@ async def test_unknown_field_is_refused(client) -> None:
     assert response.status_code == 422
 
 
-async def test_filters_by_country_kind_and_search(client) -> None:
-    await create_organization(client, name="Special Technology Zones Authority", acronym="STZA")
-    await create_organization(
-        client,
-        name="Great Wall Enterprise Institute",
-        acronym="GEI",
-        country="CN",
-        kind="research_institute",
-    )
+@pytest.fixture
+async def filtered(client) -> dict[str, dict]:
+    """STZA (a Pakistani agency) and GEI (a Chinese research institute)."""
+    return {
+        "STZA": await create_organization(
+            client, name="Special Technology Zones Authority", acronym="STZA"
+        ),
+        "GEI": await create_organization(
+            client,
+            name="Great Wall Enterprise Institute",
+            acronym="GEI",
+            country="CN",
+            kind="research_institute",
+        ),
+    }
 
-    by_country = (await client.get("/v1/organizations", params={"country": "cn"})).json()
-    by_kind = (await client.get("/v1/organizations", params={"kind": "government_agency"})).json()
-    by_acronym = (await client.get("/v1/organizations", params={"q": "gei"})).json()
-    by_name = (await client.get("/v1/organizations", params={"q": "zones"})).json()
 
-    assert [org["acronym"] for org in by_country["items"]] == ["GEI"]
-    assert [org["acronym"] for org in by_kind["items"]] == ["STZA"]
-    assert [org["acronym"] for org in by_acronym["items"]] == ["GEI"]
-    assert [org["acronym"] for org in by_name["items"]] == ["STZA"]
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({"country": "cn"}, ["GEI"], id="country-ignores-case"),
+        pytest.param({"kind": "government_agency"}, ["STZA"], id="kind"),
+        pytest.param({"q": "gei"}, ["GEI"], id="q-on-acronym"),
+        pytest.param({"q": "zones"}, ["STZA"], id="q-on-name"),
+    ],
+)
+async def test_a_filter_lists_only_the_matching_organizations(
+    client, filtered, params, expected
+) -> None:
+    ids = await listed_ids(client, "/v1/organizations", params)
+
+    assert ids == [filtered[name]["id"] for name in expected]
 
 
 async def test_patch_changes_fields_and_bumps_version(client) -> None:

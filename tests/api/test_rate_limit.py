@@ -5,11 +5,10 @@ import uuid
 import pytest
 
 from services.api.app import create_app
-from services.api.ratelimit import (
+from services.api.ratelimit.limiter import Decision, RateLimiter
+from services.api.ratelimit.stores import (
     DatabaseCounterStore,
-    Decision,
     NearLimitExactStore,
-    RateLimiter,
     RedisCounterStore,
 )
 from shared.settings import Settings

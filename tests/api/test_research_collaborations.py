@@ -8,7 +8,7 @@ from sqlalchemy import select
 from shared.models import OutboxEvent
 from tests.api.tracking_factories import create_research, events_of, research_body
 from tests.conftest import client_for, make_key
-from tests.factories import create_agreement, create_organization
+from tests.factories import Ref, create_agreement, create_organization, listed_ids, resolved
 
 VALID_ORCID = "0000-0002-1825-0097"
 
@@ -243,22 +243,37 @@ async def test_one_under_an_agreement_writes_on_the_agreement_stream(client, app
     )
 
 
-async def test_filters(client, organizations) -> None:
+@pytest.fixture
+async def filtered(client, organizations) -> dict[str, dict]:
+    """A standalone collaboration and an active one under an agreement."""
     agreement = await create_agreement(client)
     parties = [party["organization_id"] for party in agreement["parties"]]
-    standalone = await create_research(client, organizations, research_area="materials")
-    under = await create_research(client, parties, agreement_id=agreement["id"], status="active")
+    return {
+        "agreement": agreement,
+        "partner": {"id": organizations[1]},
+        "standalone": await create_research(client, organizations, research_area="materials"),
+        "under": await create_research(
+            client, parties, agreement_id=agreement["id"], status="active"
+        ),
+    }
 
-    async def ids(**params) -> list[str]:
-        response = await client.get("/v1/research-collaborations", params=params)
-        assert response.status_code == 200, response.text
-        return [collaboration["id"] for collaboration in response.json()["items"]]
 
-    assert await ids() == [standalone["id"], under["id"]]
-    assert await ids(agreement_id=agreement["id"]) == [under["id"]]
-    assert await ids(status="active") == [under["id"]]
-    assert await ids(organization_id=organizations[1]) == [standalone["id"]]
-    assert await ids(q="MATERIALS") == [standalone["id"]]
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({}, ["standalone", "under"], id="none"),
+        pytest.param({"agreement_id": Ref("agreement")}, ["under"], id="agreement_id"),
+        pytest.param({"status": "active"}, ["under"], id="status"),
+        pytest.param({"organization_id": Ref("partner")}, ["standalone"], id="organization_id"),
+        pytest.param({"q": "MATERIALS"}, ["standalone"], id="q-ignores-case"),
+    ],
+)
+async def test_a_filter_lists_only_the_matching_collaborations(
+    client, filtered, params, expected
+) -> None:
+    ids = await listed_ids(client, "/v1/research-collaborations", resolved(params, filtered))
+
+    assert ids == [filtered[name]["id"] for name in expected]
 
 
 async def test_delete_answers_204_then_404(client, organizations) -> None:

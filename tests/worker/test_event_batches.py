@@ -14,6 +14,7 @@ from services.worker.consumer import (
     process_event,
     process_events_together,
 )
+from services.worker.handlers import register_handlers
 from shared.models import OutboxEvent, ProcessedEvent
 from tests.api.tracking_factories import active_agreement
 from tests.factories import create_organization
@@ -38,7 +39,7 @@ async def processed(client) -> set[tuple[str, object]]:  # type: ignore[no-untyp
 async def test_events_processed_together_leave_nothing_for_one_by_one(client) -> None:
     await active_agreement(client)
     await create_organization(client)
-    dispatch.load_handlers()
+    register_handlers()
     event_ids = await all_event_ids(client)
     await process_events_together(sessions(client), event_ids)
     assert [await process_event(sessions(client), event_id) for event_id in event_ids] == [
@@ -48,7 +49,7 @@ async def test_events_processed_together_leave_nothing_for_one_by_one(client) ->
 
 async def test_events_processed_together_write_what_one_by_one_would(client) -> None:
     await active_agreement(client)
-    dispatch.load_handlers()
+    register_handlers()
     event_ids = await all_event_ids(client)
     await process_events_together(sessions(client), event_ids)
     together = await processed(client)
@@ -64,7 +65,7 @@ async def test_events_processed_together_write_what_one_by_one_would(client) -> 
 async def test_a_batch_with_an_event_already_done_is_abandoned(client) -> None:
     await create_organization(client)
     await create_organization(client)
-    dispatch.load_handlers()
+    register_handlers()
     event_ids = await all_event_ids(client)
     await process_event(sessions(client), event_ids[0])
     # Its processed row is read up front, so it is simply left out.
@@ -84,14 +85,14 @@ async def test_a_failing_handler_abandons_the_batch(client) -> None:
         with pytest.raises(RuntimeError):
             await process_events_together(sessions(client), await all_event_ids(client))
     finally:
-        dispatch._handlers.pop("test.batch_poison", None)
+        dispatch.dispatcher.remove("test.batch_poison")
 
 
 async def test_the_batcher_redoes_a_failed_batch_event_by_event(client) -> None:
     await create_organization(client)
     await create_organization(client)
     last = await create_organization(client)
-    dispatch.load_handlers()
+    register_handlers()
     failing_for = last["id"]  # the first event runs alone, the other two together
 
     @dispatch.on_event("organization.", name="test.batch_one_bad")
@@ -106,7 +107,7 @@ async def test_the_batcher_redoes_a_failed_batch_event_by_event(client) -> None:
             *(batcher.process(event_id) for event_id in event_ids), return_exceptions=True
         )
     finally:
-        dispatch._handlers.pop("test.batch_one_bad", None)
+        dispatch.dispatcher.remove("test.batch_one_bad")
     assert [type(result).__name__ for result in results] == ["NoneType", "NoneType", "RuntimeError"]
 
 

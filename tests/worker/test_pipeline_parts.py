@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 
 from services.worker import dispatch
 from services.worker.consumer import process_event
+from services.worker.handlers import register_handlers
 from services.worker.relay import assign_positions, relay_once, republish
-from services.worker.rollups import recompute_agreement
 from services.worker.sweep import sweep_once
 from shared.broker import OutboxPublisher
 from shared.events import Aggregate, record_event
 from shared.models import AgreementRollup, DeadLetter, OutboxEvent
+from shared.rollups.store import recompute_agreement
 from tests.api.tracking_factories import active_agreement, create_initiative, create_milestone
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization
@@ -131,7 +132,7 @@ async def test_a_redelivered_event_runs_no_handler_twice(client) -> None:
     maker = sessions(client)
     async with maker() as session:
         event_id = await session.scalar(select(OutboxEvent.id))
-    dispatch.load_handlers()
+    register_handlers()
     await process_event(maker, event_id)
     assert await process_event(maker, event_id) == []
 
@@ -257,7 +258,7 @@ async def test_a_poison_event_ends_in_dead_letters(settings, piped_client) -> No
 
         assert await eventually(letters, lambda count: count >= 1) == 1
     finally:
-        dispatch._handlers.pop("test.poison", None)
+        dispatch.dispatcher.remove("test.poison")
 
 
 async def test_the_relay_numbers_events_in_id_order(client) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
-from services.worker import rollups
-from services.worker.rollups import recompute_agreement, recompute_on_event
+from services.worker.rollups import recompute_on_event
 from shared.models import OutboxEvent
+from shared.rollups.store import (
+    RecomputeLog,
+    install_recompute_listeners,
+    recompute_agreement,
+)
 from tests.api.tracking_factories import active_agreement
 
 
@@ -26,11 +31,14 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(rollups.time, "monotonic", clock)
-    monkeypatch.setattr(rollups, "_recomputed_from", {})
-    return clock
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def log(clock: Clock) -> Iterator[RecomputeLog]:
+    install_recompute_listeners()
+    yield RecomputeLog(clock=clock)
 
 
 async def agreement_event(client) -> OutboxEvent:  # type: ignore[no-untyped-def]
@@ -41,49 +49,42 @@ async def agreement_event(client) -> OutboxEvent:  # type: ignore[no-untyped-def
         )
 
 
-async def recomputes_for(client, event: OutboxEvent, monkeypatch) -> int:  # type: ignore[no-untyped-def]
-    calls = []
-    real = rollups._recompute_locked
-
-    async def spy(session, agreement_id, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(agreement_id)
-        return await real(session, agreement_id, **kwargs)
-
-    monkeypatch.setattr(rollups, "_recompute_locked", spy)
+async def handled(client, event: OutboxEvent, log: RecomputeLog) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the handler recomputed for ``event`` (committed)."""
     async with sessions(client)() as session:
-        await recompute_on_event(session, event)
+        recomputed = await recompute_on_event(session, event, log=log)
         await session.commit()
-    return len(calls)
+    return recomputed
 
 
 async def test_an_event_known_before_a_committed_recompute_began_is_skipped(
-    client, clock, monkeypatch
+    client, clock, log
 ) -> None:
     event = await agreement_event(client)
     clock.now = 2000.0
     async with sessions(client)() as session:
-        await recompute_agreement(session, event.aggregate_id)
+        await recompute_agreement(session, event.aggregate_id, log=log)
         await session.commit()
     clock.now = 1500.0  # the event was known committed before that recompute read
-    assert await recomputes_for(client, event, monkeypatch) == 0
+    assert await handled(client, event, log) is False
 
 
 async def test_an_event_known_after_the_last_recompute_began_is_recomputed(
-    client, clock, monkeypatch
+    client, clock, log
 ) -> None:
     event = await agreement_event(client)
     async with sessions(client)() as session:
-        await recompute_agreement(session, event.aggregate_id)
+        await recompute_agreement(session, event.aggregate_id, log=log)
         await session.commit()
     clock.now = 1001.0
-    assert await recomputes_for(client, event, monkeypatch) == 1
+    assert await handled(client, event, log) is True
 
 
-async def test_a_recompute_rolled_back_covers_nothing(client, clock, monkeypatch) -> None:
+async def test_a_recompute_rolled_back_covers_nothing(client, clock, log) -> None:
     event = await agreement_event(client)
     clock.now = 2000.0
     async with sessions(client)() as session:
-        await recompute_agreement(session, event.aggregate_id)
+        await recompute_agreement(session, event.aggregate_id, log=log)
         await session.rollback()
     clock.now = 1500.0
-    assert await recomputes_for(client, event, monkeypatch) == 1
+    assert await handled(client, event, log) is True

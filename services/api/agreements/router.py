@@ -21,7 +21,7 @@ from services.api.http import (
 )
 from services.api.problems import problem_responses
 from services.api.scoping import ensure_party
-from shared.agreements import service
+from shared.agreements import lifecycle, reads, service
 from shared.agreements.schemas import (
     AgreementCreate,
     AgreementPublic,
@@ -82,7 +82,7 @@ async def list_agreements(
     ),
 ) -> Page[AgreementPublic]:
     """List agreements in creation order, with filters."""
-    rows = await service.list_agreements(
+    rows = await reads.list_agreements(
         session,
         after=decode_cursor(cursor),
         limit=limit,
@@ -103,7 +103,7 @@ async def get_agreement(
     agreement_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
 ) -> AgreementPublic:
     """Fetch one agreement with its parties; the `ETag` header carries its version."""
-    agreement = await service.read_public_agreement(
+    agreement = await reads.read_public_agreement(
         session, agreement_id, organization_id=principal.organization_id
     )
     set_etag(response, agreement.version)
@@ -125,7 +125,7 @@ async def update_agreement(
     `negotiation` (409 afterwards). The status changes only through
     `POST /v1/agreements/{id}/transitions`.
     """
-    agreement = await service.get_agreement(
+    agreement = await reads.get_agreement(
         session, agreement_id, organization_id=principal.organization_id, for_update=True
     )
     check_if_match(if_match, agreement.version)
@@ -149,7 +149,7 @@ async def delete_agreement(
     if_match: IfMatchHeader = None,
 ) -> None:
     """Delete an agreement still in `draft`, `negotiation` or `cancelled` (409 otherwise)."""
-    agreement = await service.get_agreement(
+    agreement = await reads.get_agreement(
         session, agreement_id, organization_id=principal.organization_id, for_update=True
     )
     check_if_match(if_match, agreement.version)
@@ -178,10 +178,10 @@ async def transition_agreement(
     the allowed targets in `allowed`; a move whose conditions fail answers 409
     naming what is missing.
     """
-    agreement = await service.get_agreement(
+    agreement = await reads.get_agreement(
         session, agreement_id, organization_id=principal.organization_id, for_update=True
     )
-    agreement = await service.transition_agreement(
+    agreement = await lifecycle.transition_agreement(
         session, actor=principal.actor, agreement=agreement, request=body
     )
     set_etag(response, agreement.version)
@@ -197,8 +197,8 @@ async def get_agreement_history(
     cursor: CursorQuery = None,
 ) -> Page[StatusChangePublic]:
     """The agreement's lifecycle moves, oldest first: who moved it, when and why."""
-    await service.get_agreement(session, agreement_id, organization_id=principal.organization_id)
-    rows = await service.list_history(
+    await reads.get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    rows = await reads.list_history(
         session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
     )
     return paginate(rows, limit, StatusChangePublic)

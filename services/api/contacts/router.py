@@ -20,7 +20,7 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
-from shared.agreements.service import get_agreement
+from shared.agreements.reads import get_agreement
 from shared.contacts import service
 from shared.contacts.schemas import (
     ContactCreate,

@@ -1,0 +1,99 @@
+"""The agreement lifecycle: checked moves, their history, event and cascade."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.agreements.reads import as_public
+from shared.agreements.schemas import TransitionRequest
+from shared.agreements.service import aggregate_of
+from shared.errors import InvalidTransition, TransitionConditionFailed
+from shared.events import Actor, record_change
+from shared.initiatives import agreement_rules
+from shared.lifecycle import AgreementFacts, allowed_agreement_targets, missing_conditions
+from shared.models import Agreement, AgreementStatusChange
+
+
+async def transition_agreement(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agreement: Agreement,
+    request: TransitionRequest,
+) -> Agreement:
+    """Move an agreement along its lifecycle, recording history and the event."""
+    allowed = allowed_agreement_targets(agreement.status)
+    if request.to not in allowed:
+        raise InvalidTransition(
+            f"An agreement cannot move from {agreement.status} to {request.to}.",
+            allowed=list(allowed),
+        )
+    facts = AgreementFacts(
+        party_roles=tuple(party.role for party in agreement.parties),
+        signed_on=agreement.signed_on,
+    )
+    missing = missing_conditions(request.to, facts, reason=request.reason, on=request.on)
+    if missing:
+        raise TransitionConditionFailed(
+            f"Moving to {request.to} needs {'; and '.join(missing)}.", missing=missing
+        )
+    return await apply_transition(
+        session,
+        actor=actor,
+        agreement=agreement,
+        to=request.to,
+        reason=request.reason,
+        on=request.on,
+    )
+
+
+async def apply_transition(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agreement: Agreement,
+    to: str,
+    reason: str | None,
+    on: dt.date | None,
+) -> Agreement:
+    """Record a move already checked against the rules (also used by the sweep)."""
+    before = as_public(agreement)
+    previous = agreement.status
+    if to == "signed" and on is not None and agreement.signed_on is None:
+        agreement.signed_on = on
+    if to == "active" and on is not None and agreement.effective_from is None:
+        agreement.effective_from = on
+    agreement.status = to
+    agreement.updated_at = dt.datetime.now(dt.UTC)
+    session.add(
+        AgreementStatusChange(
+            agreement_id=agreement.id,
+            from_status=previous,
+            to_status=to,
+            reason=reason,
+            on=on,
+            api_key_id=actor.api_key_id,
+        )
+    )
+    await session.flush()
+    await record_change(
+        session,
+        actor=actor,
+        event_type="agreement.status_changed",
+        aggregate=aggregate_of(agreement.id),
+        entity_id=agreement.id,
+        before=before,
+        after=as_public(agreement),
+        extra={"previous_status": previous, "reason": reason},
+    )
+    # Open initiatives follow the agreement, in this same transaction.
+    await agreement_rules.cascade_to_initiatives(
+        session,
+        actor=actor,
+        agreement_id=agreement.id,
+        agreement_from=previous,
+        agreement_to=to,
+    )
+    return agreement

@@ -1,0 +1,299 @@
+"""Rollups in the database: load one agreement's facts, compute, store, announce.
+
+The formulas are :mod:`shared.rollups.rules`; this module only reads source rows
+and writes ``agreement_rollups`` / ``initiative_rollups``. Only the agreement
+asked for is recomputed, from its source rows, so doing it again changes
+nothing.
+
+Each committed recompute is noted in a :class:`RecomputeLog` (when its reads
+began), so the worker's handler can skip an event that a later committed
+recompute already saw. The notes are taken on commit by SQLAlchemy session
+listeners, installed explicitly with :func:`install_recompute_listeners` (the
+worker's start-up does it); importing this module installs nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import delete, func, select, text
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.events import Aggregate, record_event
+from shared.models import (
+    Agreement,
+    AgreementRollup,
+    Engagement,
+    Initiative,
+    InitiativeRollup,
+    Milestone,
+)
+from shared.rollups import rules
+from shared.validation import today as today_utc
+
+_PENDING_NOTES = "accords.recomputed_from"
+
+
+class RecomputeLog:
+    """When the reads of the latest committed recompute of each agreement began.
+
+    Instants come from ``clock`` (monotonic, this process only). A recompute is
+    noted when its transaction commits; a rollback forgets it.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, limit: int = 100_000):
+        self.clock = clock
+        self.limit = limit
+        self._began: dict[uuid.UUID, float] = {}
+
+    def now(self) -> float:
+        return self.clock()
+
+    def began(self, agreement_id: uuid.UUID) -> float:
+        """When the reads of the latest committed recompute began (-inf if none)."""
+        return self._began.get(agreement_id, float("-inf"))
+
+    def covers(self, agreement_id: uuid.UUID, known_at: float) -> bool:
+        """Whether a committed recompute began reading after ``known_at``."""
+        return self.began(agreement_id) > known_at
+
+    def note(self, agreement_id: uuid.UUID, reads_began: float) -> None:
+        if len(self._began) >= self.limit:
+            self._began.clear()
+        if reads_began > self.began(agreement_id):
+            self._began[agreement_id] = reads_began
+
+    def pending(self, session: AsyncSession, agreement_id: uuid.UUID) -> None:
+        """Note, once ``session``'s transaction commits, a recompute reading from now."""
+        notes = session.info.setdefault(_PENDING_NOTES, [])
+        notes.append((self, agreement_id, self.now()))
+
+
+# The log recomputes write to unless given one.
+recompute_log = RecomputeLog()
+
+
+def _notes_committed(session: Session) -> None:
+    for log, agreement_id, reads_began in session.info.pop(_PENDING_NOTES, ()):
+        log.note(agreement_id, reads_began)
+
+
+def _notes_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_NOTES, None)
+
+
+def install_recompute_listeners() -> None:
+    """Take recompute notes on commit, in every session of this process (idempotent)."""
+    for name, listener in (
+        ("after_commit", _notes_committed),
+        ("after_rollback", _notes_rolled_back),
+    ):
+        if not sa_event.contains(Session, name, listener):
+            sa_event.listen(Session, name, listener)
+
+
+def uninstall_recompute_listeners() -> None:
+    for name, listener in (
+        ("after_commit", _notes_committed),
+        ("after_rollback", _notes_rolled_back),
+    ):
+        if sa_event.contains(Session, name, listener):
+            sa_event.remove(Session, name, listener)
+
+
+async def load_agreement_facts(
+    session: AsyncSession, agreement_id: uuid.UUID
+) -> rules.AgreementFacts | None:
+    """The facts of one agreement; three indexed queries whatever the portfolio size."""
+    agreement = (
+        await session.execute(
+            select(
+                Agreement.id, Agreement.status, Agreement.objectives, Agreement.updated_at
+            ).where(Agreement.id == agreement_id)
+        )
+    ).one_or_none()
+    if agreement is None:
+        return None
+    initiatives = (
+        await session.execute(
+            select(
+                Initiative.id,
+                Initiative.status,
+                Initiative.weight,
+                Initiative.objective_ref,
+                Initiative.updated_at,
+            )
+            .where(Initiative.agreement_id == agreement_id)
+            .order_by(Initiative.id)
+        )
+    ).all()
+    milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = {}
+    for row in await session.execute(
+        select(
+            Milestone.id,
+            Milestone.initiative_id,
+            Milestone.title,
+            Milestone.due_on,
+            Milestone.status,
+            Milestone.weight,
+            Milestone.updated_at,
+        )
+        .where(Milestone.agreement_id == agreement_id)
+        .order_by(Milestone.id)
+    ):
+        milestones.setdefault(row.initiative_id, []).append(
+            rules.MilestoneFacts(
+                id=row.id,
+                title=row.title,
+                due_on=row.due_on,
+                status=row.status,
+                weight=row.weight,
+                updated_at=row.updated_at,
+            )
+        )
+    engaged_at = await session.scalar(
+        select(func.max(Engagement.updated_at)).where(Engagement.agreement_id == agreement_id)
+    )
+    return rules.AgreementFacts(
+        id=agreement.id,
+        status=agreement.status,
+        objective_refs=tuple(objective["ref"] for objective in agreement.objectives or ()),
+        initiatives=tuple(
+            rules.InitiativeFacts(
+                id=row.id,
+                status=row.status,
+                weight=row.weight,
+                objective_ref=row.objective_ref,
+                milestones=tuple(milestones.get(row.id, ())),
+                updated_at=row.updated_at,
+            )
+            for row in initiatives
+        ),
+        activity_at=(agreement.updated_at, engaged_at),
+    )
+
+
+def stored_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A rollup body as stored (and served): JSON-compatible values."""
+    return to_jsonable_python(body)
+
+
+async def lock_agreement(session: AsyncSession, agreement_id: uuid.UUID) -> None:
+    """Serialise recomputations of one agreement (two events of it may run at once).
+
+    PostgreSQL: a transaction-level advisory lock on the agreement. SQLite:
+    every transaction already holds the database write lock.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"accords.rollup:{agreement_id}"},
+        )
+
+
+async def recompute_agreement(
+    session: AsyncSession,
+    agreement_id: uuid.UUID,
+    *,
+    today: dt.date | None = None,
+    log: RecomputeLog | None = None,
+) -> rules.AgreementRollup | None:
+    """Recompute and store the rollups of one agreement and its initiatives.
+
+    Records ``agreement.health_changed`` when the stored health changes.
+    Returns None (and drops stored rollups) when the agreement is gone.
+    """
+    await lock_agreement(session, agreement_id)
+    return await recompute_locked(session, agreement_id, today=today, log=log)
+
+
+async def recompute_locked(
+    session: AsyncSession,
+    agreement_id: uuid.UUID,
+    *,
+    today: dt.date | None = None,
+    log: RecomputeLog | None = None,
+) -> rules.AgreementRollup | None:
+    """:func:`recompute_agreement` for a caller already holding :func:`lock_agreement`."""
+    (log or recompute_log).pending(session, agreement_id)
+    facts = await load_agreement_facts(session, agreement_id)
+    if facts is None:
+        await session.execute(
+            delete(InitiativeRollup).where(InitiativeRollup.agreement_id == agreement_id)
+        )
+        await session.execute(
+            delete(AgreementRollup).where(AgreementRollup.agreement_id == agreement_id)
+        )
+        return None
+    today = today or today_utc()
+    rollup = rules.agreement_rollup(facts, today)
+    now = dt.datetime.now(dt.UTC)
+
+    stored = await session.get(AgreementRollup, agreement_id)
+    previous_health = stored.health if stored is not None else None
+    body = stored_body(rollup.body())
+    if stored is None:
+        stored = AgreementRollup(agreement_id=agreement_id)
+        session.add(stored)
+    stored.health = rollup.health
+    stored.last_activity_at = rollup.last_activity_at
+    stored.computed_at = now
+    stored.computed_on = today
+    stored.body = body
+    await _store_initiatives(session, agreement_id, rollup, now)
+
+    if previous_health is not None and previous_health != rollup.health:
+        await record_event(
+            session,
+            event_type="agreement.health_changed",
+            aggregate=Aggregate("agreement", agreement_id),
+            data={
+                **body,
+                "computed_at": to_jsonable_python(now),
+                "previous_health": previous_health,
+            },
+        )
+    return rollup
+
+
+async def _store_initiatives(
+    session: AsyncSession,
+    agreement_id: uuid.UUID,
+    rollup: rules.AgreementRollup,
+    now: dt.datetime,
+) -> None:
+    existing = {
+        row.initiative_id: row
+        for row in (
+            await session.scalars(
+                select(InitiativeRollup).where(InitiativeRollup.agreement_id == agreement_id)
+            )
+        ).all()
+    }
+    for initiative in rollup.initiatives:
+        initiative_body = stored_body({**initiative.body(), "agreement_id": agreement_id})
+        row = existing.pop(initiative.initiative_id, None)
+        if row is None:
+            session.add(
+                InitiativeRollup(
+                    initiative_id=initiative.initiative_id,
+                    agreement_id=agreement_id,
+                    health=initiative.health,
+                    computed_at=now,
+                    body=initiative_body,
+                )
+            )
+        elif row.body != initiative_body:  # unchanged rows are left alone
+            row.health = initiative.health
+            row.computed_at = now
+            row.body = initiative_body
+    for row in existing.values():
+        await session.delete(row)
+    await session.flush()
