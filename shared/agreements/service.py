@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import as_public
 from shared.agreements.schemas import AgreementCreate, AgreementUpdate, Party, validate_dates
+from shared.contacts.service import ensure_focal_points_remain_parties
 from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
@@ -126,6 +127,11 @@ async def update_agreement(
     if payload.parties is not None:
         await _check_parties_exist(session, payload.parties)
         await agreement_rules.ensure_leads_remain_parties(
+            session,
+            agreement_id=agreement.id,
+            kept_party_ids=[party.organization_id for party in payload.parties],
+        )
+        await ensure_focal_points_remain_parties(
             session,
             agreement_id=agreement.id,
             kept_party_ids=[party.organization_id for party in payload.parties],
