@@ -54,6 +54,17 @@ EVENT_TYPES: tuple[str, ...] = (
     "document.added",
     "document.updated",
     "document.deleted",
+    "indicator.created",
+    "indicator.updated",
+    "indicator.deleted",
+    "indicator.measured",
+    "report.opened",
+    "report.updated",
+    "report.submitted",
+    "report.accepted",
+    "report.returned",
+    "report.due",
+    "report.overdue",
 )
 
 

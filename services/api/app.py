@@ -16,6 +16,8 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.calendar.router import feeds_router as calendar_urls_router
+from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
 from services.api.documents.router import router as documents_router
 from services.api.documents.upload import MULTIPART_OVERHEAD_BYTES
@@ -24,13 +26,18 @@ from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
+from services.api.indicators.router import router as indicators_router
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
+from services.api.notifications.router import log_router as notifications_router
+from services.api.notifications.router import router as subscriptions_router
+from services.api.notifications.router import unsubscribe_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit.limiter import create_rate_limiter
 from services.api.ratelimit.middleware import RateLimitMiddleware, document_rate_limits
+from services.api.reports.router import router as reports_router
 from services.api.research_collaborations.router import router as research_router
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
@@ -128,6 +135,8 @@ def create_app(
     app.include_router(agreements_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
+    app.include_router(indicators_router)
+    app.include_router(reports_router)
     app.include_router(engagements_router)
     app.include_router(research_router)
     app.include_router(api_keys_router)
@@ -138,6 +147,11 @@ def create_app(
     app.include_router(documents_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
+    app.include_router(calendar_feeds_router)
+    app.include_router(calendar_urls_router)
+    app.include_router(subscriptions_router)
+    app.include_router(notifications_router)
+    app.include_router(unsubscribe_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

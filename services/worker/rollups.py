@@ -14,7 +14,19 @@ from shared.rollups.store import RecomputeLog, lock_agreement, recompute_locked,
 
 # Events that cannot change a rollup (some are the pipeline's own notices).
 NO_ROLLUP_CHANGE = frozenset(
-    {"agreement.health_changed", "agreement.expiring", "agreement.dormant"}
+    {
+        "agreement.health_changed",
+        "agreement.expiring",
+        "agreement.dormant",
+        # Reports move rollups only through the indicator.measured events of an acceptance.
+        "report.opened",
+        "report.updated",
+        "report.submitted",
+        "report.accepted",
+        "report.returned",
+        "report.due",
+        "report.overdue",
+    }
 )
 
 

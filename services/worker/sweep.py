@@ -7,10 +7,12 @@ transaction that records its event, so even two sweeps racing past the lock
 could not emit one twice.
 
 - ``milestone.overdue``: once per milestone, when it is open past ``due_on``.
-- ``agreement.expiring``: 30 and 7 days before ``expires_on``.
+- ``agreement.expiring``: ``ACCORDS_EXPIRY_REMINDER_DAYS`` (90, 30, 7) before ``expires_on``.
 - the ``expired`` transition once ``expires_on`` has passed.
 - ``agreement.dormant``: no activity for ``DORMANCY_DAYS`` (again after new activity).
 - rollups computed on an earlier day are recomputed (overdue and planned move with the date).
+- reports: each period's report opened once, ``report.due`` and ``report.overdue``
+  once each (``shared.reports.opening``).
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
+from shared.notifications.rules import expiry_windows
+from shared.reports.opening import notify_due_reports, open_due_reports
 from shared.rollups.store import recompute_agreement, today_utc
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
 
 SWEEP_LOCK_KEY = 0x6163636F726473_02
-# Notice -> the days-left window it covers (the 7-day one supersedes a 30-day one not sent).
-EXPIRY_NOTICES = {30: (8, 30), 7: (0, 7)}
 LIVE_STATUSES = ("signed", "active", "suspended")
 EXPIRABLE_STATUSES = ("signed", "active")
 DORMANCY_STATUSES = ("signed", "active")
@@ -54,6 +56,9 @@ class SweepReport:
     expired: int = 0
     dormant: int = 0
     recomputed: int = 0
+    reports_opened: int = 0
+    reports_due: int = 0
+    reports_overdue: int = 0
     event_ids: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -109,9 +114,10 @@ async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
     return len(milestones)
 
 
-async def emit_expiring(session: AsyncSession, today: dt.date) -> int:
+async def emit_expiring(session: AsyncSession, today: dt.date, *, days_before: list[int]) -> int:
+    """``agreement.expiring`` once per agreement and lead time (ACCORDS_EXPIRY_REMINDER_DAYS)."""
     emitted = 0
-    for days, (lower, upper) in EXPIRY_NOTICES.items():
+    for days, (lower, upper) in expiry_windows(days_before).items():
         agreements = (
             await session.scalars(
                 select(Agreement.id).where(
@@ -217,10 +223,14 @@ async def sweep_once(
             return report
         report.ran = True
         report.overdue = await emit_overdue(session, today)
-        report.expiring = await emit_expiring(session, today)
+        report.expiring = await emit_expiring(
+            session, today, days_before=settings.expiry_reminder_days
+        )
         report.expired = await expire_agreements(session, today)
         report.dormant = await emit_dormant(session, today, dormancy_days=settings.dormancy_days)
         report.recomputed = await recompute_stale_rollups(session, today)
+        report.reports_opened = len(await open_due_reports(session, today))
+        report.reports_due, report.reports_overdue = await notify_due_reports(session, today)
         await session.commit()
         report.event_ids = new_event_ids(session)
     if report.event_ids and publisher is not None:
@@ -245,6 +255,7 @@ async def run_sweep(
                     expired=report.expired,
                     dormant=report.dormant,
                     recomputed=report.recomputed,
+                    reports_opened=report.reports_opened,
                 )
         except asyncio.CancelledError:
             raise

@@ -77,6 +77,7 @@ PUBLIC_COLUMNS = (
     Agreement.signed_at,
     Agreement.effective_from,
     Agreement.expires_on,
+    Agreement.reporting,
     Agreement.status,
     Agreement.version,
     Agreement.created_at,
@@ -103,7 +104,7 @@ PUBLIC_COLUMNS = (
     ).label("parties"),
 )
 
-_JSON_FIELDS = ("focus_areas", "objectives", "parties")
+_JSON_FIELDS = ("focus_areas", "objectives", "parties", "reporting")
 
 
 def public_from_row(row: Any) -> AgreementPublic:

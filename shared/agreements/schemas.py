@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.lifecycle import AgreementStatus
+from shared.reports.schedule import ReportingSchedule
 from shared.validation import Patch, RequestBody, bounded_text
 
 InstrumentType = Literal[
@@ -76,6 +77,9 @@ class AgreementCreate(RequestBody):
     effective_from: dt.date | None = None
     expires_on: dt.date | None = None
     parties: list[Party] = Field(min_length=1, max_length=100)
+    reporting: ReportingSchedule | None = Field(
+        default=None, description="The periodic reports a party owes (SPEC 11); optional."
+    )
 
     _parties_unique = field_validator("parties")(_unique_parties)
     _refs_unique = field_validator("objectives")(_unique_refs)
@@ -111,6 +115,11 @@ class AgreementUpdate(Patch):
     effective_from: dt.date | None = None
     expires_on: dt.date | None = None
     parties: list[Party] | None = Field(default=None, min_length=1, max_length=100)
+    reporting: ReportingSchedule | None = Field(
+        default=None,
+        description="A new reporting schedule (null removes it); reports already opened "
+        "keep their periods.",
+    )
 
     @field_validator("parties")
     @classmethod
@@ -139,6 +148,7 @@ class AgreementPublic(BaseModel):
     effective_from: dt.date | None
     expires_on: dt.date | None
     parties: list[Party]
+    reporting: ReportingSchedule | None = None
     status: AgreementStatus
     version: int
     created_at: dt.datetime

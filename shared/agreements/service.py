@@ -23,6 +23,7 @@ from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.initiatives import agreement_rules
 from shared.models import Agreement, AgreementParty, Organization
+from shared.reports.schedule import check_reporting, check_reporting_change, stored_reporting
 
 # Parties and objectives are the terms of the agreement: fixed once it is signed.
 EDITABLE_TERMS_STATUSES = ("draft", "negotiation")
@@ -76,6 +77,7 @@ async def create_agreement(
 ) -> Agreement:
     await _check_reference_free(session, payload.reference)
     await _check_parties_exist(session, payload.parties)
+    check_reporting(payload.reporting, (party.organization_id for party in payload.parties))
     agreement = Agreement(
         id=uuid7(),
         reference=payload.reference,
@@ -91,6 +93,7 @@ async def create_agreement(
         expires_on=payload.expires_on,
         status="draft",
         parties=_party_rows(payload.parties),
+        reporting=stored_reporting(payload.reporting),
     )
     session.add(agreement)
     await session.flush()
@@ -142,6 +145,7 @@ async def update_agreement(
             agreement_id=agreement.id,
             kept_refs=[objective.ref for objective in payload.objectives],
         )
+    check_reporting_change(agreement, payload)
     before = as_public(agreement)
     if payload.parties is not None:
         # Delete the old rows before anything else: a re-added organization
@@ -158,6 +162,8 @@ async def update_agreement(
             setattr(agreement, field, changes[field])
     if payload.objectives is not None:
         agreement.objectives = [objective.model_dump() for objective in payload.objectives]
+    if "reporting" in changes:
+        agreement.reporting = stored_reporting(payload.reporting)
     agreement.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     await record_change(

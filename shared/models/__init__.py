@@ -12,6 +12,13 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.reminders import (
+    CalendarFeed,
+    Notification,
+    NotificationOptOut,
+    NotificationSubscription,
+)
+from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
     EngagementParticipant,
@@ -32,6 +39,7 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
     "Contact",
     "DeadLetter",
     "Document",
@@ -40,13 +48,19 @@ __all__ = [
     "EngagementParticipant",
     "FocalPoint",
     "IdempotencyRecord",
+    "Indicator",
     "Initiative",
     "InitiativeRollup",
+    "Measurement",
     "Milestone",
+    "Notification",
+    "NotificationOptOut",
+    "NotificationSubscription",
     "Organization",
     "OutboxEvent",
     "ProcessedEvent",
     "RateLimitCounter",
+    "Report",
     "ResearchCollaboration",
     "ResearchOutput",
     "ResearchParticipant",

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Date, Index, Integer, String, Text, Uuid
+from sqlalchemy import Date, Float, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -24,6 +24,8 @@ class AgreementRollup(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # The day the figures were computed for: overdue and planned move with the date.
     computed_on: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    # Mean indicator achievement (also in the body), for the portfolio's mean.
+    achievement: Mapped[float | None] = mapped_column(Float)
     body: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
 
 

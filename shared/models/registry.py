@@ -6,12 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
 from shared.models.mixins import VersionedResource
+
+# None is SQL NULL (not JSON null), so `reporting IS NULL` finds agreements without one.
+NullableJSONDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Organization(VersionedResource, Base):
@@ -42,6 +46,8 @@ class Agreement(VersionedResource, Base):
     effective_from: Mapped[dt.date | None] = mapped_column(Date)
     expires_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft", index=True)
+    # The reporting schedule (shared.reports.schedule), or null.
+    reporting: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONDocument)
 
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement",

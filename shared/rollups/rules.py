@@ -14,6 +14,12 @@ Choices the SPEC leaves open, made here once:
   of milestones per initiative.
 - ``next_due`` is the earliest open milestone due today or later; overdue
   ones are counted in ``milestones.overdue``.
+- Indicators (SPEC section 11): ``indicators.achievement`` is the mean
+  achievement of the measured indicators whose achievement is known
+  (qualitative ones and those whose target equals the baseline have none);
+  an agreement's is taken over the indicators of its non-cancelled
+  initiatives, and an objective is covered when a non-cancelled initiative
+  or one of their indicators names it. Achievement does not enter health.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from shared.indicators.rules import achievement, mean_achievement
 from shared.lifecycle import MILESTONE_CLOSED_STATUSES, milestone_is_overdue
 
 Health = Literal["completed", "not_started", "on_track", "at_risk", "off_track"]
@@ -47,6 +54,21 @@ class MilestoneFacts:
 
 
 @dataclass(frozen=True)
+class IndicatorFacts:
+    id: uuid.UUID
+    measure: str
+    baseline: Any
+    target: Any
+    latest: Any = None  # the last measured value, None before any measurement
+    objective_ref: str | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def achievement(self) -> float | None:
+        return achievement(self.measure, self.baseline, self.target, self.latest)
+
+
+@dataclass(frozen=True)
 class InitiativeFacts:
     id: uuid.UUID
     status: str
@@ -54,6 +76,7 @@ class InitiativeFacts:
     objective_ref: str | None = None
     milestones: Sequence[MilestoneFacts] = ()
     updated_at: dt.datetime | None = None
+    indicators: Sequence[IndicatorFacts] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,8 @@ class InitiativeRollup:
     milestones: dict[str, int]
     next_due: dict[str, Any] | None
     last_activity_at: dt.datetime | None
+    indicators: dict[str, Any] = field(default_factory=lambda: indicator_summary(()))
+    indicator_facts: Sequence[IndicatorFacts] = ()
 
     def body(self) -> dict[str, Any]:
         return {
@@ -112,6 +137,7 @@ class InitiativeRollup:
             "milestones": self.milestones,
             "next_due": self.next_due,
             "last_activity_at": self.last_activity_at,
+            "indicators": self.indicators,
             "inputs": {
                 **self.schedule.as_inputs(),
                 "status": self.status,
@@ -134,6 +160,7 @@ class AgreementRollup:
     objectives: list[dict[str, Any]] = field(default_factory=list)
     uncovered_objectives: list[str] = field(default_factory=list)
     own_health: str = "not_started"
+    indicators: dict[str, Any] = field(default_factory=lambda: indicator_summary(()))
 
     def body(self) -> dict[str, Any]:
         counted = [rollup for rollup in self.initiatives if rollup.status != "cancelled"]
@@ -147,6 +174,7 @@ class AgreementRollup:
             "milestones": self.milestones,
             "next_due": self.next_due,
             "last_activity_at": self.last_activity_at,
+            "indicators": self.indicators,
             "objectives": self.objectives,
             "uncovered_objectives": self.uncovered_objectives,
             "inputs": {
@@ -267,6 +295,20 @@ def _latest(*moments: dt.datetime | None) -> dt.datetime | None:
     return max(present) if present else None
 
 
+# --- indicators ---------------------------------------------------------------
+
+
+def indicator_summary(indicators: Iterable[IndicatorFacts]) -> dict[str, Any]:
+    """``{total, measured, achievement}``: achievement is the mean of the measured ones'."""
+    indicators = list(indicators)
+    measured = [indicator for indicator in indicators if indicator.latest is not None]
+    return {
+        "total": len(indicators),
+        "measured": len(measured),
+        "achievement": mean_achievement(indicator.achievement for indicator in measured),
+    }
+
+
 # --- rollups ------------------------------------------------------------------
 
 
@@ -284,8 +326,12 @@ def initiative_rollup(initiative: InitiativeFacts, today: dt.date) -> Initiative
         milestones=milestone_counts(milestones, today),
         next_due=next_due(milestones, today),
         last_activity_at=_latest(
-            initiative.updated_at, *(m.updated_at for m in initiative.milestones)
+            initiative.updated_at,
+            *(m.updated_at for m in initiative.milestones),
+            *(indicator.updated_at for indicator in initiative.indicators),
         ),
+        indicators=indicator_summary(initiative.indicators),
+        indicator_facts=tuple(initiative.indicators),
     )
 
 
@@ -313,14 +359,18 @@ def agreement_rollup(agreement: AgreementFacts, today: dt.date) -> AgreementRoll
         health = "completed"
     else:
         health = worst([own_health, *(rollup.health for rollup in active)])
+    indicators = [indicator for rollup in active for indicator in rollup.indicator_facts]
     objectives = []
     for ref in agreement.objective_refs:
         serving = [rollup for rollup in active if rollup.objective_ref == ref]
+        measuring = [indicator for indicator in indicators if indicator.objective_ref == ref]
         objectives.append(
             {
                 "ref": ref,
                 "initiatives": len(serving),
                 "progress": weighted_mean((r.schedule.progress, r.weight) for r in serving),
+                "indicators": len(measuring),
+                "achievement": indicator_summary(measuring)["achievement"],
             }
         )
     return AgreementRollup(
@@ -337,5 +387,8 @@ def agreement_rollup(agreement: AgreementFacts, today: dt.date) -> AgreementRoll
             *agreement.activity_at, *(rollup.last_activity_at for rollup in initiatives)
         ),
         objectives=objectives,
-        uncovered_objectives=[o["ref"] for o in objectives if o["initiatives"] == 0],
+        uncovered_objectives=[
+            o["ref"] for o in objectives if o["initiatives"] == 0 and o["indicators"] == 0
+        ],
+        indicators=indicator_summary(indicators),
     )

@@ -29,10 +29,26 @@ class InitiativeCounts(BaseModel):
     by_status: dict[str, int]
 
 
+class IndicatorCounts(BaseModel):
+    """Indicators (SPEC section 11) of an initiative, or of an agreement's initiatives."""
+
+    total: int = 0
+    measured: int = Field(default=0, description="Indicators with at least one measurement.")
+    achievement: float | None = Field(
+        default=None,
+        description="Mean achievement of the measured indicators that have one (0-1); null "
+        "when none has (nothing measured, or only qualitative ones).",
+    )
+
+
 class ObjectiveCoverage(BaseModel):
     ref: str
     initiatives: int = Field(description="Non-cancelled initiatives serving the objective.")
     progress: float
+    indicators: int = Field(default=0, description="Indicators naming the objective.")
+    achievement: float | None = Field(
+        default=None, description="Mean achievement of those indicators."
+    )
 
 
 class RollupFigures(BaseModel):
@@ -45,6 +61,7 @@ class RollupFigures(BaseModel):
     last_activity_at: dt.datetime | None
     computed_at: dt.datetime
     inputs: dict[str, Any] = Field(description="The figures the health was judged on.")
+    indicators: IndicatorCounts = Field(default_factory=IndicatorCounts)
 
 
 class InitiativeRollupPublic(RollupFigures):
@@ -56,7 +73,9 @@ class AgreementRollupPublic(RollupFigures):
     agreement_id: uuid.UUID
     initiatives: InitiativeCounts
     objectives: list[ObjectiveCoverage]
-    uncovered_objectives: list[str] = Field(description="Objective refs no initiative serves.")
+    uncovered_objectives: list[str] = Field(
+        description="Objective refs no initiative serves and no indicator names."
+    )
 
 
 class PortfolioPublic(BaseModel):
@@ -71,3 +90,7 @@ class PortfolioPublic(BaseModel):
         description="Agreements per pair of party countries, e.g. `CN-PK` (sorted codes)."
     )
     by_focus_area: dict[str, int]
+    achievement: float | None = Field(
+        default=None,
+        description="Mean indicator achievement of the agreements in view that have one (0-1).",
+    )

@@ -86,7 +86,13 @@ async def portfolio(
             in_view = in_view.where(condition)
     rows = (
         await session.execute(
-            select(Agreement.id, Agreement.status, Agreement.focus_areas, AgreementRollup.health)
+            select(
+                Agreement.id,
+                Agreement.status,
+                Agreement.focus_areas,
+                AgreementRollup.health,
+                AgreementRollup.achievement,
+            )
             .outerjoin(AgreementRollup, AgreementRollup.agreement_id == Agreement.id)
             .where(Agreement.id.in_(in_view))
         )
@@ -94,6 +100,7 @@ async def portfolio(
     by_health: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     by_focus_area: Counter[str] = Counter()
+    achievements = [row.achievement for row in rows if row.achievement is not None]
     for row in rows:
         by_health[row.health or "pending"] += 1
         by_status[row.status] += 1
@@ -118,4 +125,5 @@ async def portfolio(
         "by_status": dict(by_status),
         "by_country_pair": dict(by_country_pair),
         "by_focus_area": dict(by_focus_area),
+        "achievement": sum(achievements) / len(achievements) if achievements else None,
     }

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.events import Aggregate, record_event
+from shared.indicators.facts import load_indicator_facts
 from shared.models import (
     Agreement,
     AgreementRollup,
@@ -158,6 +159,7 @@ async def load_agreement_facts(
                 updated_at=row.updated_at,
             )
         )
+    indicators = await load_indicator_facts(session, agreement_id)
     engaged_at = await session.scalar(
         select(func.max(Engagement.updated_at)).where(Engagement.agreement_id == agreement_id)
     )
@@ -173,6 +175,7 @@ async def load_agreement_facts(
                 objective_ref=row.objective_ref,
                 milestones=tuple(milestones.get(row.id, ())),
                 updated_at=row.updated_at,
+                indicators=tuple(indicators.get(row.id, ())),
             )
             for row in initiatives
         ),
@@ -246,6 +249,7 @@ async def recompute_locked(
     stored.last_activity_at = rollup.last_activity_at
     stored.computed_at = now
     stored.computed_on = today
+    stored.achievement = rollup.indicators["achievement"]
     stored.body = body
     await _store_initiatives(session, agreement_id, rollup, now)
 

@@ -104,3 +104,33 @@ async def test_the_signed_copy_is_a_pdf_document(client, mou) -> None:
     assert signed["authentic"] is True
     assert content.content.startswith(b"%PDF-1.4") and content.content.rstrip().endswith(b"%%EOF")
     assert hashlib.sha256(content.content).hexdigest() == signed["sha256"]
+
+
+async def test_every_objective_has_a_measured_indicator(client, mou) -> None:
+    indicators = await _all(client, "/v1/indicators", agreement_id=mou["id"])
+
+    assert sorted(indicator["objective_ref"] for indicator in indicators) == [
+        "O1",
+        "O2",
+        "O3",
+        "O4",
+    ]
+    assert all(indicator["latest"] is not None for indicator in indicators)
+
+
+async def test_policymakers_trained_goes_from_0_to_120_and_35_are_measured(client, mou) -> None:
+    indicators = await _all(client, "/v1/indicators", agreement_id=mou["id"], objective_ref="O1")
+    [trained] = indicators
+
+    assert (trained["baseline"]["value"], trained["target"]["value"]) == (0, 120)
+    assert trained["latest"]["value"] == 35
+    assert trained["achievement"] == pytest.approx(35 / 120)
+
+
+async def test_quarterly_reporting_has_one_report_accepted_and_one_open(client, mou) -> None:
+    reports = await _all(client, "/v1/reports", agreement_id=mou["id"])
+    agreement = (await client.get(f"/v1/agreements/{mou['id']}")).json()
+
+    assert agreement["reporting"]["frequency"] == "quarterly"
+    assert [report["status"] for report in reports] == ["accepted", "open"]
+    assert reports[0]["narrative"]
