@@ -37,7 +37,13 @@ class Settings(BaseSettings):
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0
+    # How long a claimed delivery is kept from other senders; renewed while
+    # its send runs. Unset: the send timeout plus 10 s.
+    webhook_lease_seconds: float | None = Field(default=None, gt=0)
     sweep_interval_seconds: float = 60.0
+    # Redis may lose a message it accepted (a restart without persistence):
+    # an event handed to it and still unconsumed after this long is handed over again.
+    broker_redelivery_seconds: float = 60.0
     dormancy_days: int = 90
     rate_limit_per_minute: int = 1200
     # Where rate-limit counters live when several API processes share them:
@@ -68,6 +74,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"
+    # Where people reach Accords; an https:// URL also turns on HSTS.
+    public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("database_url")
     @classmethod

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.worker.consumer import EventBatcher
 from services.worker.handlers import register_handlers
 from services.worker.mail import MailPump
+from services.worker.pump import DeliveryPump
 from services.worker.relay import run_relay
 from services.worker.sweep import run_sweep
 from shared.broker import OutboxPublisher
@@ -83,14 +84,17 @@ class PipelineRuntime(Middleware):
             self.publisher.sessionmaker = self.sessionmaker
         self.batcher = EventBatcher(self.sessionmaker, self.publisher)
         if self.run_relay:
-            self._tasks.append(asyncio.create_task(run_relay(self.sessionmaker, self.publisher)))
+            relay = run_relay(
+                self.sessionmaker,
+                self.publisher,
+                redelivery_seconds=self.settings.broker_redelivery_seconds,
+            )
+            self._tasks.append(asyncio.create_task(relay))
         if self.run_sweep:
             self._tasks.append(
                 asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))
             )
-        # Webhook deliveries are driven by the database (services/worker/webhooks.py).
-        from services.worker.webhooks import DeliveryPump
-
+        # Webhook deliveries are driven by the database (services/worker/pump.py).
         self._tasks.append(
             asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run())
         )

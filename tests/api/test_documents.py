@@ -193,11 +193,23 @@ async def test_invalid_fields_answer_422(client, agreement, overrides, field) ->
     assert field in str(response.json()["errors"])
 
 
-async def test_an_owner_type_without_documents_yet_answers_422(client) -> None:
-    response = await upload(client, "amendment", str(uuid.uuid4()))
+async def test_documents_of_an_amendment_go_with_its_agreement(client, app, agreement) -> None:
+    amendment = await client.post(
+        f"/v1/agreements/{agreement['id']}/amendments",
+        json={
+            "title": "Two-year extension",
+            "kind": "extension",
+            "effective_from": "2099-01-01",
+            "changes": {"expires_on": "2100-01-01"},
+        },
+    )
+    assert amendment.status_code == 201, amendment.text
+    document = await create_document(client, "amendment", amendment.json()["id"], kind="draft")
 
-    assert response.status_code == 422
-    assert "owner_type" in str(response.json()["errors"])
+    deleted = await client.delete(f"/v1/agreements/{agreement['id']}", headers={"If-Match": '"1"'})
+
+    assert deleted.status_code == 204, deleted.text
+    assert (await client.get(f"/v1/documents/{document['id']}")).status_code == 404
 
 
 async def test_a_missing_file_answers_422(client, agreement) -> None:
