@@ -2,6 +2,7 @@
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.contacts import Contact, FocalPoint
+from shared.models.dashboard import DashboardSession
 from shared.models.documents import Document, DocumentChunk
 from shared.models.legal import AgreementVersion, Amendment, PartyAct
 from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
@@ -44,6 +45,7 @@ __all__ = [
     "AuditEntry",
     "CalendarFeed",
     "Contact",
+    "DashboardSession",
     "DeadLetter",
     "Document",
     "DocumentChunk",

@@ -122,6 +122,7 @@ async def test_killing_the_worker_mid_way_loses_no_completion_on_redis(
         assert await wait_all_processed(database, agreement["id"]) == 0
 
 
+@pytest.mark.disruptive
 async def test_redis_shut_down_without_saving_loses_no_completion(
     client,
     env,
