@@ -25,6 +25,7 @@ from shared.agreements.schemas import (
     Party,
     validate_dates,
 )
+from shared.contacts.service import ensure_focal_points_remain_parties
 from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
@@ -200,6 +201,9 @@ async def check_terms_change(
             session, agreement_id=agreement.id, kept_party_ids=kept
         )
         await _check_acting_parties_kept(session, agreement_id=agreement.id, kept_party_ids=kept)
+        await ensure_focal_points_remain_parties(
+            session, agreement_id=agreement.id, kept_party_ids=kept
+        )
         if agreement.status not in (*EDITABLE_TERMS_STATUSES, "cancelled"):
             missing = missing_conditions(
                 "signed",

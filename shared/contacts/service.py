@@ -285,3 +285,28 @@ async def replace_focal_points(
         after=after.model_dump(mode="json"),
     )
     return after
+
+
+async def ensure_focal_points_remain_parties(
+    session: AsyncSession, *, agreement_id: uuid.UUID, kept_party_ids: list[uuid.UUID]
+) -> None:
+    """409 when new parties would drop the organization of a focal point
+    (the agreement's parties change: its focal points must still fit them)."""
+    dropped = sorted(
+        {
+            str(organization_id)
+            for organization_id in (
+                await session.scalars(
+                    select(Contact.organization_id)
+                    .join(FocalPoint, FocalPoint.contact_id == Contact.id)
+                    .where(FocalPoint.agreement_id == agreement_id)
+                )
+            ).all()
+            if organization_id not in set(kept_party_ids)
+        }
+    )
+    if dropped:
+        raise Conflict(
+            f"Contacts of organization {', '.join(dropped)} are focal points of this agreement; "
+            "replace its focal points before removing that organization from the parties."
+        )

@@ -2,8 +2,8 @@
 
 Each entry says how to find an owner the caller may see (and the event stream
 its documents' events join), and how to limit a query on documents to owners
-an organization-bound key sees. A domain that gains documents (amendments,
-reports) adds its entry to :data:`OWNER_KINDS`; an owner type of the contract
+an organization-bound key sees. A domain that gains documents (amendments)
+adds its entry to :data:`OWNER_KINDS`; an owner type of the contract
 without an entry yet answers 422.
 """
 
@@ -23,6 +23,7 @@ from shared.models import (
     Amendment,
     Document,
     Engagement,
+    Report,
     ResearchCollaboration,
     ResearchParticipant,
 )
@@ -75,6 +76,18 @@ async def _find_engagement(
     if agreement_id is None:
         return None
     return Owner("engagement", owner_id, Aggregate("agreement", agreement_id))
+
+
+async def _find_report(
+    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
+) -> Owner | None:
+    query = select(Report.agreement_id).where(Report.id == owner_id)
+    if organization_id is not None:
+        query = query.where(_party(Report.agreement_id, organization_id))
+    agreement_id = await session.scalar(query)
+    if agreement_id is None:
+        return None
+    return Owner("report", owner_id, Aggregate("agreement", agreement_id))
 
 
 async def _find_amendment(
@@ -143,6 +156,14 @@ OWNER_KINDS: dict[str, OwnerKind] = {
         visible_to=lambda organization_id: exists().where(
             Engagement.id == Document.owner_id,
             _party(Engagement.agreement_id, organization_id),
+        ),
+    ),
+    # Reports are a record: never deleted, so their documents stay with them.
+    "report": OwnerKind(
+        find=_find_report,
+        visible_to=lambda organization_id: exists().where(
+            Report.id == Document.owner_id,
+            _party(Report.agreement_id, organization_id),
         ),
     ),
     "research_collaboration": OwnerKind(

@@ -21,7 +21,7 @@ from shared.documents.schemas import DocumentCreate, DocumentUpdate, document_as
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_change
 from shared.ids import uuid7
-from shared.models import Document, DocumentChunk
+from shared.models import Amendment, Document, DocumentChunk
 
 CHUNK_BYTES = 256 * 1024
 
@@ -206,13 +206,15 @@ async def delete_documents_of(
 ) -> None:
     """Delete every document of an owner, each with its event; the owner's delete
     calls this in its own transaction, before deleting itself."""
-    documents = (
-        await session.scalars(
-            select(Document)
-            .where(Document.owner_type == owner_type, Document.owner_id == owner_id)
-            .order_by(Document.id)
-            .with_for_update()
+    owned = (Document.owner_type == owner_type) & (Document.owner_id == owner_id)
+    if owner_type == "agreement":
+        # Its amendments go with it (ON DELETE CASCADE), and so must theirs.
+        owned = owned | (
+            (Document.owner_type == "amendment")
+            & Document.owner_id.in_(select(Amendment.id).where(Amendment.agreement_id == owner_id))
         )
+    documents = (
+        await session.scalars(select(Document).where(owned).order_by(Document.id).with_for_update())
     ).all()
     for document in documents:
         await delete_document(session, actor=actor, document=document)

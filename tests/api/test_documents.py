@@ -193,11 +193,23 @@ async def test_invalid_fields_answer_422(client, agreement, overrides, field) ->
     assert field in str(response.json()["errors"])
 
 
-async def test_an_owner_type_without_documents_yet_answers_422(client) -> None:
-    response = await upload(client, "report", str(uuid.uuid4()))
+async def test_documents_of_an_amendment_go_with_its_agreement(client, app, agreement) -> None:
+    amendment = await client.post(
+        f"/v1/agreements/{agreement['id']}/amendments",
+        json={
+            "title": "Two-year extension",
+            "kind": "extension",
+            "effective_from": "2099-01-01",
+            "changes": {"expires_on": "2100-01-01"},
+        },
+    )
+    assert amendment.status_code == 201, amendment.text
+    document = await create_document(client, "amendment", amendment.json()["id"], kind="draft")
 
-    assert response.status_code == 422
-    assert "owner_type" in str(response.json()["errors"])
+    deleted = await client.delete(f"/v1/agreements/{agreement['id']}", headers={"If-Match": '"1"'})
+
+    assert deleted.status_code == 204, deleted.text
+    assert (await client.get(f"/v1/documents/{document['id']}")).status_code == 404
 
 
 async def test_a_missing_file_answers_422(client, agreement) -> None:
@@ -440,3 +452,44 @@ async def test_a_bound_key_sees_documents_of_engagements_under_its_agreements(cl
         listed = (await bound.get("/v1/documents", params={"owner_type": "engagement"})).json()
 
     assert [item["id"] for item in listed["items"]] == [our_minutes["id"]]
+
+
+async def _opened_report(app, client) -> dict:
+    import datetime as dt
+
+    from shared.reports.periods import add_months
+    from tests.api.results_factories import reports_of, schedule, sweep_reports
+    from tests.api.tracking_factories import active_agreement
+
+    today = dt.datetime.now(dt.UTC).date()
+    parties = [await create_organization(client), await create_organization(client)]
+    agreement = await active_agreement(
+        client,
+        parties=parties,
+        reporting=schedule(parties[1]["id"], first_period_start=add_months(today, -4).isoformat()),
+    )
+    await sweep_reports(app, today)
+    return (await reports_of(client, agreement["id"]))[0]
+
+
+async def test_a_report_takes_documents_in_its_agreements_sequence(client, app) -> None:
+    report = await _opened_report(app, client)
+
+    document = await create_document(client, "report", report["id"], kind="report")
+
+    assert (document["owner_type"], document["owner_id"]) == ("report", report["id"])
+    [(_, data)] = await events_of(app, prefix="document.added")
+    assert data["id"] == document["id"]
+
+
+async def test_a_bound_key_gets_404_for_another_agreements_report_document(client, app) -> None:
+    report = await _opened_report(app, client)
+    document = await create_document(client, "report", report["id"], kind="report")
+    outsider = await create_organization(client)
+    key = await make_key(app, ["read", "write"], organization_id=uuid.UUID(outsider["id"]))
+
+    async with client_for(app, key) as bound:
+        metadata = await bound.get(f"/v1/documents/{document['id']}")
+        attach = await upload(bound, "report", report["id"])
+
+    assert (metadata.status_code, attach.status_code) == (404, 422)

@@ -159,3 +159,23 @@ async def test_deleting_an_agreement_drops_its_focal_points(client, agreement) -
     )
 
     assert (deleted.status_code, contact_deleted.status_code) == (204, 204)
+
+
+async def test_a_party_with_a_focal_point_cannot_be_dropped(client, agreement) -> None:
+    contact = await create_contact(client, _party(agreement, 1))
+    await put_focal_points(client, agreement["id"], [(contact["id"], "focal_point")])
+    replacement = await create_organization(client)
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={
+            "parties": [
+                {"organization_id": _party(agreement, 0), "role": "signatory"},
+                {"organization_id": replacement["id"], "role": "signatory"},
+            ]
+        },
+        headers={"If-Match": '"1"'},
+    )
+
+    assert response.status_code == 409
+    assert _party(agreement, 1) in response.json()["detail"]
