@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from services.demo_records import load_records
 from services.demo_results import load_results
 from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
@@ -120,6 +121,7 @@ async def load_demo(settings: Settings) -> str:
             tracking = await load_tracking(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            records = await load_records(session, actor=actor, mou=mou, stza=stza, gei=gei)
             results = await load_results(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
@@ -127,7 +129,7 @@ async def load_demo(settings: Settings) -> str:
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}; {results}."
+                f"with {tracking}; {records}; {results}."
             )
     finally:
         await engine.dispose()

@@ -68,3 +68,15 @@ class Forbidden(DomainError):
     status = 403
     type_slug = "forbidden"
     title = "Forbidden"
+
+
+class ContentTooLarge(DomainError):
+    status = 413
+    type_slug = "content-too-large"
+    title = "Content too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    type_slug = "unsupported-media-type"
+    title = "Unsupported media type"

@@ -62,5 +62,10 @@ def configure_logging(*, log_format: str = "json", level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Database drivers and SQLAlchemy log statements with their parameters at
+    # info/debug: those carry contacts' personal data and secrets, so they
+    # never log below warning, whatever the level.
+    for name in ("sqlalchemy", "aiosqlite", "asyncpg"):
+        logging.getLogger(name).setLevel(max(numeric_level, logging.WARNING))
     # The API middleware writes one access line per request, with its request id.
     logging.getLogger("uvicorn.access").disabled = True

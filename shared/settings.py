@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Redis when set (or when BROKER_URL is redis://), else the database.
     redis_url: str = ""
     max_body_bytes: int = 1_048_576
+    # The largest document upload (POST /v1/documents has its own body limit).
+    max_document_bytes: int = 26_214_400
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"

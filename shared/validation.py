@@ -155,3 +155,22 @@ Doi = Annotated[
     StringConstraints(pattern=DOI_PATTERN, max_length=300),
     Field(description="A DOI such as `10.1000/xyz123`.", examples=["10.1000/xyz123"]),
 ]
+
+# The shape of an RFC 5646 (BCP 47) language tag: language, then optional
+# script, region, variants, extensions and private use (`en`, `zh-Hans`,
+# `ur-PK`, `de-CH-1996`); the 4-8 letter language subtags RFC 5646 reserves
+# (none is registered) and grandfathered irregular tags are not accepted.
+BCP47_PATTERN = (
+    r"^[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}"
+    r"(?:-[A-Za-z]{4})?"
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-x(?:-[A-Za-z0-9]{1,8})+)?$"
+)
+LanguageTag = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(pattern=BCP47_PATTERN, max_length=35),
+    Field(description="A BCP 47 language tag, e.g. `en`, `zh-Hans`, `ur`.", examples=["zh-Hans"]),
+]

@@ -16,6 +16,9 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.contacts.router import router as contacts_router
+from services.api.documents.router import router as documents_router
+from services.api.documents.upload import MULTIPART_OVERHEAD_BYTES
 from services.api.engagements.router import router as engagements_router
 from services.api.events.router import router as events_router
 from services.api.fastpath import FastReadMiddleware
@@ -114,7 +117,11 @@ def create_app(
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
     app.add_middleware(FastReadMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
+    )
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
@@ -131,6 +138,8 @@ def create_app(
     app.include_router(rollups_router)
     app.include_router(events_router)
     app.include_router(audit_router)
+    app.include_router(contacts_router)
+    app.include_router(documents_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
 

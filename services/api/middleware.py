@@ -109,29 +109,39 @@ def _metrics_for(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 to a body larger than the limit, before it is read into memory."""
+    """Answers 413 to a body larger than the limit, before it is read into memory.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``allowances`` give a POST path a limit of its own (document uploads, whose
+    route streams the body and enforces the exact limit on the file itself).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, allowances: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.allowances = allowances or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.max_bytes
+        if scope["method"] == "POST":
+            max_bytes = self.allowances.get(scope["path"].rstrip("/"), max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
+                if declared > max_bytes:
                     await send_problem(
                         scope,
                         receive,
                         send,
                         413,
-                        f"The request body is larger than {self.max_bytes} bytes.",
+                        f"The request body is larger than {max_bytes} bytes.",
                     )
                     return
         received = 0
@@ -143,10 +153,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(
-                        413, f"The request body is larger than {self.max_bytes} bytes."
-                    )
+                if received > max_bytes:
+                    raise HTTPException(413, f"The request body is larger than {max_bytes} bytes.")
             return message
 
         await self.app(scope, limited_receive, send)

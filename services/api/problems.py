@@ -51,6 +51,7 @@ _STATUS_TITLES = {
     412: ("precondition-failed", "Precondition failed"),
     413: ("content-too-large", "Content too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    416: ("range-not-satisfiable", "Range not satisfiable"),
     422: ("validation-error", "Validation error"),
     428: ("precondition-required", "Precondition required"),
     429: ("rate-limited", "Too many requests"),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import as_public
 from shared.agreements.schemas import AgreementCreate, AgreementUpdate, Party, validate_dates
+from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -187,6 +188,7 @@ async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Ag
             "move it to completed, terminated or expired instead.",
         )
     await agreement_rules.ensure_nothing_recorded_under(session, agreement_id=agreement.id)
+    await delete_documents_of(session, actor=actor, owner_type="agreement", owner_id=agreement.id)
     before = as_public(agreement)
     await session.delete(agreement)
     await session.flush()

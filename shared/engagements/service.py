@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shared.agreements.visibility import under_visible_agreements, visible_to
+from shared.documents.service import delete_documents_of
 from shared.engagements.schemas import (
     EngagementCreate,
     EngagementUpdate,
@@ -237,6 +238,7 @@ async def delete_engagement(session: AsyncSession, *, actor: Actor, engagement: 
             "Milestones were decided at this engagement; unlink them (engagement_id: null) "
             "or delete them first."
         )
+    await delete_documents_of(session, actor=actor, owner_type="engagement", owner_id=engagement.id)
     before = as_public(engagement)
     await session.delete(engagement)
     await session.flush()

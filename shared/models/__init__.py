@@ -1,6 +1,8 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
+from shared.models.contacts import Contact, FocalPoint
+from shared.models.documents import Document, DocumentChunk
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -31,9 +33,13 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "Contact",
     "DeadLetter",
+    "Document",
+    "DocumentChunk",
     "Engagement",
     "EngagementParticipant",
+    "FocalPoint",
     "IdempotencyRecord",
     "Indicator",
     "Initiative",

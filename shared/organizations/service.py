@@ -12,6 +12,7 @@ from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.models import (
     AgreementParty,
+    Contact,
     Engagement,
     EngagementParticipant,
     Organization,
@@ -150,6 +151,7 @@ async def _references_to(session: AsyncSession, organization_id: uuid.UUID) -> l
         "a researcher's organization": exists().where(
             Researcher.organization_id == organization_id
         ),
+        "the organization of a contact": exists().where(Contact.organization_id == organization_id),
     }
     row = (
         await session.execute(

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from shared.documents.service import delete_documents_of
 from shared.errors import InvalidReference, InvalidTransition, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -380,6 +381,9 @@ async def add_output(
 async def delete_collaboration(
     session: AsyncSession, *, actor: Actor, collaboration: ResearchCollaboration
 ) -> None:
+    await delete_documents_of(
+        session, actor=actor, owner_type="research_collaboration", owner_id=collaboration.id
+    )
     before = as_public(collaboration)
     await session.delete(collaboration)
     await session.flush()

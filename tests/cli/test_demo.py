@@ -85,6 +85,27 @@ async def test_loading_twice_changes_nothing(app, client, mou) -> None:
     assert await _all(client, "/v1/milestones") == before
 
 
+async def test_each_party_has_a_focal_point(client, mou) -> None:
+    focal_points = (await client.get(f"/v1/agreements/{mou['id']}/focal-points")).json()
+
+    assert sorted(point["organization_id"] for point in focal_points["focal_points"]) == sorted(
+        party["organization_id"] for party in mou["parties"]
+    )
+    assert {point["role"] for point in focal_points["focal_points"]} == {"focal_point"}
+
+
+async def test_the_signed_copy_is_a_pdf_document(client, mou) -> None:
+    import hashlib
+
+    [signed] = await _all(client, "/v1/documents", owner_id=mou["id"], kind="signed_copy")
+    content = await client.get(signed["content_url"])
+
+    assert signed["media_type"] == "application/pdf"
+    assert signed["authentic"] is True
+    assert content.content.startswith(b"%PDF-1.4") and content.content.rstrip().endswith(b"%%EOF")
+    assert hashlib.sha256(content.content).hexdigest() == signed["sha256"]
+
+
 async def test_every_objective_has_a_measured_indicator(client, mou) -> None:
     indicators = await _all(client, "/v1/indicators", agreement_id=mou["id"])
 
