@@ -22,6 +22,7 @@ from shared.models import (
     AgreementParty,
     Document,
     Engagement,
+    Report,
     ResearchCollaboration,
     ResearchParticipant,
 )
@@ -76,6 +77,18 @@ async def _find_engagement(
     return Owner("engagement", owner_id, Aggregate("agreement", agreement_id))
 
 
+async def _find_report(
+    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
+) -> Owner | None:
+    query = select(Report.agreement_id).where(Report.id == owner_id)
+    if organization_id is not None:
+        query = query.where(_party(Report.agreement_id, organization_id))
+    agreement_id = await session.scalar(query)
+    if agreement_id is None:
+        return None
+    return Owner("report", owner_id, Aggregate("agreement", agreement_id))
+
+
 def _collaboration_visible(organization_id: uuid.UUID) -> ColumnElement[bool]:
     # As shared.research_collaborations.service.visible_to: through its
     # agreement when it has one, else through its participants.
@@ -123,6 +136,13 @@ OWNER_KINDS: dict[str, OwnerKind] = {
         visible_to=lambda organization_id: exists().where(
             Engagement.id == Document.owner_id,
             _party(Engagement.agreement_id, organization_id),
+        ),
+    ),
+    "report": OwnerKind(
+        find=_find_report,
+        visible_to=lambda organization_id: exists().where(
+            Report.id == Document.owner_id,
+            _party(Report.agreement_id, organization_id),
         ),
     ),
     "research_collaboration": OwnerKind(

@@ -194,7 +194,7 @@ async def test_invalid_fields_answer_422(client, agreement, overrides, field) ->
 
 
 async def test_an_owner_type_without_documents_yet_answers_422(client) -> None:
-    response = await upload(client, "report", str(uuid.uuid4()))
+    response = await upload(client, "amendment", str(uuid.uuid4()))
 
     assert response.status_code == 422
     assert "owner_type" in str(response.json()["errors"])

@@ -442,3 +442,16 @@ async def test_an_initiative_with_indicators_cannot_be_deleted(client, agreement
 
     assert response.status_code == 409, response.text
     assert "indicators" in response.json()["detail"]
+
+
+async def test_a_report_can_carry_documents(app, client, agreement) -> None:
+    from tests.api.legal_factories import create_document
+
+    report = (await _opened(app, client, agreement))[0]
+
+    document = await create_document(client, "report", report["id"], kind="report")
+    listed = (
+        await client.get("/v1/documents", params={"owner_type": "report", "owner_id": report["id"]})
+    ).json()
+
+    assert [item["id"] for item in listed["items"]] == [document["id"]]
