@@ -16,6 +16,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from services.demo_records import load_records
+from services.demo_reminders import load_reminders
 from services.demo_results import load_results
 from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
@@ -125,11 +126,12 @@ async def load_demo(settings: Settings) -> str:
             results = await load_results(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            reminders = await load_reminders(session, actor=actor, mou=mou, stza=stza, gei=gei)
             await session.commit()
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}; {records}; {results}."
+                f"with {tracking}; {records}; {results}; {reminders}."
             )
     finally:
         await engine.dispose()

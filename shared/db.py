@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -178,3 +180,11 @@ async def borrowed_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     finally:
         # Returning it may close an overflow connection, which awaits.
         await greenlet_spawn(pooled.close)
+
+
+def insert_for(session: AsyncSession | AsyncConnection) -> Any:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), for ON CONFLICT clauses."""
+    dialect = (
+        session.bind.dialect.name if isinstance(session, AsyncSession) else session.dialect.name
+    )
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

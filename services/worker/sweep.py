@@ -7,7 +7,7 @@ transaction that records its event, so even two sweeps racing past the lock
 could not emit one twice.
 
 - ``milestone.overdue``: once per milestone, when it is open past ``due_on``.
-- ``agreement.expiring``: 30 and 7 days before ``expires_on``.
+- ``agreement.expiring``: ``ACCORDS_EXPIRY_REMINDER_DAYS`` (90, 30, 7) before ``expires_on``.
 - the ``expired`` transition once ``expires_on`` has passed.
 - ``agreement.dormant``: no activity for ``DORMANCY_DAYS`` (again after new activity).
 - rollups computed on an earlier day are recomputed (overdue and planned move with the date).
@@ -33,6 +33,7 @@ from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
+from shared.notifications.rules import expiry_windows
 from shared.reports.opening import notify_due_reports, open_due_reports
 from shared.rollups.store import recompute_agreement, today_utc
 from shared.settings import Settings
@@ -40,8 +41,6 @@ from shared.settings import Settings
 log = structlog.get_logger("accords.worker")
 
 SWEEP_LOCK_KEY = 0x6163636F726473_02
-# Notice -> the days-left window it covers (the 7-day one supersedes a 30-day one not sent).
-EXPIRY_NOTICES = {30: (8, 30), 7: (0, 7)}
 LIVE_STATUSES = ("signed", "active", "suspended")
 EXPIRABLE_STATUSES = ("signed", "active")
 DORMANCY_STATUSES = ("signed", "active")
@@ -115,9 +114,10 @@ async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
     return len(milestones)
 
 
-async def emit_expiring(session: AsyncSession, today: dt.date) -> int:
+async def emit_expiring(session: AsyncSession, today: dt.date, *, days_before: list[int]) -> int:
+    """``agreement.expiring`` once per agreement and lead time (ACCORDS_EXPIRY_REMINDER_DAYS)."""
     emitted = 0
-    for days, (lower, upper) in EXPIRY_NOTICES.items():
+    for days, (lower, upper) in expiry_windows(days_before).items():
         agreements = (
             await session.scalars(
                 select(Agreement.id).where(
@@ -223,7 +223,9 @@ async def sweep_once(
             return report
         report.ran = True
         report.overdue = await emit_overdue(session, today)
-        report.expiring = await emit_expiring(session, today)
+        report.expiring = await emit_expiring(
+            session, today, days_before=settings.expiry_reminder_days
+        )
         report.expired = await expire_agreements(session, today)
         report.dormant = await emit_dormant(session, today, dormancy_days=settings.dormancy_days)
         report.recomputed = await recompute_stale_rollups(session, today)
