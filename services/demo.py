@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from services.demo_legal import load_legal
 from services.demo_records import load_records
 from services.demo_reminders import load_reminders
 from services.demo_results import load_results
@@ -22,13 +23,13 @@ from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import service as agreements
 from shared.agreements.schemas import AgreementCreate, TransitionRequest
+from shared.clock import today
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor
 from shared.models import Agreement
 from shared.organizations import service as organizations
 from shared.organizations.schemas import OrganizationCreate
 from shared.settings import Settings
-from shared.validation import today
 
 MOU_REFERENCE = "STZA-GEI-MOU-2023"
 SIGNED_ON = dt.date(2023, 9, 4)
@@ -122,6 +123,15 @@ async def load_demo(settings: Settings) -> str:
             tracking = await load_tracking(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            legal = await load_legal(
+                session,
+                actor=actor,
+                mou=mou,
+                signatories=[stza, gei],
+                signed_on=SIGNED_ON,
+                place=str(mou.signed_at),
+                today=today(),
+            )
             records = await load_records(session, actor=actor, mou=mou, stza=stza, gei=gei)
             results = await load_results(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
@@ -131,7 +141,7 @@ async def load_demo(settings: Settings) -> str:
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}; {records}; {results}; {reminders}."
+                f"with {tracking}; {legal}; {records}; {results}; {reminders}."
             )
     finally:
         await engine.dispose()

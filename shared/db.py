@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.util import greenlet_spawn
 
+from shared.clock import utcnow  # noqa: F401 - the clock's, re-exported for its callers here
 from shared.settings import Settings
 
 NAMING_CONVENTION = {
@@ -70,8 +71,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def dialect_insert(session: AsyncSession) -> Any:
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_*``.
+
+    PostgreSQL's and SQLite's share that interface; a session with no bind
+    is taken to be SQLite.
+    """
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:

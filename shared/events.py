@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import dialect_insert
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent
 
@@ -29,6 +29,12 @@ EVENT_TYPES: tuple[str, ...] = (
     "agreement.health_changed",
     "agreement.expiring",
     "agreement.dormant",
+    "agreement.party_act_recorded",
+    "agreement.party_act_deleted",
+    "agreement.amended",
+    "amendment.created",
+    "amendment.updated",
+    "amendment.deleted",
     "initiative.created",
     "initiative.updated",
     "initiative.deleted",
@@ -94,9 +100,7 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     An upsert on the counter row: the row lock it takes serialises concurrent
     writers of the same aggregate until their transactions end.
     """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(AggregateSequence).values(
+    statement = dialect_insert(session)(AggregateSequence).values(
         aggregate_type=aggregate.type, aggregate_id=aggregate.id, last_sequence=1
     )
     statement = statement.on_conflict_do_update(

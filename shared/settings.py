@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0
+    # How long a claimed delivery is kept from other senders; renewed while
+    # its send runs. Unset: the send timeout plus 10 s.
+    webhook_lease_seconds: float | None = Field(default=None, gt=0)
     sweep_interval_seconds: float = 60.0
     dormancy_days: int = 90
     rate_limit_per_minute: int = 1200

@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from services.api import health
+from services.api.agreements.amendments import router as amendments_router
+from services.api.agreements.party_acts import router as party_acts_router
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
@@ -133,6 +135,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(organizations_router)
     app.include_router(agreements_router)
+    app.include_router(party_acts_router)
+    app.include_router(amendments_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(indicators_router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.worker import notifications, rollups, webhooks
+from services.worker import fanout, notifications, rollups
 from services.worker.dispatch import Dispatcher, dispatcher
 from shared.rollups.store import install_recompute_listeners
 
@@ -14,6 +14,6 @@ def register_handlers(table: Dispatcher = dispatcher) -> list[str]:
     relies on. Idempotent; returns the names of the handlers registered.
     """
     install_recompute_listeners()
-    for handler in (rollups.HANDLER, webhooks.FAN_OUT, notifications.HANDLER):
+    for handler in (rollups.HANDLER, fanout.FAN_OUT, notifications.HANDLER):
         table.add(handler)
     return [handler.name for handler in table.registered()]

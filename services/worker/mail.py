@@ -20,7 +20,7 @@ import aiosmtplib
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import utcnow
+from shared.db import create_autocommit_sessionmaker, utcnow
 from shared.notifications.mailing import (
     MailJob,
     claim_due,
@@ -30,13 +30,15 @@ from shared.notifications.mailing import (
 )
 from shared.notifications.render import digest_email, notification_email
 from shared.notifications.rules import unsubscribe_token
-from shared.secret_box import key_material
+from shared.secret_box import SecretKeyMissing, key_material
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker.mail")
 
 BATCH = 50
 IDLE_SECONDS = 1.0
+# SMTP connections one pump keeps open; each sends its share of a batch in turn.
+CONNECTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,10 @@ class MailPump:
         self.settings = settings
         self.tls_context = tls_context
         self.clock = clock
+        # One statement each (the acceptance record): no BEGIN / COMMIT round trips.
+        self.single_statements = create_autocommit_sessionmaker(sessionmaker.kw["bind"])
         self._wake = asyncio.Event()
-        self._token_secret = key_material(
-            settings, missing="Set ACCORDS_SECRET_KEY: unsubscribe links are signed with it."
-        )
+        self._token_secret = ""
 
     def wake(self) -> None:
         self._wake.set()
@@ -145,10 +147,20 @@ class MailPump:
         if not self.settings.smtp_url:
             log.info("mail_held", reason="ACCORDS_SMTP_URL is not set")
             return
+        try:
+            self._token_secret = key_material(
+                self.settings, missing="unsubscribe links are signed with ACCORDS_SECRET_KEY"
+            )
+        except SecretKeyMissing:
+            log.error("mail_disabled", reason="ACCORDS_SECRET_KEY is not set")
+            return
         target = SmtpTarget.from_url(self.settings.smtp_url)
-        sender = SmtpSender(
-            target, timeout=self.settings.smtp_timeout_seconds, tls_context=self.tls_context
-        )
+        senders = [
+            SmtpSender(
+                target, timeout=self.settings.smtp_timeout_seconds, tls_context=self.tls_context
+            )
+            for _ in range(CONNECTIONS)
+        ]
         log.info("mail_pump_started", smtp=target.describe())
         async with self.sessionmaker() as session:
             await release_held(session)
@@ -156,7 +168,7 @@ class MailPump:
         try:
             while True:
                 try:
-                    sent = await self.pass_once(sender)
+                    sent = await self.pass_once(*senders)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -167,16 +179,27 @@ class MailPump:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
         finally:
-            await sender.close()
+            for sender in senders:
+                await sender.close()
 
-    async def pass_once(self, sender: SmtpSender) -> int:
-        """Claim one batch and send it; the number of emails sent or attempted."""
+    async def pass_once(self, *senders: SmtpSender) -> int:
+        """Claim one batch and send it over ``senders`` (each connection sends its
+        share one message at a time); the number of emails sent or attempted."""
         now = self.clock()
         async with self.sessionmaker() as session:
             jobs = await claim_due(session, now=now, lease=self.lease, limit=BATCH)
             await session.commit()
-        for job in jobs:
-            await self._send(sender, job)
+
+        async def send_share(sender: SmtpSender, share: list[MailJob]) -> None:
+            for job in share:
+                await self._send(sender, job)
+
+        await asyncio.gather(
+            *(
+                send_share(sender, jobs[index :: len(senders)])
+                for index, sender in enumerate(senders)
+            )
+        )
         return len(jobs)
 
     def _message(self, job: MailJob, now: dt.datetime) -> EmailMessage:
@@ -213,8 +236,9 @@ class MailPump:
                 await session.commit()
             log.info("mail_failed", notifications=len(job.notification_ids), error=error)
             return
-        # The one window for a second send: between the server's 250 and this commit.
-        async with self.sessionmaker() as session:
+        # The one window for a second send: between the server's 250 and this
+        # statement (one round trip; it commits by itself on PostgreSQL).
+        async with self.single_statements() as session:
             await record_sent(
                 session, job.notification_ids, message_id=message["Message-ID"], now=self.clock()
             )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.worker.consumer import EventBatcher
 from services.worker.handlers import register_handlers
 from services.worker.mail import MailPump
+from services.worker.pump import DeliveryPump
 from services.worker.relay import run_relay
 from services.worker.sweep import run_sweep
 from shared.broker import OutboxPublisher
@@ -88,9 +89,7 @@ class PipelineRuntime(Middleware):
             self._tasks.append(
                 asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))
             )
-        # Webhook deliveries are driven by the database (services/worker/webhooks.py).
-        from services.worker.webhooks import DeliveryPump
-
+        # Webhook deliveries are driven by the database (services/worker/pump.py).
         self._tasks.append(
             asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run())
         )

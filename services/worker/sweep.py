@@ -6,6 +6,9 @@ notice also leaves a ``sweep_marks`` row (primary key = once) in the
 transaction that records its event, so even two sweeps racing past the lock
 could not emit one twice.
 
+- pending amendments whose ``effective_from`` has come are applied (first, so
+  that an extension due today keeps its agreement from expiring); each once:
+  the UPDATE that marks one applied is guarded by its status.
 - ``milestone.overdue``: once per milestone, when it is open past ``due_on``.
 - ``agreement.expiring``: ``ACCORDS_EXPIRY_REMINDER_DAYS`` (90, 30, 7) before ``expires_on``.
 - the ``expired`` transition once ``expires_on`` has passed.
@@ -27,15 +30,18 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import clock
+from shared.agreements.amendments import apply_due_amendments
 from shared.agreements.lifecycle import apply_transition
 from shared.agreements.reads import as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
+from shared.milestones.schemas import as_public as milestone_public
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
 from shared.notifications.rules import expiry_windows
 from shared.reports.opening import notify_due_reports, open_due_reports
-from shared.rollups.store import recompute_agreement, today_utc
+from shared.rollups.store import recompute_agreement
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
@@ -51,6 +57,7 @@ STALE_ROLLUPS_PER_SWEEP = 200
 @dataclass
 class SweepReport:
     ran: bool = False
+    amended: int = 0
     overdue: int = 0
     expiring: int = 0
     expired: int = 0
@@ -95,8 +102,6 @@ def _not_marked(kind: str, subject: Any, mark: Any) -> Any:
 
 
 async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
-    from shared.milestones.schemas import as_public as milestone_public
-
     milestones = (
         await session.scalars(
             select(Milestone)
@@ -215,13 +220,14 @@ async def sweep_once(
     today: dt.date | None = None,
 ) -> SweepReport:
     """One sweep, in one transaction, if no other worker is sweeping right now."""
-    today = today or today_utc()
+    today = today or clock.today()
     report = SweepReport()
     async with sessionmaker() as session:
         if not await _take_lock(session):
             await session.rollback()
             return report
         report.ran = True
+        report.amended = await apply_due_amendments(session, today)
         report.overdue = await emit_overdue(session, today)
         report.expiring = await emit_expiring(
             session, today, days_before=settings.expiry_reminder_days
@@ -247,9 +253,12 @@ async def run_sweep(
     while True:
         try:
             report = await sweep_once(sessionmaker, settings, publisher=publisher)
+            # ran=False: another worker was sweeping.
+            log.debug("sweep_pass", ran=report.ran)
             if report.event_ids or report.recomputed:
                 log.info(
                     "sweep_done",
+                    amended=report.amended,
                     overdue=report.overdue,
                     expiring=report.expiring,
                     expired=report.expired,

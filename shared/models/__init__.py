@@ -3,6 +3,7 @@
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.contacts import Contact, FocalPoint
 from shared.models.documents import Document, DocumentChunk
+from shared.models.legal import AgreementVersion, Amendment, PartyAct
 from shared.models.outbox import AggregateSequence, OutboxEvent
 from shared.models.pipeline import (
     AgreementRollup,
@@ -37,6 +38,8 @@ __all__ = [
     "AgreementParty",
     "AgreementRollup",
     "AgreementStatusChange",
+    "AgreementVersion",
+    "Amendment",
     "ApiKey",
     "AuditEntry",
     "CalendarFeed",
@@ -58,6 +61,7 @@ __all__ = [
     "NotificationSubscription",
     "Organization",
     "OutboxEvent",
+    "PartyAct",
     "ProcessedEvent",
     "RateLimitCounter",
     "Report",

@@ -193,11 +193,12 @@ async def test_invalid_fields_answer_422(client, agreement, overrides, field) ->
     assert field in str(response.json()["errors"])
 
 
-async def test_an_owner_type_without_documents_yet_answers_422(client) -> None:
-    response = await upload(client, "amendment", str(uuid.uuid4()))
+async def test_a_document_for_a_missing_report_answers_422(client) -> None:
+    # Every owner type of the contract now has its entry: a missing owner is the error.
+    response = await upload(client, "report", str(uuid.uuid4()))
 
     assert response.status_code == 422
-    assert "owner_type" in str(response.json()["errors"])
+    assert response.json()["errors"][0]["loc"] == ["body", "owner_id"]
 
 
 async def test_a_missing_file_answers_422(client, agreement) -> None:

@@ -12,8 +12,8 @@ from services.api.problems import problem_responses
 from shared.calendar import service
 from shared.calendar.ics import render_calendar
 from shared.calendar.schemas import CalendarFeedCreate, CalendarFeedCreated, CalendarFeedPublic
+from shared.clock import today as today_utc
 from shared.db import utcnow
-from shared.validation import today as today_utc
 
 router = APIRouter(prefix="/v1/calendar-feeds", tags=["calendar"])
 feeds_router = APIRouter(tags=["calendar"])
