@@ -2,9 +2,10 @@
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.contacts import Contact, FocalPoint
+from shared.models.dashboard import DashboardSession
 from shared.models.documents import Document, DocumentChunk
 from shared.models.legal import AgreementVersion, Amendment, PartyAct
-from shared.models.outbox import AggregateSequence, OutboxEvent
+from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
 from shared.models.pipeline import (
     AgreementRollup,
     DeadLetter,
@@ -44,6 +45,7 @@ __all__ = [
     "AuditEntry",
     "CalendarFeed",
     "Contact",
+    "DashboardSession",
     "DeadLetter",
     "Document",
     "DocumentChunk",
@@ -61,6 +63,7 @@ __all__ = [
     "NotificationSubscription",
     "Organization",
     "OutboxEvent",
+    "OutboxEventAudience",
     "PartyAct",
     "ProcessedEvent",
     "RateLimitCounter",

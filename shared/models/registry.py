@@ -27,6 +27,8 @@ class Organization(VersionedResource, Base):
     country: Mapped[str] = mapped_column(String(2), nullable=False, index=True)
     ror_id: Mapped[str | None] = mapped_column(String(40))
     website: Mapped[str | None] = mapped_column(String(2048))
+    # The organization's IATI organisation identifier (e.g. `PK-GOV-123`), for exports.
+    iati_ref: Mapped[str | None] = mapped_column(String(100))
 
 
 class Agreement(VersionedResource, Base):
