@@ -156,6 +156,8 @@ class MeasurementPublic(BaseModel):
 
 
 class ReadingPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"value": 0, "on": "2023-09-04"}]})
+
     value: float | int | str
     on: dt.date | None
 

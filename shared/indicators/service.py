@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -329,9 +329,3 @@ async def list_measurements(
     if after is not None:
         query = query.where(Measurement.id > after)
     return list((await session.scalars(query.order_by(Measurement.id).limit(limit + 1))).all())
-
-
-async def indicators_exist_for(session: AsyncSession, initiative_id: uuid.UUID) -> bool:
-    return bool(
-        await session.scalar(select(exists().where(Indicator.initiative_id == initiative_id)))
-    )

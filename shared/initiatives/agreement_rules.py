@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Conflict
 from shared.events import Actor, Aggregate, record_change
+from shared.indicators.guards import ensure_objectives_unmeasured
 from shared.initiatives.schemas import as_public
 from shared.lifecycle import INITIATIVE_OPEN_STATUSES, initiative_cascade
 from shared.models import Engagement, Initiative, ResearchCollaboration
@@ -113,6 +114,7 @@ async def ensure_objectives_unused(
             f"Objective {', '.join(dropped)} is carried out by initiatives; move those "
             "initiatives to another objective before removing it."
         )
+    await ensure_objectives_unmeasured(session, agreement_id=agreement_id, kept_refs=kept)
 
 
 async def ensure_leads_remain_parties(

@@ -25,6 +25,7 @@ from shared.errors import (
 )
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
+from shared.indicators.guards import ensure_no_indicators
 from shared.initiatives.schemas import (
     InitiativeCreate,
     InitiativeTransition,
@@ -260,6 +261,7 @@ async def delete_initiative(session: AsyncSession, *, actor: Actor, initiative: 
             "The initiative has milestones; delete them first, or cancel the initiative "
             "to keep its record."
         )
+    await ensure_no_indicators(session, initiative_id=initiative.id)
     before = as_public(initiative)
     await session.delete(initiative)
     await session.flush()

@@ -47,6 +47,11 @@ _REPORT_EXAMPLE = {
 class ReportMeasurement(RequestBody):
     """A value a report carries for one of the agreement's indicators."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [_REPORT_EXAMPLE["measurements"][0]]},  # type: ignore[index]
+    )
+
     indicator_id: uuid.UUID
     value: Value
     on: dt.date
@@ -93,6 +98,10 @@ class ReportTransition(RequestBody):
 
 
 class ReportMeasurementPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [_REPORT_EXAMPLE["measurements"][0]]}  # type: ignore[index]
+    )
+
     indicator_id: uuid.UUID
     value: float | int | str
     on: dt.date

@@ -120,9 +120,18 @@ async def _check_measurements(
 
 
 async def update_report(
-    session: AsyncSession, *, actor: Actor, report: Report, payload: ReportUpdate
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    report: Report,
+    payload: ReportUpdate,
+    caller_organization_id: uuid.UUID | None = None,
 ) -> Report:
-    """Change the draft text (and carried measurements) of an open or returned report."""
+    """Change the draft text (and carried measurements) of an open or returned report.
+
+    The draft is the reporter's: an organization-bound key drafts only as the
+    reporter organization (as it submits)."""
+    _check_may_move(report, "submitted", caller_organization_id)
     if report.status not in EDITABLE_STATUSES:
         raise Conflict(
             f"The report is {report.status}; its text can change only while it is open or returned."
@@ -160,7 +169,7 @@ def _check_may_move(report: Report, target: str, caller_organization_id: uuid.UU
     if target == "submitted" and caller_organization_id != reporter:
         raise Forbidden(
             "Only the reporter organization (or a key not bound to an organization) "
-            "submits this report."
+            "drafts and submits this report."
         )
     if target in ("accepted", "returned") and caller_organization_id == reporter:
         raise Forbidden(

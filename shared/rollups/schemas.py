@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.rollups.rules import Health
 
@@ -31,6 +31,10 @@ class InitiativeCounts(BaseModel):
 
 class IndicatorCounts(BaseModel):
     """Indicators (SPEC section 11) of an initiative, or of an agreement's initiatives."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"total": 4, "measured": 4, "achievement": 0.3}]}
+    )
 
     total: int = 0
     measured: int = Field(default=0, description="Indicators with at least one measurement.")

@@ -212,6 +212,14 @@ async def test_documents_of_an_amendment_go_with_its_agreement(client, app, agre
     assert (await client.get(f"/v1/documents/{document['id']}")).status_code == 404
 
 
+async def test_a_document_for_a_missing_report_answers_422(client) -> None:
+    # Every owner type of the contract now has its entry: a missing owner is the error.
+    response = await upload(client, "report", str(uuid.uuid4()))
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "owner_id"]
+
+
 async def test_a_missing_file_answers_422(client, agreement) -> None:
     response = await client.post(
         "/v1/documents",

@@ -403,3 +403,55 @@ async def test_report_changes_are_events_in_the_agreements_sequence(app, client,
     assert sequences == list(range(1, len(rows) + 1))
     assert returned[0].data["previous_status"] == "submitted"
     assert {"report.opened", "report.updated", "report.submitted"} <= {row.type for row in rows}
+
+
+async def test_another_partys_key_cannot_draft_the_reporters_report(
+    app, client, agreement, parties
+) -> None:
+    report = (await _opened(app, client, agreement))[0]
+    key = await make_key(app, ["read", "write"], organization_id=uuid.UUID(parties[0]["id"]))
+
+    async with client_for(app, key) as other:
+        response = await patch_report(other, report, narrative="Written for them.")
+
+    assert response.status_code == 403, response.text
+
+
+async def test_an_objective_an_indicator_names_cannot_be_removed(client, parties) -> None:
+    agreement = await create_agreement(client, parties=parties)
+    initiative = await create_initiative(client, agreement)  # serves O1
+    await create_indicator(client, initiative["id"], objective_ref="O2")
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={"objectives": [{"ref": "O1", "text": "Capacity building of policymakers."}]},
+        headers={"If-Match": f'"{agreement["version"]}"'},
+    )
+
+    assert response.status_code == 409, response.text
+    assert "O2" in response.json()["detail"]
+
+
+async def test_an_initiative_with_indicators_cannot_be_deleted(client, agreement) -> None:
+    initiative = await create_initiative(client, agreement)
+    await create_indicator(client, initiative["id"])
+
+    response = await client.delete(
+        f"/v1/initiatives/{initiative['id']}", headers={"If-Match": f'"{initiative["version"]}"'}
+    )
+
+    assert response.status_code == 409, response.text
+    assert "indicators" in response.json()["detail"]
+
+
+async def test_a_report_can_carry_documents(app, client, agreement) -> None:
+    from tests.api.legal_factories import create_document
+
+    report = (await _opened(app, client, agreement))[0]
+
+    document = await create_document(client, "report", report["id"], kind="report")
+    listed = (
+        await client.get("/v1/documents", params={"owner_type": "report", "owner_id": report["id"]})
+    ).json()
+
+    assert [item["id"] for item in listed["items"]] == [document["id"]]

@@ -84,14 +84,19 @@ async def update_report(
     Only while the report is `open` or `returned` (409 otherwise); needs
     `If-Match`. Each measurement names an indicator of the report's agreement
     and a value fitting its measure (422 otherwise); they become indicator
-    measurements when the report is accepted.
+    measurements when the report is accepted. A key bound to an organization
+    drafts only its own organization's reports (403 otherwise).
     """
     report = await service.get_report(
         session, report_id, organization_id=principal.organization_id, for_update=True
     )
     check_if_match(if_match, report.version)
     report = await service.update_report(
-        session, actor=principal.actor, report=report, payload=body
+        session,
+        actor=principal.actor,
+        report=report,
+        payload=body,
+        caller_organization_id=principal.organization_id,
     )
     set_etag(response, report.version)
     return ReportPublic.model_validate(report)
