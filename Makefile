@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.mail
 
 migrate: $(STAMP)
 	$(BIN)/accords migrate

@@ -247,8 +247,8 @@ async def latencies(dsn: str, milestone_ids: list[uuid.UUID], within: float = 12
 async def recompute_times(
     database_url: str, agreement_ids: list[uuid.UUID], runs: int
 ) -> list[float]:
-    from services.worker.rollups import recompute_agreement
     from shared.db import create_engine, create_sessionmaker
+    from shared.rollups.store import recompute_agreement
     from shared.settings import Settings
 
     engine = create_engine(Settings(database_url=database_url))

@@ -81,9 +81,10 @@ async def seed_deliveries(settings: Settings, url: str, count: int) -> None:
     from shared.db import utcnow
     from shared.events import Actor
     from shared.ids import uuid7
+    from shared.webhooks.delivery_log import new_delivery
+    from shared.webhooks.endpoints import create_endpoint
     from shared.webhooks.rules import delivery_body
     from shared.webhooks.schemas import WebhookEndpointCreate
-    from shared.webhooks.service import create_endpoint, new_delivery
 
     engine = create_engine(settings)
     try:

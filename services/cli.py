@@ -92,6 +92,7 @@ def dev(
     console.rule("[bold]Accords (development)")
     console.print(f"API      http://{host}:{port}   docs: http://{host}:{port}/docs")
     console.print(f"Database {settings.database_url}")
+    console.print(f"Mail     {_mail_line(settings)}")
     console.print(f"Admin key (keep it; stored in {DEV_KEY_FILE}):")
     print(key, flush=True)
     # The worker runs in this process: actors on worker threads, relay and sweep.
@@ -107,6 +108,18 @@ def dev(
         )
     finally:
         pipeline.stop()
+
+
+def _mail_line(settings: Settings) -> str:
+    """Where reminder emails go, without credentials."""
+    if not settings.smtp_url:
+        return "held (set ACCORDS_SMTP_URL to send; held mail is sent once it is set)"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.smtp_url)
+    return (
+        f"sent through {parts.scheme}://{parts.hostname}:{parts.port or ''} as {settings.mail_from}"
+    )
 
 
 def _in_process_worker(settings: Settings):  # type: ignore[no-untyped-def]

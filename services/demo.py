@@ -16,18 +16,19 @@ import datetime as dt
 from sqlalchemy import select
 
 from services.demo_records import load_records
+from services.demo_reminders import load_reminders
 from services.demo_results import load_results
 from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import service as agreements
 from shared.agreements.schemas import AgreementCreate, TransitionRequest
+from shared.clock import today
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor
 from shared.models import Agreement
 from shared.organizations import service as organizations
 from shared.organizations.schemas import OrganizationCreate
 from shared.settings import Settings
-from shared.validation import today
 
 MOU_REFERENCE = "STZA-GEI-MOU-2023"
 SIGNED_ON = dt.date(2023, 9, 4)
@@ -125,11 +126,12 @@ async def load_demo(settings: Settings) -> str:
             results = await load_results(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            reminders = await load_reminders(session, actor=actor, mou=mou, stza=stza, gei=gei)
             await session.commit()
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}; {records}; {results}."
+                f"with {tracking}; {records}; {results}; {reminders}."
             )
     finally:
         await engine.dispose()

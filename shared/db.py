@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.util import greenlet_spawn
 
+from shared.clock import utcnow  # noqa: F401 - the clock's, re-exported for its callers here
 from shared.settings import Settings
 
 NAMING_CONVENTION = {
@@ -68,8 +71,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def dialect_insert(session: AsyncSession) -> Any:
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_*``.
+
+    PostgreSQL's and SQLite's share that interface; a session with no bind
+    is taken to be SQLite.
+    """
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
@@ -178,3 +187,11 @@ async def borrowed_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     finally:
         # Returning it may close an overflow connection, which awaits.
         await greenlet_spawn(pooled.close)
+
+
+def insert_for(session: AsyncSession | AsyncConnection) -> Any:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), for ON CONFLICT clauses."""
+    dialect = (
+        session.bind.dialect.name if isinstance(session, AsyncSession) else session.dialect.name
+    )
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import dialect_insert
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent
 
@@ -94,9 +94,7 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     An upsert on the counter row: the row lock it takes serialises concurrent
     writers of the same aggregate until their transactions end.
     """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(AggregateSequence).values(
+    statement = dialect_insert(session)(AggregateSequence).values(
         aggregate_type=aggregate.type, aggregate_id=aggregate.id, last_sequence=1
     )
     statement = statement.on_conflict_do_update(

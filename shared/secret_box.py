@@ -41,6 +41,19 @@ class SecretUnreadable(Exception):
     """A sealed secret does not open with the configured key."""
 
 
+def key_material(settings: Settings, *, missing: str) -> str:
+    """``ACCORDS_SECRET_KEY``, or the public development key outside production.
+
+    Every key Accords derives (sealing webhook secrets, signing unsubscribe
+    tokens) comes from this, each under its own label.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.environment in ("development", "test"):
+        return _DEVELOPMENT_KEY
+    raise SecretKeyMissing(missing)
+
+
 class SecretBox:
     """Seals and opens short secrets with AES-256-GCM."""
 
@@ -52,12 +65,12 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
-        if settings.secret_key:
-            return cls(settings.secret_key)
-        if settings.environment in ("development", "test"):
-            return cls(_DEVELOPMENT_KEY)
-        raise SecretKeyMissing(
-            "Webhook secrets are encrypted at rest; set ACCORDS_SECRET_KEY to enable webhooks."
+        return cls(
+            key_material(
+                settings,
+                missing="Webhook secrets are encrypted at rest; "
+                "set ACCORDS_SECRET_KEY to enable webhooks.",
+            )
         )
 
     def seal(self, clear: str, *, context: str) -> str:

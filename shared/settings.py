@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0
+    # How long a claimed delivery is kept from other senders; renewed while
+    # its send runs. Unset: the send timeout plus 10 s.
+    webhook_lease_seconds: float | None = Field(default=None, gt=0)
     sweep_interval_seconds: float = 60.0
     dormancy_days: int = 90
     rate_limit_per_minute: int = 1200
@@ -44,6 +47,25 @@ class Settings(BaseSettings):
     # Redis when set (or when BROKER_URL is redis://), else the database.
     redis_url: str = ""
     max_body_bytes: int = 1_048_576
+    # Where people reach the dashboard: links in emails and calendar entries.
+    public_url: str = "http://127.0.0.1:8000"
+    # Email reminders: smtp://[user:pass@]host:port (STARTTLS when offered) or
+    # smtps:// (implicit TLS). Empty: notifications are kept as `held`.
+    smtp_url: str = Field(default="", repr=False)
+    mail_from: str = "Accords <accords@localhost>"
+    smtp_timeout_seconds: float = 30.0
+    # How long a claimed notification stays with the pump that claimed it; a
+    # pump killed mid-send leaves it to another after this. Kept well above
+    # the SMTP timeout, so a send never outlives its lease.
+    mail_lease_seconds: float = 120.0
+    # Seconds between attempts when the SMTP server fails; then `failed`.
+    mail_retry_schedule: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [0, 60, 300, 1800, 7200, 21600]
+    )
+    digest_hour_utc: int = Field(default=7, ge=0, le=23)
+    expiry_reminder_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [90, 30, 7]
+    )
     # The largest document upload (POST /v1/documents has its own body limit).
     max_document_bytes: int = 26_214_400
     log_format: Literal["json", "console"] = "json"
@@ -64,7 +86,9 @@ class Settings(BaseSettings):
     def _normalize_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("webhook_retry_schedule", mode="before")
+    @field_validator(
+        "webhook_retry_schedule", "mail_retry_schedule", "expiry_reminder_days", mode="before"
+    )
     @classmethod
     def _parse_schedule(cls, value: object) -> object:
         if isinstance(value, str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, ClassVar
 
 import pycountry
@@ -15,6 +14,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from shared.clock import today  # noqa: F401 - the clock's, re-exported for its callers here
 
 
 def _country(value: str) -> str:
@@ -63,10 +64,6 @@ def bounded_text(max_length: int) -> object:
         BeforeValidator(_strip),
         StringConstraints(min_length=1, max_length=max_length),
     ]
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _refuse_nul(value: Any, path: str = "") -> None:

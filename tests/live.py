@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,9 +11,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -32,6 +33,45 @@ def accords_env(**settings: str) -> dict[str, str]:
     return env
 
 
+class Launched:
+    """A running `accords` process and its log (stderr, in a temporary file)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+        self.process = process
+        self._log = log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def stdout(self) -> IO[bytes] | None:
+        return self.process.stdout
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def log_text(self) -> str:
+        """Everything the process logged so far."""
+        # pread: the file offset is shared with the process writing the log.
+        descriptor = self._log.fileno()
+        size = os.fstat(descriptor).st_size
+        return os.pread(descriptor, size, 0).decode(errors="replace")
+
+    def log_events(self, event: str) -> list[dict[str, Any]]:
+        """The JSON log lines (ACCORDS_LOG_FORMAT=json) whose event is ``event``."""
+        found = []
+        for line in self.log_text().splitlines():
+            with suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and record.get("event") == event:
+                    found.append(record)
+        return found
+
+
 @contextmanager
 def running(
     args: list[str],
@@ -39,34 +79,46 @@ def running(
     *,
     ready_url: str | None = None,
     timeout: float = 30,
-    cwd: str | Path | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
+    cwd: Path | None = None,
+    capture_stdout: bool = False,
+    stop_within: float = 10,
+) -> Iterator[Launched]:
     """Run an `accords` command until the block ends; wait for ``ready_url`` first.
 
     Its log goes to a temporary file, not a pipe: nobody reads a pipe while
-    the test runs, and a chatty process would block once it filled up.
+    the test runs, and a chatty process would block once it filled up (stdout
+    is a pipe only with ``capture_stdout``, for a command that prints a line or
+    two). When the block fails, the end of the log is printed (pytest shows
+    it with the failure). At the end the process group gets SIGTERM, then
+    SIGKILL after ``stop_within`` seconds.
     """
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [ACCORDS, *args],
             env=env,
-            stdout=subprocess.DEVNULL,
+            cwd=cwd,
+            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
-            cwd=cwd,
         )
+        launched = Launched(process, log)
         try:
             if ready_url:
                 _wait_until_up(process, ready_url, timeout, log)
-            yield process
+            yield launched
+        except BaseException:
+            print(launched.log_text()[-5000:])
+            raise
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
-                    process.wait(timeout=10)
+                    process.wait(timeout=stop_within)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 @contextmanager

@@ -16,6 +16,8 @@ from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
 from services.api.audit.router import router as audit_router
+from services.api.calendar.router import feeds_router as calendar_urls_router
+from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
 from services.api.contract import HeadMiddleware, document_contract
 from services.api.documents.router import router as documents_router
@@ -33,6 +35,9 @@ from services.api.indicators.router import router as indicators_router
 from services.api.initiatives.router import router as initiatives_router
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.milestones.router import router as milestones_router
+from services.api.notifications.router import log_router as notifications_router
+from services.api.notifications.router import router as subscriptions_router
+from services.api.notifications.router import unsubscribe_router
 from services.api.organizations.router import router as organizations_router
 from services.api.problems import document_problems, install_problem_handlers
 from services.api.ratelimit.limiter import create_rate_limiter
@@ -148,6 +153,11 @@ def create_app(
     app.include_router(documents_router)
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
+    app.include_router(calendar_feeds_router)
+    app.include_router(calendar_urls_router)
+    app.include_router(subscriptions_router)
+    app.include_router(notifications_router)
+    app.include_router(unsubscribe_router)
     app.include_router(exports_router)
     app.include_router(event_types_router)
     document_webhooks(app)

@@ -129,6 +129,7 @@ class BodySizeLimitMiddleware:
         max_bytes = self.max_bytes
         if scope["method"] == "POST":
             max_bytes = self.allowances.get(scope["path"].rstrip("/"), max_bytes)
+        too_large = f"The request body is larger than {max_bytes} bytes."
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -136,13 +137,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > max_bytes:
-                    await send_problem(
-                        scope,
-                        receive,
-                        send,
-                        413,
-                        f"The request body is larger than {max_bytes} bytes.",
-                    )
+                    await send_problem(scope, receive, send, 413, too_large)
                     return
         received = 0
 
@@ -154,7 +149,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
-                    raise HTTPException(413, f"The request body is larger than {max_bytes} bytes.")
+                    raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -7,7 +7,6 @@ the API process, ``accords worker`` and ``accords dev`` each build their own.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.worker import runtime
 from services.worker.consumer import process_event
 from shared.broker import DEAD_LETTER, EVENTS_QUEUE, PROCESS_EVENT, mark_dispatched
+from shared.clock import utcnow
 from shared.models import DeadLetter
 
 log = structlog.get_logger("accords.worker")
@@ -52,7 +52,7 @@ async def record_dead_letter(
             retries=int(retry_info.get("retries", options.get("retries", 0)) or 0),
             error=options.get("traceback"),
             message=message,
-            failed_at=dt.datetime.now(dt.UTC),
+            failed_at=utcnow(),
         )
         session.add(letter)
         if event_id is not None:

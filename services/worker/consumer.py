@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
-from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
 from shared.broker import OutboxPublisher, mark_dispatched
+from shared.clock import utcnow
+from shared.db import dialect_insert
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
 
@@ -42,11 +41,6 @@ async def load_event(
     return event, {row.consumer for row in rows if row.consumer is not None}
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 async def run_handler(
     session: AsyncSession,
     handler: Handler,
@@ -65,8 +59,8 @@ async def run_handler(
     await handler.run(session, event)
     await session.flush()
     inserted = await session.scalar(
-        _insert(session)(ProcessedEvent)
-        .values(consumer=handler.name, event_id=event.id, processed_at=dt.datetime.now(dt.UTC))
+        dialect_insert(session)(ProcessedEvent)
+        .values(consumer=handler.name, event_id=event.id, processed_at=utcnow())
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(ProcessedEvent.consumer)
     )
@@ -200,10 +194,10 @@ async def _run_handler_together(
 ) -> None:
     await handler.run_all(session, events)
     await session.flush()
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     inserted = (
         await session.execute(
-            _insert(session)(ProcessedEvent)
+            dialect_insert(session)(ProcessedEvent)
             .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
             .returning(ProcessedEvent.event_id),
             [

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import utcnow
 from shared.models import DeadLetter, OutboxEvent
 
 
@@ -92,7 +93,7 @@ async def replay_dead_letters(
         (await session.scalars(select(OutboxEvent.id).where(OutboxEvent.id.in_(wanted)))).all()
     )
     replayed: list[uuid.UUID] = []
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     for letter in letters.values():
         if letter.replayed_at is not None:
             refused[letter.id] = f"already replayed at {letter.replayed_at.isoformat()}"

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import OutboxPublisher, mark_dispatched
+from shared.clock import utcnow
 from shared.models import OutboxEvent
 
 log = structlog.get_logger("accords.worker")
@@ -72,7 +73,7 @@ async def republish(
     batch: int = REPUBLISH_BATCH,
 ) -> int:
     """Publish events left undispatched for ``delay_seconds``; returns how many went out."""
-    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=delay_seconds)
+    cutoff = utcnow() - dt.timedelta(seconds=delay_seconds)
     query = (
         select(OutboxEvent.id)
         .where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at < cutoff)

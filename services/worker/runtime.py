@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.worker.consumer import EventBatcher
 from services.worker.handlers import register_handlers
+from services.worker.mail import MailPump
+from services.worker.pump import DeliveryPump
 from services.worker.relay import run_relay
 from services.worker.sweep import run_sweep
 from shared.broker import OutboxPublisher
@@ -53,6 +55,7 @@ class PipelineRuntime(Middleware):
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.batcher: EventBatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.mail_pump: MailPump | None = None
 
     def before_worker_boot(self, broker: Broker, worker: Any) -> None:
         # Runs after the AsyncIO middleware's (added earlier) started the event
@@ -86,12 +89,12 @@ class PipelineRuntime(Middleware):
             self._tasks.append(
                 asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))
             )
-        # Webhook deliveries are driven by the database (services/worker/webhooks.py).
-        from services.worker.webhooks import DeliveryPump
-
+        # Webhook deliveries are driven by the database (services/worker/pump.py).
         self._tasks.append(
             asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run())
         )
+        self.mail_pump = MailPump(self.sessionmaker, self.settings)
+        self._tasks.append(asyncio.create_task(self.mail_pump.run()))
         log.info("pipeline_started", relay=self.run_relay, sweep=self.run_sweep)
 
     async def _stop(self) -> None:

@@ -7,7 +7,7 @@ transaction that records its event, so even two sweeps racing past the lock
 could not emit one twice.
 
 - ``milestone.overdue``: once per milestone, when it is open past ``due_on``.
-- ``agreement.expiring``: 30 and 7 days before ``expires_on``.
+- ``agreement.expiring``: ``ACCORDS_EXPIRY_REMINDER_DAYS`` (90, 30, 7) before ``expires_on``.
 - the ``expired`` transition once ``expires_on`` has passed.
 - ``agreement.dormant``: no activity for ``DORMANCY_DAYS`` (again after new activity).
 - rollups computed on an earlier day are recomputed (overdue and planned move with the date).
@@ -27,21 +27,22 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import clock
 from shared.agreements.lifecycle import apply_transition
 from shared.agreements.reads import as_public, get_agreement
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
+from shared.milestones.schemas import as_public as milestone_public
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
+from shared.notifications.rules import expiry_windows
 from shared.reports.opening import notify_due_reports, open_due_reports
-from shared.rollups.store import recompute_agreement, today_utc
+from shared.rollups.store import recompute_agreement
 from shared.settings import Settings
 
 log = structlog.get_logger("accords.worker")
 
 SWEEP_LOCK_KEY = 0x6163636F726473_02
-# Notice -> the days-left window it covers (the 7-day one supersedes a 30-day one not sent).
-EXPIRY_NOTICES = {30: (8, 30), 7: (0, 7)}
 LIVE_STATUSES = ("signed", "active", "suspended")
 EXPIRABLE_STATUSES = ("signed", "active")
 DORMANCY_STATUSES = ("signed", "active")
@@ -96,8 +97,6 @@ def _not_marked(kind: str, subject: Any, mark: Any) -> Any:
 
 
 async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
-    from shared.milestones.schemas import as_public as milestone_public
-
     milestones = (
         await session.scalars(
             select(Milestone)
@@ -115,9 +114,10 @@ async def emit_overdue(session: AsyncSession, today: dt.date) -> int:
     return len(milestones)
 
 
-async def emit_expiring(session: AsyncSession, today: dt.date) -> int:
+async def emit_expiring(session: AsyncSession, today: dt.date, *, days_before: list[int]) -> int:
+    """``agreement.expiring`` once per agreement and lead time (ACCORDS_EXPIRY_REMINDER_DAYS)."""
     emitted = 0
-    for days, (lower, upper) in EXPIRY_NOTICES.items():
+    for days, (lower, upper) in expiry_windows(days_before).items():
         agreements = (
             await session.scalars(
                 select(Agreement.id).where(
@@ -215,7 +215,7 @@ async def sweep_once(
     today: dt.date | None = None,
 ) -> SweepReport:
     """One sweep, in one transaction, if no other worker is sweeping right now."""
-    today = today or today_utc()
+    today = today or clock.today()
     report = SweepReport()
     async with sessionmaker() as session:
         if not await _take_lock(session):
@@ -223,7 +223,9 @@ async def sweep_once(
             return report
         report.ran = True
         report.overdue = await emit_overdue(session, today)
-        report.expiring = await emit_expiring(session, today)
+        report.expiring = await emit_expiring(
+            session, today, days_before=settings.expiry_reminder_days
+        )
         report.expired = await expire_agreements(session, today)
         report.dormant = await emit_dormant(session, today, dormancy_days=settings.dormancy_days)
         report.recomputed = await recompute_stale_rollups(session, today)
@@ -245,6 +247,8 @@ async def run_sweep(
     while True:
         try:
             report = await sweep_once(sessionmaker, settings, publisher=publisher)
+            # ran=False: another worker was sweeping.
+            log.debug("sweep_pass", ran=report.ran)
             if report.event_ids or report.recomputed:
                 log.info(
                     "sweep_done",

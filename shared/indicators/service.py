@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.agreements.visibility import under_visible_agreements
+from shared.clock import today
 from shared.errors import Conflict, InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -29,7 +30,6 @@ from shared.indicators.schemas import (
     check_fits,
 )
 from shared.models import Agreement, Indicator, Initiative, Measurement
-from shared.validation import today
 
 
 def _aggregate(indicator: Indicator) -> Aggregate:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import get_agreement
 from shared.agreements.visibility import under_visible_agreements
+from shared.clock import today
 from shared.errors import (
     Conflict,
     InvalidReference,
@@ -34,7 +35,6 @@ from shared.initiatives.schemas import (
 )
 from shared.lifecycle import AGREEMENT_CLOSED_STATUSES, allowed_initiative_targets
 from shared.models import Agreement, Initiative, Milestone
-from shared.validation import today
 
 
 def _aggregate(initiative: Initiative) -> Aggregate:

@@ -14,13 +14,13 @@ from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.visibility import under_visible_agreements
+from shared.clock import today
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.lifecycle import MILESTONE_CLOSED_STATUSES
 from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
-from shared.validation import today
 
 
 def overdue_condition(on: dt.date) -> ColumnElement[bool]:

@@ -12,6 +12,12 @@ from shared.models.pipeline import (
     SweepMark,
 )
 from shared.models.registry import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.models.reminders import (
+    CalendarFeed,
+    Notification,
+    NotificationOptOut,
+    NotificationSubscription,
+)
 from shared.models.results import Indicator, Measurement, Report
 from shared.models.tracking import (
     Engagement,
@@ -33,6 +39,7 @@ __all__ = [
     "AgreementStatusChange",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
     "Contact",
     "DeadLetter",
     "Document",
@@ -46,6 +53,9 @@ __all__ = [
     "InitiativeRollup",
     "Measurement",
     "Milestone",
+    "Notification",
+    "NotificationOptOut",
+    "NotificationSubscription",
     "Organization",
     "OutboxEvent",
     "ProcessedEvent",

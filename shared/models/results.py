@@ -16,15 +16,12 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.clock import today
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
 from shared.models.mixins import VersionedResource
 
 OPEN_REPORT_STATUSES = ("open", "returned")
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 class Indicator(VersionedResource, Base):
@@ -105,4 +102,4 @@ class Report(VersionedResource, Base):
 
     @property
     def overdue(self) -> bool:
-        return self.status in OPEN_REPORT_STATUSES and self.due_on < _today()
+        return self.status in OPEN_REPORT_STATUSES and self.due_on < today()

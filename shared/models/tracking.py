@@ -14,14 +14,11 @@ import uuid
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.clock import today
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
 from shared.lifecycle import milestone_is_overdue
 from shared.models.mixins import VersionedResource
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 class Initiative(VersionedResource, Base):
@@ -73,7 +70,7 @@ class Milestone(VersionedResource, Base):
 
     @property
     def overdue(self) -> bool:
-        return milestone_is_overdue(self.status, self.due_on, _today())
+        return milestone_is_overdue(self.status, self.due_on, today())
 
 
 class Engagement(VersionedResource, Base):

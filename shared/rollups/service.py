@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import get_agreement
 from shared.agreements.visibility import visible_to
+from shared.clock import today, utcnow
 from shared.errors import NotFound
 from shared.models import (
     Agreement,
@@ -24,7 +25,7 @@ from shared.models import (
     Organization,
 )
 from shared.rollups import rules
-from shared.rollups.store import load_agreement_facts, today_utc
+from shared.rollups.store import load_agreement_facts
 
 
 def _with_time(body: dict[str, Any], computed_at: dt.datetime) -> dict[str, Any]:
@@ -35,7 +36,7 @@ async def _computed_now(session: AsyncSession, agreement_id: uuid.UUID) -> rules
     facts = await load_agreement_facts(session, agreement_id)
     if facts is None:
         raise NotFound(f"Agreement {agreement_id} does not exist.")
-    return rules.agreement_rollup(facts, today_utc())
+    return rules.agreement_rollup(facts, today())
 
 
 async def agreement_rollup(
@@ -46,7 +47,7 @@ async def agreement_rollup(
     if stored is not None:
         return _with_time(stored.body, stored.computed_at)
     rollup = await _computed_now(session, agreement_id)
-    return _with_time(to_jsonable_python(rollup.body()), dt.datetime.now(dt.UTC))
+    return _with_time(to_jsonable_python(rollup.body()), utcnow())
 
 
 async def initiative_rollup(
@@ -68,7 +69,7 @@ async def initiative_rollup(
     for initiative in rollup.initiatives:
         if initiative.initiative_id == initiative_id:
             body = {**initiative.body(), "agreement_id": agreement_id}
-            return _with_time(to_jsonable_python(body), dt.datetime.now(dt.UTC))
+            return _with_time(to_jsonable_python(body), utcnow())
     raise NotFound(f"Initiative {initiative_id} does not exist.")
 
 

@@ -26,6 +26,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from shared import clock
+from shared.clock import utcnow
 from shared.events import Aggregate, record_event
 from shared.indicators.facts import load_indicator_facts
 from shared.models import (
@@ -37,7 +39,6 @@ from shared.models import (
     Milestone,
 )
 from shared.rollups import rules
-from shared.validation import today as today_utc
 
 _PENDING_NOTES = "accords.recomputed_from"
 
@@ -235,9 +236,9 @@ async def recompute_locked(
             delete(AgreementRollup).where(AgreementRollup.agreement_id == agreement_id)
         )
         return None
-    today = today or today_utc()
+    today = today or clock.today()
     rollup = rules.agreement_rollup(facts, today)
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
 
     stored = await session.get(AgreementRollup, agreement_id)
     previous_health = stored.health if stored is not None else None

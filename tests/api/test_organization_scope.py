@@ -22,8 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from services.worker.fanout import fan_out
 from services.worker.relay import assign_positions
-from services.worker.webhooks import fan_out
 from shared.models import OutboxEvent
 from shared.settings import Settings
 from tests.api.tracking_factories import (

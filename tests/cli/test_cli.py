@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import ACCORDS, accords_env, free_port
+from tests.live import ACCORDS, accords_env, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -65,17 +65,10 @@ def test_demo_loads_once(tmp_path, sqlite_env) -> None:
 def test_dev_serves_docs_and_its_printed_key_creates_an_organization(tmp_path) -> None:
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("ACCORDS_")}
-    process = subprocess.Popen(
-        [ACCORDS, "dev", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        key = process.stdout.readline().strip() if process.stdout else ""
-        base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    dev = ["dev", "--port", str(port)]
+    with running(dev, env, cwd=tmp_path, capture_stdout=True, stop_within=20) as launched:
+        key = launched.stdout.readline().decode().strip() if launched.stdout else ""
         docs = _get_when_up(f"{base}/docs")
         created = httpx.post(
             f"{base}/v1/organizations",
@@ -86,9 +79,6 @@ def test_dev_serves_docs_and_its_printed_key_creates_an_organization(tmp_path) -
             },
             headers={"Authorization": f"Bearer {key}"},
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
     assert docs.status_code == 200
     assert created.status_code == 201, created.text

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.worker.webhooks import WebhookSender, deliver_due, fan_out
+from services.worker.fanout import fan_out
+from services.worker.pump import deliver_due
+from services.worker.sender import WebhookSender
 from shared.models import OutboxEvent
 
 # Enough rounds for every schedule the tests use; a bound, not a timing.

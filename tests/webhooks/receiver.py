@@ -39,6 +39,8 @@ class Receiver:
             answer if isinstance(answer, Answer) else Answer(answer) for answer in answers or []
         ]
         self.requests: list[Received] = []
+        # Requests read so far, answered or not (requests are listed once answered).
+        self.arrivals = 0
         # Connections accepted so far (keep-alive reuse shows as fewer).
         self.connections = 0
         self.closed_connections = 0
@@ -87,6 +89,7 @@ class Receiver:
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 received = Received(method, path, headers, body)
+                self.arrivals += 1
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 answer = self.answers.pop(0) if self.answers else Answer()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import update
 
-from services.worker.webhooks import WebhookSender
+from services.worker.sender import WebhookSender
 from shared.models import WebhookEndpoint
 from shared.settings import Settings
 from tests.factories import create_organization

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,12 +23,15 @@ import pytest
 
 from shared.migrate import upgrade_async
 from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
-from tests.live import ACCORDS, accords_env, serving
+from tests.live import Launched, accords_env, running, serving
 from tests.servers import POSTGRES, RABBITMQ
+from tests.worker.conftest import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
 ADMIN_KEY = "accords-pipeline-test-" + uuid.uuid4().hex
+# Sweeps each worker runs once the overdue notices are out.
+SWEEPS_AFTER = 5
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -79,31 +81,16 @@ def api(env: dict[str, str]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def worker(env: dict[str, str], **settings: str) -> Iterator[subprocess.Popen[bytes]]:
-    """An `accords worker` process; its log goes to a file (a pipe nobody reads could fill)."""
+def worker(env: dict[str, str], **settings: str) -> Iterator[Launched]:
+    """An `accords worker` process with four threads (``settings`` as ACCORDS_* variables)."""
     worker_env = {**env, **{f"ACCORDS_{name.upper()}": value for name, value in settings.items()}}
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [ACCORDS, "worker", "--threads", "4"],
-            env=worker_env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        except BaseException:
-            log.seek(0)
-            print(log.read().decode(errors="replace")[-5000:])
-            raise
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+    with running(["worker", "--threads", "4"], worker_env, stop_within=30) as launched:
+        yield launched
+
+
+def sweeps_run(launched: Launched) -> int:
+    """How many sweeps the worker ran (it logs each pass at debug level)."""
+    return sum(1 for record in launched.log_events("sweep_pass") if record.get("ran"))
 
 
 @pytest.fixture
@@ -258,7 +245,8 @@ async def test_two_sweeping_workers_emit_each_overdue_milestone_once(client, env
     agreement, milestones = await agreement_with_milestones(client, 10, due_on="2020-01-31")
     connection = await connect(database)
     try:
-        with worker(env, sweep_interval_seconds="0.2"), worker(env, sweep_interval_seconds="0.2"):
+        sweeping = {"sweep_interval_seconds": "0.2", "log_level": "debug"}
+        with worker(env, **sweeping) as first, worker(env, **sweeping) as second:
             deadline = time.monotonic() + 60
             count = 0
             while time.monotonic() < deadline and count < len(milestones):
@@ -268,8 +256,13 @@ async def test_two_sweeping_workers_emit_each_overdue_milestone_once(client, env
                     uuid.UUID(agreement["id"]),
                 )
                 await asyncio.sleep(0.2)
-            # Let both workers sweep a good many more times.
-            await asyncio.sleep(3)
+            # Then each worker sweeps again, several times: none may emit again.
+            wanted = [sweeps_run(launched) + SWEEPS_AFTER for launched in (first, second)]
+
+            async def swept() -> list[int]:
+                return [sweeps_run(launched) for launched in (first, second)]
+
+            await eventually(swept, lambda counts: all(map(int.__ge__, counts, wanted)), within=60)
         count = await connection.fetchval(
             "SELECT count(*) FROM outbox_events"
             " WHERE aggregate_id = $1 AND type = 'milestone.overdue'",

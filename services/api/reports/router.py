@@ -23,9 +23,9 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
+from shared.clock import today
 from shared.reports import service
 from shared.reports.schemas import ReportPublic, ReportStatus, ReportTransition, ReportUpdate
-from shared.validation import today
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

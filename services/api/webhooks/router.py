@@ -19,7 +19,7 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
-from shared.webhooks import service
+from shared.webhooks import delivery_log, endpoints
 from shared.webhooks.schemas import (
     DeliveryStatus,
     RecoverRequest,
@@ -63,7 +63,7 @@ async def create_webhook_endpoint(
     with a key bound to an organization receives only events about that
     organization's agreements.
     """
-    endpoint, secret = await service.create_endpoint(
+    endpoint, secret = await endpoints.create_endpoint(
         session,
         actor=principal.actor,
         organization_id=principal.organization_id,
@@ -84,7 +84,7 @@ async def list_webhook_endpoints(
     enabled: bool | None = Query(default=None, description="Only enabled (or disabled) ones."),
 ) -> Page[WebhookEndpointPublic]:
     """List webhook endpoints in creation order (never with their secrets)."""
-    rows = await service.list_endpoints(
+    rows = await endpoints.list_endpoints(
         session,
         after=decode_cursor(cursor),
         limit=limit,
@@ -99,7 +99,7 @@ async def get_webhook_endpoint(
     endpoint_id: uuid.UUID, session: SessionDep, principal: WebhookManager, response: Response
 ) -> WebhookEndpointPublic:
     """Fetch one endpoint (without its secret); the `ETag` header carries its version."""
-    endpoint = await service.get_endpoint(
+    endpoint = await endpoints.get_endpoint(
         session, endpoint_id, organization_id=principal.organization_id
     )
     set_etag(response, endpoint.version)
@@ -123,11 +123,11 @@ async def update_webhook_endpoint(
     deliveries still pending are then sent. Disabling emits
     `webhook_endpoint.disabled`.
     """
-    endpoint = await service.get_endpoint(
+    endpoint = await endpoints.get_endpoint(
         session, endpoint_id, organization_id=principal.organization_id, for_update=True
     )
     check_if_match(if_match, endpoint.version)
-    endpoint = await service.update_endpoint(
+    endpoint = await endpoints.update_endpoint(
         session, actor=principal.actor, endpoint=endpoint, payload=body, settings=settings
     )
     set_etag(response, endpoint.version)
@@ -146,11 +146,11 @@ async def delete_webhook_endpoint(
     if_match: IfMatchHeader = None,
 ) -> None:
     """Delete an endpoint and its delivery log; nothing more is sent to it."""
-    endpoint = await service.get_endpoint(
+    endpoint = await endpoints.get_endpoint(
         session, endpoint_id, organization_id=principal.organization_id, for_update=True
     )
     check_if_match(if_match, endpoint.version)
-    await service.delete_endpoint(session, actor=principal.actor, endpoint=endpoint)
+    await endpoints.delete_endpoint(session, actor=principal.actor, endpoint=endpoint)
 
 
 @router.post(
@@ -172,10 +172,10 @@ async def rotate_webhook_secret(
     receiver can switch without losing a delivery. `expire_previous_now`
     drops the previous secret at once (for a leaked secret).
     """
-    endpoint = await service.get_endpoint(
+    endpoint = await endpoints.get_endpoint(
         session, endpoint_id, organization_id=principal.organization_id, for_update=True
     )
-    endpoint, secret = await service.rotate_secret(
+    endpoint, secret = await endpoints.rotate_secret(
         session,
         actor=principal.actor,
         endpoint=endpoint,
@@ -195,10 +195,10 @@ async def test_webhook_endpoint(
     endpoint_id: uuid.UUID, session: SessionDep, principal: WebhookManager
 ) -> WebhookDeliveryPublic:
     """Queue a `webhook.test` event for this endpoint only; follow it in the delivery log."""
-    endpoint = await service.get_endpoint(
+    endpoint = await endpoints.get_endpoint(
         session, endpoint_id, organization_id=principal.organization_id
     )
-    delivery = await service.send_test(session, endpoint=endpoint)
+    delivery = await delivery_log.send_test(session, endpoint=endpoint)
     return WebhookDeliveryPublic.model_validate(delivery)
 
 
@@ -214,8 +214,8 @@ async def list_webhook_deliveries(
 ) -> Page[WebhookDeliveryPublic]:
     """The endpoint's delivery log, newest first, each delivery with its attempts
     (time, status code, duration, error, the first 2 kB of the response)."""
-    await service.get_endpoint(session, endpoint_id, organization_id=principal.organization_id)
-    rows = await service.list_deliveries(
+    await endpoints.get_endpoint(session, endpoint_id, organization_id=principal.organization_id)
+    rows = await delivery_log.list_deliveries(
         session,
         endpoint_id=endpoint_id,
         after=decode_cursor(cursor),
@@ -236,10 +236,10 @@ async def recover_webhook_deliveries(
 ) -> RecoverResult:
     """Re-send every failed delivery of this endpoint created since `since`,
     each with its original `webhook-id` and a fresh retry schedule."""
-    endpoint = await service.get_endpoint(
+    endpoint = await endpoints.get_endpoint(
         session, endpoint_id, organization_id=principal.organization_id
     )
-    recovered = await service.recover_failed(
+    recovered = await delivery_log.recover_failed(
         session, actor=principal.actor, endpoint=endpoint, since=body.since
     )
     return RecoverResult(recovered=recovered)
@@ -250,7 +250,7 @@ async def get_webhook_delivery(
     delivery_id: uuid.UUID, session: SessionDep, principal: WebhookManager
 ) -> WebhookDeliveryPublic:
     """Fetch one delivery with its attempts."""
-    delivery = await service.get_delivery(
+    delivery = await delivery_log.get_delivery(
         session, delivery_id, organization_id=principal.organization_id
     )
     return WebhookDeliveryPublic.model_validate(delivery)
@@ -266,8 +266,8 @@ async def retry_webhook_delivery(
 ) -> WebhookDeliveryPublic:
     """Send this delivery again now (same `webhook-id`), on a fresh retry schedule,
     whatever its status."""
-    delivery = await service.get_delivery(
+    delivery = await delivery_log.get_delivery(
         session, delivery_id, organization_id=principal.organization_id
     )
-    delivery = await service.retry_delivery(session, actor=principal.actor, delivery=delivery)
+    delivery = await delivery_log.retry_delivery(session, actor=principal.actor, delivery=delivery)
     return WebhookDeliveryPublic.model_validate(delivery)

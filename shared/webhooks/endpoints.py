@@ -1,33 +1,31 @@
-"""Webhook endpoint and delivery use cases. Functions flush; the request boundary commits.
+"""Webhook endpoints and their secrets. Functions flush; the caller commits.
 
 Endpoint changes are audited (``record_audit``) but are not events, except a
-disable, which emits ``webhook_endpoint.disabled`` through ``record_change``.
-Secrets are sealed before they reach the session and never enter an audit row,
-an event or a log line.
+disable (through the API or by the worker), which emits
+``webhook_endpoint.disabled`` through ``record_change``
+(:func:`disable_endpoint`). Secrets are sealed before they reach the session
+and never enter an audit row, an event or a log line.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
 from shared.events import Actor, Aggregate, record_audit, record_change
 from shared.ids import uuid7
-from shared.models import WebhookDelivery, WebhookEndpoint
+from shared.models import WebhookEndpoint
 from shared.net import TargetRefused, TargetUnresolvable, checked_addresses
 from shared.secret_box import SecretBox
 from shared.settings import Settings
 from shared.webhooks.rules import (
     ROTATION_GRACE,
-    TEST_EVENT_TYPE,
-    delivery_body,
     generate_secret,
     url_problem,
 )
@@ -36,6 +34,8 @@ from shared.webhooks.schemas import (
     WebhookEndpointPublic,
     WebhookEndpointUpdate,
 )
+
+log = structlog.get_logger("accords.webhooks")
 
 
 class TargetNotAllowed(DomainError):
@@ -53,15 +53,17 @@ def secret_context(endpoint_id: uuid.UUID) -> str:
     return f"webhook_endpoint:{endpoint_id}"
 
 
-def open_secrets(endpoint: WebhookEndpoint, box: SecretBox) -> tuple[str, str | None]:
-    """The current secret and the previous one (if any), in clear."""
-    context = secret_context(endpoint.id)
-    current = box.open(endpoint.secret_sealed, context=context)
-    previous = (
-        box.open(endpoint.previous_secret_sealed, context=context)
-        if endpoint.previous_secret_sealed
-        else None
-    )
+def open_secrets(
+    box: SecretBox,
+    *,
+    endpoint_id: uuid.UUID,
+    sealed: str,
+    previous_sealed: str | None,
+) -> tuple[str, str | None]:
+    """An endpoint's current secret and its previous one (if any), in clear."""
+    context = secret_context(endpoint_id)
+    current = box.open(sealed, context=context)
+    previous = box.open(previous_sealed, context=context) if previous_sealed else None
     return current, previous
 
 
@@ -193,17 +195,8 @@ async def update_endpoint(
     elif changes.get("enabled") is False:
         endpoint.disabled_reason = "disabled through the API"
     await session.flush()
-    after = as_public(endpoint)
     if was_enabled and not endpoint.enabled:
-        await record_change(
-            session,
-            actor=actor,
-            event_type="webhook_endpoint.disabled",
-            aggregate=Aggregate("webhook_endpoint", endpoint.id),
-            entity_id=endpoint.id,
-            before=before,
-            after=after,
-        )
+        await _announce_disabled(session, actor=actor, endpoint=endpoint, before=before)
     else:
         record_audit(
             session,
@@ -212,9 +205,54 @@ async def update_endpoint(
             entity_type="webhook_endpoint",
             entity_id=endpoint.id,
             before=before,
-            after=after,
+            after=as_public(endpoint),
         )
     return endpoint
+
+
+async def disable_endpoint(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    *,
+    reason: str,
+    actor: Actor | None = None,
+) -> bool:
+    """Disable an enabled endpoint and emit ``webhook_endpoint.disabled``.
+
+    Locks the row, so of two concurrent disables only one emits the event.
+    Returns whether this call disabled it.
+    """
+    endpoint = await session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+    )
+    if endpoint is None or not endpoint.enabled:
+        return False
+    before = as_public(endpoint)
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason
+    await session.flush()
+    await _announce_disabled(
+        session, actor=actor or Actor.system(), endpoint=endpoint, before=before
+    )
+    return True
+
+
+async def _announce_disabled(
+    session: AsyncSession, *, actor: Actor, endpoint: WebhookEndpoint, before: dict
+) -> None:
+    """The ``webhook_endpoint.disabled`` event (and audit row) of a disable just flushed."""
+    await record_change(
+        session,
+        actor=actor,
+        event_type="webhook_endpoint.disabled",
+        aggregate=Aggregate("webhook_endpoint", endpoint.id),
+        entity_id=endpoint.id,
+        before=before,
+        after=as_public(endpoint),
+    )
+    log.warning(
+        "webhook_endpoint_disabled", endpoint_id=str(endpoint.id), reason=endpoint.disabled_reason
+    )
 
 
 async def delete_endpoint(
@@ -267,139 +305,3 @@ async def rotate_secret(
         after=as_public(endpoint),
     )
     return endpoint, secret
-
-
-def new_delivery(
-    *,
-    endpoint_id: uuid.UUID,
-    event_id: uuid.UUID,
-    event_type: str,
-    body: str,
-    now: dt.datetime,
-) -> WebhookDelivery:
-    return WebhookDelivery(
-        id=uuid7(),
-        endpoint_id=endpoint_id,
-        event_id=event_id,
-        event_type=event_type,
-        body=body,
-        status="pending",
-        scheduled_attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-async def send_test(session: AsyncSession, *, endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """Queue a `webhook.test` event for this endpoint alone (even when it is disabled
-    nothing is sent until it is enabled again)."""
-    now = utcnow()
-    event_id = uuid7()
-    body = delivery_body(
-        event_type=TEST_EVENT_TYPE,
-        occurred_at=now,
-        sequence=None,
-        data={"endpoint_id": str(endpoint.id), "message": "A test event from Accords."},
-    )
-    delivery = new_delivery(
-        endpoint_id=endpoint.id, event_id=event_id, event_type=TEST_EVENT_TYPE, body=body, now=now
-    )
-    session.add(delivery)
-    await session.flush()
-    return await get_delivery(session, delivery.id, organization_id=None)
-
-
-async def list_deliveries(
-    session: AsyncSession,
-    *,
-    endpoint_id: uuid.UUID,
-    after: uuid.UUID | None,
-    limit: int,
-    status: str | None = None,
-    event_type: str | None = None,
-) -> list[WebhookDelivery]:
-    """Up to ``limit + 1`` deliveries of the endpoint, newest first, with attempts."""
-    query = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.endpoint_id == endpoint_id)
-        .options(selectinload(WebhookDelivery.attempts))
-        .order_by(WebhookDelivery.id.desc())
-        .limit(limit + 1)
-    )
-    if after is not None:
-        query = query.where(WebhookDelivery.id < after)
-    if status is not None:
-        query = query.where(WebhookDelivery.status == status)
-    if event_type is not None:
-        query = query.where(WebhookDelivery.event_type == event_type)
-    return list((await session.scalars(query)).all())
-
-
-async def get_delivery(
-    session: AsyncSession, delivery_id: uuid.UUID, *, organization_id: uuid.UUID | None
-) -> WebhookDelivery:
-    query = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id)
-        .options(selectinload(WebhookDelivery.attempts))
-        .execution_options(populate_existing=True)
-    )
-    if organization_id is not None:
-        query = query.join(WebhookEndpoint).where(
-            WebhookEndpoint.organization_id == organization_id
-        )
-    delivery = await session.scalar(query)
-    if delivery is None:
-        raise NotFound(f"Webhook delivery {delivery_id} does not exist.")
-    return delivery
-
-
-async def retry_delivery(
-    session: AsyncSession, *, actor: Actor, delivery: WebhookDelivery
-) -> WebhookDelivery:
-    """Send the delivery again now, with the same `webhook-id`, on a fresh schedule."""
-    now = utcnow()
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery.id)
-        .values(status="pending", scheduled_attempts=0, next_attempt_at=now, updated_at=now)
-    )
-    record_audit(
-        session,
-        actor=actor,
-        action="retried",
-        entity_type="webhook_delivery",
-        entity_id=delivery.id,
-        before={"status": delivery.status},
-        after={"status": "pending"},
-    )
-    return await get_delivery(session, delivery.id, organization_id=None)
-
-
-async def recover_failed(
-    session: AsyncSession, *, actor: Actor, endpoint: WebhookEndpoint, since: dt.datetime
-) -> int:
-    """Queue again every failed delivery of the endpoint created since ``since``."""
-    now = utcnow()
-    result = await session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.endpoint_id == endpoint.id,
-            WebhookDelivery.status == "failed",
-            WebhookDelivery.created_at >= since,
-        )
-        .values(status="pending", scheduled_attempts=0, next_attempt_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    recovered = result.rowcount or 0
-    record_audit(
-        session,
-        actor=actor,
-        action="recovered",
-        entity_type="webhook_endpoint",
-        entity_id=endpoint.id,
-        before=None,
-        after={"since": since.isoformat(), "recovered": recovered},
-    )
-    return recovered

@@ -1,0 +1,186 @@
+"""The webhook fan-out handler: one delivery per enabled endpoint that wants the event.
+
+In the consumer's transaction it adds one ``webhook_deliveries`` row per
+enabled endpoint that wants the event (unique per endpoint and event, so a
+redelivered event adds nothing). With a pump in this process the deliveries
+are written leased to it and handed over once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.worker.dispatch import batch_handler
+from services.worker.pump import DeliveryPump, receiving_pump
+from shared.db import utcnow
+from shared.ids import uuid7
+from shared.models import AgreementParty, OutboxEvent, WebhookEndpoint
+from shared.webhooks.deliveries import Claim, add_deliveries
+from shared.webhooks.rules import delivery_body, event_matches
+
+_TRANSACTION_STATE = "accords.webhooks"
+
+
+@dataclass
+class _TransactionState:
+    """What fan-outs of one transaction share: the endpoints they read, and
+    the deliveries to hand over once it commits."""
+
+    endpoints: list[Any] | None = None
+    handover: list[tuple[DeliveryPump, list[Claim]]] = field(default_factory=list)
+
+
+def _transaction_state(session: AsyncSession) -> _TransactionState:
+    state = session.info.get(_TRANSACTION_STATE)
+    if state is None:
+        state = session.info[_TRANSACTION_STATE] = _TransactionState()
+        sa_event.listen(session.sync_session, "after_commit", _after_commit)
+        sa_event.listen(session.sync_session, "after_rollback", _after_rollback)
+    return state
+
+
+def _after_commit(session: Any) -> None:
+    # Runs inside a commit: it must never raise, or the committed work would
+    # look failed to its caller. A hand-over that cannot happen leaves the
+    # deliveries to be claimed when their lease runs out.
+    state = session.info.pop(_TRANSACTION_STATE, None)
+    session.info[_TRANSACTION_STATE] = _TransactionState()
+    if state is not None:
+        for pump, claims in state.handover:
+            pump.accept_threadsafe(claims)
+
+
+def _after_rollback(session: Any) -> None:
+    session.info[_TRANSACTION_STATE] = _TransactionState()
+
+
+async def _organizations_concerned(session: AsyncSession, event: OutboxEvent) -> set[uuid.UUID]:
+    """The organizations an event is about, for endpoints bound to an organization."""
+    concerned: set[uuid.UUID] = set()
+    data = event.data or {}
+
+    def add(value: object) -> None:
+        with contextlib.suppress(ValueError):
+            concerned.add(uuid.UUID(str(value)))
+
+    if event.aggregate_type == "agreement":
+        parties = await session.scalars(
+            select(AgreementParty.organization_id).where(
+                AgreementParty.agreement_id == event.aggregate_id
+            )
+        )
+        concerned.update(parties)
+        # A deleted agreement's parties are gone from the table but not from the event.
+        for party in data.get("parties") or []:
+            if isinstance(party, dict) and party.get("organization_id"):
+                add(party["organization_id"])
+    elif event.aggregate_type == "organization":
+        concerned.add(event.aggregate_id)
+    elif event.aggregate_type == "webhook_endpoint":
+        if data.get("organization_id"):
+            add(data["organization_id"])
+    else:
+        for participant in data.get("participants") or []:
+            if isinstance(participant, dict) and participant.get("organization_id"):
+                add(participant["organization_id"])
+    return concerned
+
+
+_ENABLED_ENDPOINTS = select(
+    WebhookEndpoint.id,
+    WebhookEndpoint.event_types,
+    WebhookEndpoint.organization_id,
+    WebhookEndpoint.url,
+    WebhookEndpoint.secret_sealed,
+    WebhookEndpoint.previous_secret_sealed,
+    WebhookEndpoint.previous_secret_valid_until,
+).where(WebhookEndpoint.enabled.is_(True))
+
+
+async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> None:
+    """Add a delivery of each event for every enabled endpoint that wants it,
+    with one insert for all of them.
+
+    With a pump in this process the deliveries are written leased to it and
+    handed over after commit; otherwise they are due at once for any pump.
+    """
+    state = _transaction_state(session)
+    if state.endpoints is None:
+        # Once per transaction: the events of a batch share one read.
+        state.endpoints = list(await session.execute(_ENABLED_ENDPOINTS))
+    pump = receiving_pump()
+    now = utcnow()
+    next_attempt_at = pump.lease_end(now) if pump is not None else now
+    rows: list[dict[str, Any]] = []
+    claims: dict[uuid.UUID, Claim] = {}
+    for event in events:
+        wanted = [
+            row for row in state.endpoints if event_matches(event.type, row.event_types or [])
+        ]
+        if any(row.organization_id is not None for row in wanted):
+            concerned = await _organizations_concerned(session, event)
+            wanted = [
+                row
+                for row in wanted
+                if row.organization_id is None or row.organization_id in concerned
+            ]
+        if not wanted:
+            continue
+        body = delivery_body(
+            event_type=event.type,
+            occurred_at=event.occurred_at,
+            sequence=event.sequence,
+            data=event.data,
+        )
+        for endpoint in wanted:
+            delivery_id = uuid7()
+            rows.append(
+                {
+                    "id": delivery_id,
+                    "endpoint_id": endpoint.id,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "body": body,
+                    "status": "pending",
+                    "scheduled_attempts": 0,
+                    "next_attempt_at": next_attempt_at,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            claims[delivery_id] = Claim(
+                delivery_id=delivery_id,
+                endpoint_id=endpoint.id,
+                event_id=event.id,
+                url=endpoint.url,
+                body=body,
+                secret_sealed=endpoint.secret_sealed,
+                previous_secret_sealed=endpoint.previous_secret_sealed,
+                previous_secret_valid_until=endpoint.previous_secret_valid_until,
+                leased_until=next_attempt_at,
+            )
+    if not rows:
+        return
+    if pump is None:
+        await add_deliveries(session, rows)
+        return
+    # Only the rows written now are handed over (a redelivered event adds none).
+    inserted = await add_deliveries(session, rows, returning=True)
+    if inserted:
+        state.handover.append((pump, [claims[delivery_id] for delivery_id in sorted(inserted)]))
+
+
+async def fan_out(session: AsyncSession, event: OutboxEvent) -> None:
+    """:func:`fan_out_events` for one event."""
+    await fan_out_events(session, [event])
+
+
+# The consumer name of its processed_events rows: keep it stable.
+FAN_OUT = batch_handler(fan_out_events, "", name="webhooks.fan_out")

@@ -1,0 +1,1 @@
+"""Notifications to people: subscriptions, the notification log, email rendering."""
