@@ -127,7 +127,7 @@ async def produce_every_event(client: httpx.AsyncClient, app: Any) -> None:
     async with app.state.sessionmaker() as session:
         await recompute_agreement(session, agreement_id)
         await emit_overdue(session, today)
-        await emit_expiring(session, today)
+        await emit_expiring(session, today, days_before=[90, 30, 7])
         await emit_dormant(session, today + dt.timedelta(days=400), dormancy_days=90)
         await session.commit()
     assert overdue["id"]
