@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from services.api import health
+from services.api.agreements.amendments import router as amendments_router
+from services.api.agreements.party_acts import router as party_acts_router
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
@@ -20,6 +22,8 @@ from services.api.calendar.router import feeds_router as calendar_urls_router
 from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
 from services.api.contract import HeadMiddleware, document_contract
+from services.api.dashboard import install_dashboard
+from services.api.docs import install_docs
 from services.api.documents.router import router as documents_router
 from services.api.documents.upload import MULTIPART_OVERHEAD_BYTES
 from services.api.engagements.router import router as engagements_router
@@ -121,6 +125,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(strict_query)],
+        # Served by install_docs from packaged assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
@@ -133,12 +140,16 @@ def create_app(
         allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
     )
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, strict_transport=settings.public_url.startswith("https://")
+    )
     app.add_middleware(HeadMiddleware)
 
     app.include_router(health.router)
     app.include_router(organizations_router)
     app.include_router(agreements_router)
+    app.include_router(party_acts_router)
+    app.include_router(amendments_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(indicators_router)
@@ -161,10 +172,12 @@ def create_app(
     app.include_router(exports_router)
     app.include_router(event_types_router)
     document_webhooks(app)
+    install_docs(app)
+    install_dashboard(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/app/")
 
     # After every router: wraps each POST route's handler.
     install_idempotency(app)

@@ -2,8 +2,10 @@
 
 from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimitCounter
 from shared.models.contacts import Contact, FocalPoint
+from shared.models.dashboard import DashboardSession
 from shared.models.documents import Document, DocumentChunk
-from shared.models.outbox import AggregateSequence, OutboxEvent
+from shared.models.legal import AgreementVersion, Amendment, PartyAct
+from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
 from shared.models.pipeline import (
     AgreementRollup,
     DeadLetter,
@@ -37,10 +39,13 @@ __all__ = [
     "AgreementParty",
     "AgreementRollup",
     "AgreementStatusChange",
+    "AgreementVersion",
+    "Amendment",
     "ApiKey",
     "AuditEntry",
     "CalendarFeed",
     "Contact",
+    "DashboardSession",
     "DeadLetter",
     "Document",
     "DocumentChunk",
@@ -58,6 +63,8 @@ __all__ = [
     "NotificationSubscription",
     "Organization",
     "OutboxEvent",
+    "OutboxEventAudience",
+    "PartyAct",
     "ProcessedEvent",
     "RateLimitCounter",
     "Report",

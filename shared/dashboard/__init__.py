@@ -1,0 +1,1 @@
+"""View models of the dashboard (SPEC section 13), composed from the domain services."""

@@ -1,0 +1,128 @@
+"""The Attention page: what needs someone to act.
+
+The windows are the sweep's (services/worker/sweep.py): live agreements
+expiring soon, signed or active agreements without activity for
+``DORMANCY_DAYS``, and milestones past due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shared.agreements.visibility import visible_to
+from shared.dashboard.record import reports_needing_attention
+from shared.dashboard.rows import AgreementRow, agreement_rows
+from shared.milestones import service as milestones
+from shared.milestones.schemas import MilestonePublic
+from shared.models import Agreement, AgreementRollup
+from shared.reports.schemas import ReportPublic
+from shared.validation import today
+
+EXPIRING_WITHIN_DAYS = 90
+LIVE_STATUSES = ("signed", "active", "suspended")
+DORMANCY_STATUSES = ("signed", "active")
+LIMIT = 200
+REPORTS_DUE_WITHIN_DAYS = 30
+
+
+@dataclass(frozen=True)
+class OverdueMilestone:
+    milestone: MilestonePublic
+    agreement_id: uuid.UUID
+    agreement_reference: str
+    days_overdue: int
+
+
+@dataclass(frozen=True)
+class AttentionPage:
+    overdue: list[OverdueMilestone]
+    expiring: list[AgreementRow]
+    dormant: list[AgreementRow]
+    dormancy_days: int
+    reports: list[ReportPublic]
+    references: dict[uuid.UUID, str]
+    expiring_within_days: int = EXPIRING_WITHIN_DAYS
+    reports_due_within_days: int = REPORTS_DUE_WITHIN_DAYS
+
+
+def _in_view(query, organization_scope: uuid.UUID | None):  # type: ignore[no-untyped-def]
+    condition = visible_to(organization_scope)
+    return query if condition is None else query.where(condition)
+
+
+async def attention_page(
+    session: AsyncSession, *, organization_scope: uuid.UUID | None, dormancy_days: int
+) -> AttentionPage:
+    on = today()
+    overdue_rows = await milestones.list_milestones(
+        session, after=None, limit=LIMIT, organization_scope=organization_scope, overdue=True
+    )
+    overdue_public = sorted(
+        (MilestonePublic.model_validate(row) for row in overdue_rows[:LIMIT]),
+        key=lambda row: row.due_on,
+    )
+    due_reports = await reports_needing_attention(
+        session, organization_scope=organization_scope, due_within_days=REPORTS_DUE_WITHIN_DAYS
+    )
+    agreement_ids = {row.agreement_id for row in overdue_public}
+    agreement_ids |= {report.agreement_id for report in due_reports}
+    references = dict(
+        (
+            await session.execute(
+                select(Agreement.id, Agreement.reference).where(Agreement.id.in_(agreement_ids))
+            )
+        ).all()
+    )
+    expiring = await session.scalars(
+        _in_view(
+            select(Agreement)
+            .options(selectinload(Agreement.parties))
+            .where(
+                Agreement.status.in_(LIVE_STATUSES),
+                Agreement.expires_on >= on,
+                Agreement.expires_on <= on + dt.timedelta(days=EXPIRING_WITHIN_DAYS),
+            )
+            .order_by(Agreement.expires_on)
+            .limit(LIMIT),
+            organization_scope,
+        )
+    )
+    cutoff = dt.datetime.combine(on, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=dormancy_days)
+    last_activity = func.coalesce(AgreementRollup.last_activity_at, Agreement.updated_at)
+    dormant = await session.scalars(
+        _in_view(
+            select(Agreement)
+            .options(selectinload(Agreement.parties))
+            .outerjoin(AgreementRollup, AgreementRollup.agreement_id == Agreement.id)
+            .where(Agreement.status.in_(DORMANCY_STATUSES), last_activity < cutoff)
+            .order_by(Agreement.id)
+            .limit(LIMIT),
+            organization_scope,
+        )
+    )
+    expiring_list = list(expiring.all())
+    dormant_list = list(dormant.all())
+    return AttentionPage(
+        overdue=[
+            OverdueMilestone(
+                milestone=row,
+                agreement_id=row.agreement_id,
+                agreement_reference=references.get(row.agreement_id, ""),
+                days_overdue=(on - row.due_on).days,
+            )
+            for row in overdue_public
+        ],
+        expiring=await agreement_rows(
+            session, expiring_list, organization_scope=organization_scope
+        ),
+        dormant=await agreement_rows(session, dormant_list, organization_scope=organization_scope),
+        dormancy_days=dormancy_days,
+        reports=due_reports,
+        references=references,
+    )
