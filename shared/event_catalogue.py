@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.agreements.legal_schemas import AmendmentPublic, PartyActPublic
 from shared.agreements.schemas import AgreementPublic, AgreementStatus
 from shared.contacts.schemas import ContactPublic, FocalPointsPublic
 from shared.documents.schemas import DocumentPublic
@@ -157,6 +158,20 @@ class ReportReminderData(ReportPublic):
     days_left: int = Field(description="Days from today to `due_on` (negative once overdue).")
 
 
+class PartyActData(PartyActPublic):
+    model_config = _EXACT
+    agreement: AgreementPublic = Field(description="The agreement, with its parties' dates.")
+
+
+class AmendmentData(AmendmentPublic):
+    model_config = _EXACT
+
+
+class AgreementAmendedData(AgreementPublic):
+    model_config = _EXACT
+    amendment: AmendmentPublic = Field(description="The amendment that applied.")
+
+
 class WebhookTestData(BaseModel):
     model_config = _EXACT
     endpoint_id: uuid.UUID
@@ -282,6 +297,23 @@ _CATALOGUE = (
         "report.overdue",
         "A report passed its due date unsubmitted (sent once by the sweep).",
         ReportReminderData,
+    ),
+    EventType(
+        "agreement.party_act_recorded",
+        "A party's signature, ratification, acceptance, approval, accession or withdrawal "
+        "was recorded.",
+        PartyActData,
+    ),
+    EventType("agreement.party_act_deleted", "A party act was deleted.", PartyActData),
+    EventType("amendment.created", "An amendment was registered.", AmendmentData),
+    EventType("amendment.updated", "A pending amendment changed.", AmendmentData),
+    EventType(
+        "amendment.deleted", "A pending amendment was withdrawn (its last state).", AmendmentData
+    ),
+    EventType(
+        "agreement.amended",
+        "An amendment took effect: the agreement's new terms, with the amendment.",
+        AgreementAmendedData,
     ),
     EventType(
         TEST_EVENT_TYPE,

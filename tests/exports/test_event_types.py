@@ -127,7 +127,7 @@ async def produce_every_event(client: httpx.AsyncClient, app: Any) -> None:
     async with app.state.sessionmaker() as session:
         await recompute_agreement(session, agreement_id)
         await emit_overdue(session, today)
-        await emit_expiring(session, today)
+        await emit_expiring(session, today, days_before=[90, 30, 7])
         await emit_dormant(session, today + dt.timedelta(days=400), dormancy_days=90)
         await session.commit()
     assert overdue["id"]
@@ -270,6 +270,21 @@ async def produce_records_and_results_events(
         await session.commit()
     await client.post(f"{path}/transitions", json={"to": "submitted"})
     await client.post(f"{path}/transitions", json={"to": "returned", "comment": "Add figures."})
+    acts = (await client.get(f"/v1/agreements/{mou['id']}/party-acts")).json()["items"]
+    path = f"/v1/party-acts/{acts[-1]['id']}"
+    await client.delete(path, headers=await etag(client, path))
+    pending = await client.post(
+        f"/v1/agreements/{mou['id']}/amendments",
+        json={
+            "title": "Joint steering committee",
+            "kind": "terms",
+            "effective_from": "2099-01-01",
+            "changes": {"summary": "A joint steering committee meets twice a year."},
+        },
+    )
+    path = f"/v1/amendments/{pending.json()['id']}"
+    await client.patch(path, json={"title": "Steering committee"}, headers=await etag(client, path))
+    await client.delete(path, headers=await etag(client, path))
 
 
 async def test_real_events_of_every_type_validate_against_their_listed_schema(
