@@ -17,8 +17,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/accords dev
 
+# Most tests run on several workers (a module stays on one worker, so its
+# servers and databases are set up once); the few that stop a shared server
+# (RabbitMQ, Redis) run alone afterwards, so they disturb nobody else's test.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not disruptive"
+	$(BIN)/pytest -m disruptive
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

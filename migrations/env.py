@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import shared.models  # noqa: F401  (registers every table on the metadata)
 from shared.db import Base, create_engine
 from shared.settings import Settings, normalize_database_url
 
+# pg_advisory_xact_lock key serializing upgrades ("accords" + "mig" in hex, any constant works).
+MIGRATION_LOCK = 0x6163636F726473
 config = context.config
 target_metadata = Base.metadata
 
@@ -34,6 +37,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several processes may upgrade at once (replicas that each run
+            # `accords migrate`): one at a time, each seeing what the last did.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

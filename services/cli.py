@@ -24,6 +24,8 @@ dead_letters_app = typer.Typer(
     help="Inspect and replay events that failed every retry.", no_args_is_help=True
 )
 app.add_typer(dead_letters_app, name="dead-letters")
+iati_app = typer.Typer(help="IATI 2.03 documents.", no_args_is_help=True)
+app.add_typer(iati_app, name="iati")
 console = Console(stderr=True)
 
 DEV_DEFAULTS = {
@@ -307,6 +309,25 @@ async def _with_session(settings: Settings, work, *args, commit: bool = False, *
             return result
     finally:
         await engine.dispose()
+
+
+@iati_app.command("validate")
+def validate_iati(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The XML file.")
+    ],
+) -> None:
+    """Check an IATI activities file against the official 2.03 schema and the
+    ruleset checks the schema cannot make; exit 1 listing each problem."""
+    from shared.iati.validation import validate
+
+    issues = validate(file)
+    for issue in issues:
+        typer.echo(str(issue))
+    if issues:
+        console.print(f"[red]{file}: {len(issues)} problem(s)[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]{file}: valid IATI 2.03[/green]")
 
 
 @app.command()

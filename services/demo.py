@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from services.demo_legal import load_legal
 from services.demo_records import load_records
 from services.demo_reminders import load_reminders
 from services.demo_results import load_results
@@ -122,6 +123,15 @@ async def load_demo(settings: Settings) -> str:
             tracking = await load_tracking(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
             )
+            legal = await load_legal(
+                session,
+                actor=actor,
+                mou=mou,
+                signatories=[stza, gei],
+                signed_on=SIGNED_ON,
+                place=str(mou.signed_at),
+                today=today(),
+            )
             records = await load_records(session, actor=actor, mou=mou, stza=stza, gei=gei)
             results = await load_results(
                 session, actor=actor, mou=mou, stza=stza, gei=gei, today=today()
@@ -131,7 +141,7 @@ async def load_demo(settings: Settings) -> str:
             return (
                 f"Loaded STZA ({stza.id}), GEI ({gei.id}) and their MoU "
                 f"{MOU_REFERENCE} ({mou.id}), signed {SIGNED_ON} and active, "
-                f"with {tracking}; {records}; {results}; {reminders}."
+                f"with {tracking}; {legal}; {records}; {results}; {reminders}."
             )
     finally:
         await engine.dispose()

@@ -38,6 +38,8 @@ DEAD_LETTER = "events.dead_letter"
 # re-publishes what was missed, and requests do not queue up behind a dead broker.
 PUBLISH_BACKOFF_SECONDS = 2.0
 PUBLISH_THREADS = 4
+REDIS_HEARTBEAT_TIMEOUT_MS = 15_000
+REDIS_MAINTENANCE_CHANCE = 50_000  # per million commands
 
 
 def build_broker(broker_url: str) -> Broker:
@@ -49,7 +51,15 @@ def build_broker(broker_url: str) -> Broker:
     elif broker_url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=broker_url)
+        # A dead worker's unacknowledged messages go back to the queue once its
+        # heartbeat is this old; the maintenance that does it runs on about 5%
+        # of commands (dramatiq's defaults, 60 s and 0.1%, left them stranded
+        # for minutes after a kill -9).
+        broker = RedisBroker(
+            url=broker_url,
+            heartbeat_timeout=REDIS_HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=REDIS_MAINTENANCE_CHANCE,
+        )
     elif not broker_url:
         broker = StubBroker()
     else:
@@ -64,6 +74,15 @@ def build_broker(broker_url: str) -> Broker:
 def is_durable(broker: Broker) -> bool:
     """Whether a message the broker accepted survives this process."""
     return not isinstance(broker, StubBroker)
+
+
+def loses_messages(broker: Broker) -> bool:
+    """Whether a message the broker accepted may vanish (Redis restarted without
+    persistence, or with less than every write on disk): such events are
+    handed over again until a consumer settles them (``settled_at``)."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    return isinstance(broker, RedisBroker)
 
 
 def event_message(event_id: uuid.UUID) -> dramatiq.Message:
@@ -91,6 +110,7 @@ class OutboxPublisher:
         self.broker = broker
         self.sessionmaker = sessionmaker
         self.durable = is_durable(broker)
+        self.redelivers = loses_messages(broker)
         self.in_flight: set[uuid.UUID] = set()
         self._lock = threading.Lock()
         # Publishing blocks until the broker confirms each message; a few
@@ -204,5 +224,18 @@ async def mark_dispatched(session: AsyncSession, event_ids: Iterable[uuid.UUID])
         update(OutboxEvent)
         .where(OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at.is_(None))
         .values(dispatched_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_settled(session: AsyncSession, event_ids: Iterable[uuid.UUID]) -> None:
+    """Consumed (or dead-lettered): a broker that loses messages need not get it again."""
+    ids = list(event_ids)
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(ids), OutboxEvent.settled_at.is_(None))
+        .values(settled_at=dt.datetime.now(dt.UTC))
         .execution_options(synchronize_session=False)
     )

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import dialect_insert
+from shared.feed.audience import organizations_concerned
 from shared.ids import uuid7
-from shared.models import AggregateSequence, AuditEntry, OutboxEvent
+from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
 
 EVENT_TYPES: tuple[str, ...] = (
     "organization.created",
@@ -29,6 +30,12 @@ EVENT_TYPES: tuple[str, ...] = (
     "agreement.health_changed",
     "agreement.expiring",
     "agreement.dormant",
+    "agreement.party_act_recorded",
+    "agreement.party_act_deleted",
+    "agreement.amended",
+    "amendment.created",
+    "amendment.updated",
+    "amendment.deleted",
     "initiative.created",
     "initiative.updated",
     "initiative.deleted",
@@ -110,16 +117,28 @@ async def record_event(
     """Add one event to the outbox in the session's transaction."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
+    sequence = await next_sequence(session, aggregate)
+    audience = await organizations_concerned(
+        session,
+        event_type=event_type,
+        aggregate_type=aggregate.type,
+        aggregate_id=aggregate.id,
+        data=data,
+    )
     event = OutboxEvent(
         id=uuid7(),
         type=event_type,
         aggregate_type=aggregate.type,
         aggregate_id=aggregate.id,
-        sequence=await next_sequence(session, aggregate),
+        sequence=sequence,
         occurred_at=dt.datetime.now(dt.UTC),
         data=data,
     )
     session.add(event)
+    session.add_all(
+        OutboxEventAudience(event_id=event.id, organization_id=organization_id)
+        for organization_id in audience
+    )
     pending = session.info.setdefault("accords_new_events", [])
     pending.append(event.id)
     return event

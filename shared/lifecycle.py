@@ -81,7 +81,10 @@ def missing_conditions(
         if sum(1 for role in facts.party_roles if role == "signatory") < 2:
             missing.append("at least two parties with role 'signatory'")
         if facts.signed_on is None and on is None:
-            missing.append("'signed_on' on the agreement, or 'on' in the transition")
+            missing.append(
+                "'signed_on' on the agreement, or 'on' in the transition, "
+                "or signature acts of two signatories"
+            )
     if target == "terminated" and not (reason and reason.strip()):
         missing.append("a 'reason' for termination")
     return missing

@@ -41,13 +41,17 @@ class Settings(BaseSettings):
     # its send runs. Unset: the send timeout plus 10 s.
     webhook_lease_seconds: float | None = Field(default=None, gt=0)
     sweep_interval_seconds: float = 60.0
+    # Redis may lose a message it accepted (a restart without persistence):
+    # an event handed to it and still unconsumed after this long is handed over again.
+    broker_redelivery_seconds: float = 60.0
     dormancy_days: int = 90
     rate_limit_per_minute: int = 1200
     # Where rate-limit counters live when several API processes share them:
     # Redis when set (or when BROKER_URL is redis://), else the database.
     redis_url: str = ""
     max_body_bytes: int = 1_048_576
-    # Where people reach the dashboard: links in emails and calendar entries.
+    # Where people and partners reach Accords: links in emails, calendar
+    # entries and exports; an https:// URL also turns on HSTS and Secure cookies.
     public_url: str = "http://127.0.0.1:8000"
     # Email reminders: smtp://[user:pass@]host:port (STARTTLS when offered) or
     # smtps:// (implicit TLS). Empty: notifications are kept as `held`.
@@ -71,6 +75,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     environment: Literal["production", "development", "test"] = "production"
+    # The IATI publisher: organisation identifier, OrganisationType code, name.
+    # The IATI export answers 409 until all three are set.
+    iati_reporting_org_ref: str | None = None
+    iati_reporting_org_type: str | None = None
+    iati_reporting_org_name: str | None = None
+    # xml:lang of the narratives Accords writes (its texts carry no language).
+    iati_language: str = "en"
     # Where people reach Accords; an https:// URL makes the dashboard's cookies Secure.
     public_url: str = "http://127.0.0.1:8000"
     # Dashboard sign-in attempts per client address and minute.

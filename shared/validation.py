@@ -45,6 +45,17 @@ RorId = Annotated[
     Field(description="A ROR identifier URL, e.g. `https://ror.org/05dxps055`."),
 ]
 
+IatiOrgRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{1,99}$"),
+    Field(
+        description="The organization's IATI organisation identifier "
+        "(registration agency prefix and number, e.g. `PK-GOV-123` or `XM-DAC-41114`); "
+        "no spaces and none of / & | ?.",
+        examples=["PK-GOV-STZA"],
+    ),
+]
+
 
 def bounded_text(max_length: int) -> object:
     """A stripped, non-empty string of at most ``max_length`` characters."""

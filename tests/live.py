@@ -79,7 +79,7 @@ def running(
     *,
     ready_url: str | None = None,
     timeout: float = 30,
-    cwd: Path | None = None,
+    cwd: str | Path | None = None,
     capture_stdout: bool = False,
     stop_within: float = 10,
 ) -> Iterator[Launched]:

@@ -1,7 +1,7 @@
 """Reminders: calendar feeds, notification subscriptions, opt-outs and notifications.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0008
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

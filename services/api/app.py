@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from services.api import health
+from services.api.agreements.amendments import router as amendments_router
+from services.api.agreements.party_acts import router as party_acts_router
 from services.api.agreements.router import router as agreements_router
 from services.api.api_keys.cache import ApiKeyCache, ApiKeyChangeListener
 from services.api.api_keys.router import router as api_keys_router
@@ -19,12 +21,17 @@ from services.api.audit.router import router as audit_router
 from services.api.calendar.router import feeds_router as calendar_urls_router
 from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
+from services.api.contract import HeadMiddleware, document_contract
 from services.api.dashboard import install_dashboard
 from services.api.docs import install_docs
 from services.api.documents.router import router as documents_router
 from services.api.documents.upload import MULTIPART_OVERHEAD_BYTES
 from services.api.engagements.router import router as engagements_router
+from services.api.event_types.router import document_webhooks, tidy_webhooks
+from services.api.event_types.router import router as event_types_router
 from services.api.events.router import router as events_router
+from services.api.examples import document_examples
+from services.api.exports.router import router as exports_router
 from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
@@ -133,11 +140,16 @@ def create_app(
         allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
     )
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, strict_transport=settings.public_url.startswith("https://")
+    )
+    app.add_middleware(HeadMiddleware)
 
     app.include_router(health.router)
     app.include_router(organizations_router)
     app.include_router(agreements_router)
+    app.include_router(party_acts_router)
+    app.include_router(amendments_router)
     app.include_router(initiatives_router)
     app.include_router(milestones_router)
     app.include_router(indicators_router)
@@ -157,6 +169,9 @@ def create_app(
     app.include_router(subscriptions_router)
     app.include_router(notifications_router)
     app.include_router(unsubscribe_router)
+    app.include_router(exports_router)
+    app.include_router(event_types_router)
+    document_webhooks(app)
     install_docs(app)
     install_dashboard(app)
 
@@ -174,6 +189,7 @@ def create_app(
                 version=app.version,
                 description=app.description,
                 routes=app.routes,
+                webhooks=app.webhooks.routes,
             )
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An Accords api key."}
@@ -182,8 +198,12 @@ def create_app(
                 if path.startswith("/v1"):
                     for operation in path_item.values():
                         operation["security"] = [{"bearer": []}]
-            app.openapi_schema = document_rate_limits(
-                document_idempotency(document_problems(schema))
+            app.openapi_schema = document_examples(
+                tidy_webhooks(
+                    document_contract(
+                        document_rate_limits(document_idempotency(document_problems(schema)))
+                    )
+                )
             )
         return app.openapi_schema
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,21 +20,33 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# Each dependency gets this long to answer; the checks run side by side, so
+# /readyz answers within about this long even when every dependency hangs.
+CHECK_TIMEOUT_SECONDS = 1.5
+
+
 @router.get(
     "/readyz",
-    responses={503: {"description": "A dependency is unreachable"}},
+    responses={503: {"description": "A dependency is unreachable; `failed` names which"}},
 )
 async def readyz(request: Request) -> JSONResponse:
-    """The database and the broker are reachable (503 otherwise)."""
-    checks = {
-        "database": await _database_ok(request),
-        "broker": await _broker_ok(request.app.state.settings.broker_url),
-    }
-    ready = all(checks.values())
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
+    """The database answers a query and the broker speaks its protocol (503 otherwise).
+
+    The broker check opens an AMQP connection and channel (RabbitMQ) or sends
+    a PING (Redis): a port that accepts TCP but does not answer is not ready.
+    """
+    database, broker = await asyncio.gather(
+        _database_problem(request), _broker_problem(request.app.state.settings.broker_url)
     )
+    problems = {name: problem for name, problem in (("database", database), ("broker", broker))}
+    checks = {name: problem is None for name, problem in problems.items()}
+    ready = all(checks.values())
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if not ready:
+        failed = [name for name, problem in problems.items() if problem is not None]
+        body["failed"] = failed
+        body["detail"] = "; ".join(f"{name}: {problems[name]}" for name in failed)
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", response_class=Response)
@@ -51,31 +61,64 @@ async def metrics() -> Response:
     return Response(payload, media_type=CONTENT_TYPE_LATEST)
 
 
-async def _database_ok(request: Request) -> bool:
+async def _database_problem(request: Request) -> str | None:
+    """None when the database answers ``SELECT 1`` in time, else what went wrong."""
     try:
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             async with request.app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
+        return None
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_SECONDS} s"
+    except Exception as exc:  # any failure means not ready; the kind is enough to say
+        return f"unreachable ({type(exc).__name__})"
 
 
-async def _broker_ok(broker_url: str) -> bool:
-    """An embedded (in-process) broker is always there; a remote one must accept a connection."""
+async def _broker_problem(broker_url: str) -> str | None:
+    """None when the broker speaks its protocol in time (always for the embedded one)."""
     if not broker_url:
-        return True
-    parts = urlsplit(broker_url)
-    default_port = {"amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6380}
-    host = parts.hostname or "localhost"
-    port = parts.port or default_port.get(parts.scheme, 5672)
-
-    def connect() -> None:
-        with socket.create_connection((host, port), timeout=2):
-            pass
-
+        return None
     try:
-        await asyncio.to_thread(connect)
-        return True
-    except OSError:
-        return False
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            if broker_url.startswith(("redis://", "rediss://")):
+                await _redis_ping(broker_url)
+            else:
+                # pika blocks: a thread, bounded by its own timeouts as well.
+                await asyncio.to_thread(_amqp_channel, broker_url)
+        return None
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_SECONDS} s"
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+
+
+async def _redis_ping(url: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(
+        url,
+        socket_timeout=CHECK_TIMEOUT_SECONDS,
+        socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
+        retry_on_timeout=False,
+    )
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+def _amqp_channel(url: str) -> None:
+    """Open an AMQP connection and a channel, then close them."""
+    import pika
+
+    parameters = pika.URLParameters(url)
+    parameters.connection_attempts = 1
+    parameters.retry_delay = 0
+    parameters.socket_timeout = CHECK_TIMEOUT_SECONDS
+    parameters.stack_timeout = CHECK_TIMEOUT_SECONDS
+    parameters.blocked_connection_timeout = CHECK_TIMEOUT_SECONDS
+    connection = pika.BlockingConnection(parameters)
+    try:
+        connection.channel().close()
+    finally:
+        connection.close()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from fastapi import Header, Query, Request, Response
 from fastapi.routing import APIRoute
@@ -91,19 +93,31 @@ def check_if_match(if_match: str | None, version: int) -> None:
     )
 
 
-_known_query_params: dict[int, frozenset[str]] = {}
+_known_query_params: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _declared_query_params(route: APIRoute) -> frozenset[str]:
+def _is_date(annotation: Any) -> bool:
+    return annotation is dt.date or dt.date in get_args(annotation)
+
+
+def _declared_query_params(route: APIRoute) -> tuple[frozenset[str], frozenset[str]]:
+    """The route's query parameters, and those of them that are dates."""
     key = id(route)
     if key not in _known_query_params:
         names: set[str] = set()
+        dates: set[str] = set()
         pending = [route.dependant]
         while pending:
             dependant = pending.pop()
             names.update(param.alias for param in dependant.query_params)
+            dates.update(
+                param.alias
+                for param in dependant.query_params
+                if _is_date(param.field_info.annotation)
+            )
             pending.extend(dependant.dependencies)
-        _known_query_params[key] = frozenset(names)
+        _known_query_params[key] = (frozenset(names), frozenset(dates))
     return _known_query_params[key]
 
 
@@ -113,12 +127,13 @@ async def strict_query(request: Request) -> None:
 
     A misspelt filter (`?staus=active`) silently ignored would return the
     wrong list, and so would `?type=a&type=b` read as `type=b` alone: every
-    parameter takes one value, so saying so is kinder to integrators.
+    parameter takes one value, so saying so is kinder to integrators. Date
+    parameters take `YYYY-MM-DD` only.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    declared = _declared_query_params(route)
+    declared, dates = _declared_query_params(route)
     errors = []
     seen: set[str] = set()
     for name, value in request.query_params.multi_items():
@@ -128,6 +143,9 @@ async def strict_query(request: Request) -> None:
             errors.append({"loc": ["query", name], "msg": "given more than once; takes one value"})
         elif "\x00" in value:
             errors.append({"loc": ["query", name], "msg": "contains a NUL character"})
+        elif name in dates and not _ISO_DATE.match(value):
+            # pydantic would read `0` as a Unix time; dates are YYYY-MM-DD only.
+            errors.append({"loc": ["query", name], "msg": "must be a date, YYYY-MM-DD"})
         seen.add(name)
     if errors:
         raise InvalidQuery(

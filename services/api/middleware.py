@@ -6,6 +6,8 @@ task and a stream copy per request.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import time
 import uuid
@@ -35,16 +37,45 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-store"),
 ]
+# JSON answers load nothing and are framed by nobody.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# Pages (the API reference, the dashboard): everything from this origin only.
+# Inline styles are allowed (Swagger UI and ReDoc set them); inline scripts are
+# not, except the API reference's own start-up script, allowed by its hash.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+HSTS = b"max-age=63072000; includeSubDomains"
 _DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+# The reference pages FastAPI renders, with an inline script of their own.
+_REFERENCE_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def page_policy(html: bytes = b"") -> bytes:
+    """The Content-Security-Policy of a page, allowing the inline scripts of ``html``."""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in _INLINE_SCRIPT.findall(html)
+    )
+    return PAGE_POLICY.format(hashes=hashes).encode()
 
 
 class RequestContextMiddleware:
-    """Gives every request an id, logs it once, measures it, and hardens headers."""
+    """Gives every request an id, logs it once, measures it, and hardens headers.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Every answer gets ``nosniff``, ``no-referrer``, a Content-Security-Policy
+    (pages: same origin only; JSON: nothing at all), HSTS when Accords is
+    served over https (``strict_transport``), and ``Cache-Control: no-store``
+    (always on an answer to a request with credentials).
+    """
+
+    def __init__(self, app: ASGIApp, *, strict_transport: bool = False) -> None:
         self.app = app
+        self.strict_transport = strict_transport
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,18 +88,47 @@ class RequestContextMiddleware:
         status_holder: dict[str, int] = {"status": 500}
         path: str = scope["path"]
         is_docs = path.startswith(_DOCS_PATHS)
+        credentials = _has_credentials(scope)
+        held: list[Message] = []  # a reference page, until its body is complete
+
+        def harden(message: Message, body: bytes = b"") -> None:
+            headers = [
+                header
+                for header in message.get("headers", [])
+                if not (credentials and header[0].lower() == b"cache-control")
+            ]
+            headers.append((b"x-request-id", request_id.encode("latin-1")))
+            present = {name.lower(): value for name, value in headers}
+            for name, value in SECURITY_HEADERS:
+                if name not in present:
+                    headers.append((name, value))
+            if b"content-security-policy" not in present:
+                is_page = present.get(b"content-type", b"").startswith(b"text/html")
+                policy = page_policy(body) if is_page else API_POLICY.encode()
+                headers.append((b"content-security-policy", policy))
+            if self.strict_transport and b"strict-transport-security" not in present:
+                headers.append((b"strict-transport-security", HSTS))
+            if credentials or (b"cache-control" not in present and not is_docs):
+                headers.append((b"cache-control", b"no-store"))
+            message["headers"] = headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                present = {name.lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS:
-                    if name in present or (is_docs and name == b"cache-control"):
-                        continue
-                    headers.append((name, value))
-                message["headers"] = headers
+                if path in _REFERENCE_PAGES and _is_html(message):
+                    held.append(message)  # its policy needs the hash of its inline script
+                    return
+                harden(message)
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *chunks = held
+                held.clear()
+                body = b"".join(chunk.get("body", b"") for chunk in chunks)
+                harden(start, body)
+                await send(start)
+                message = {"type": "http.response.body", "body": body}
             await send(message)
 
         try:
@@ -153,6 +213,18 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _is_html(message: Message) -> bool:
+    for name, value in message.get("headers", []):
+        if name.lower() == b"content-type":
+            return bool(value.startswith(b"text/html"))
+    return False
+
+
+def _has_credentials(scope: Scope) -> bool:
+    """The request carries an api key or a cookie: its answer is for its sender only."""
+    return any(name in (b"authorization", b"cookie") for name, _ in scope.get("headers", []))
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

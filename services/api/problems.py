@@ -127,10 +127,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path only.
+        from services.api.contract import allowed_methods
+
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return problem_response(exc.status_code, detail, headers=headers)
 
 
 async def _stale_data(_request: Request, _exc: Exception) -> JSONResponse:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker import runtime
 from services.worker.consumer import process_event
-from shared.broker import DEAD_LETTER, EVENTS_QUEUE, PROCESS_EVENT, mark_dispatched
+from shared.broker import DEAD_LETTER, EVENTS_QUEUE, PROCESS_EVENT, mark_dispatched, mark_settled
 from shared.clock import utcnow
 from shared.models import DeadLetter
 
@@ -58,6 +58,7 @@ async def record_dead_letter(
         if event_id is not None:
             # Dead is settled: the relay must not hand it out again.
             await mark_dispatched(session, [event_id])
+            await mark_settled(session, [event_id])
         await session.commit()
     log.error("event_dead_lettered", event_id=str(event_id), message_id=letter.message_id)
     return letter

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
-from shared.broker import OutboxPublisher, mark_dispatched
+from shared.broker import OutboxPublisher, mark_dispatched, mark_settled
 from shared.clock import utcnow
 from shared.db import dialect_insert
 from shared.events import new_event_ids
@@ -109,6 +109,10 @@ async def process_event(
             await mark_dispatched(session, [event_id])
             await session.commit()
         publisher.settled(event_id)
+    elif publisher is not None and publisher.redelivers:
+        async with sessionmaker() as session:
+            await mark_settled(session, [event_id])
+            await session.commit()
     return ran
 
 
@@ -175,6 +179,10 @@ async def process_events_together(
             await session.commit()
         for event_id in events:
             publisher.settled(event_id)
+    elif publisher is not None and publisher.redelivers:
+        async with sessionmaker() as session:
+            await mark_settled(session, list(events))
+            await session.commit()
 
 
 def _all_handlers(events: list[OutboxEvent]) -> list[Handler]:

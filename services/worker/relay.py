@@ -11,6 +11,9 @@ Two jobs, run every :data:`RELAY_INTERVAL_SECONDS` in every worker process:
   :data:`REDELIVERY_DELAY_SECONDS` (the API crashed between commit and
   publish, or the broker was down). ``FOR UPDATE SKIP LOCKED`` lets several
   relays share the backlog without publishing a row twice at once.
+- :func:`redeliver_unsettled` (Redis only, which may lose what it accepted):
+  hands over again an event dispatched ``redelivery_seconds`` ago that no
+  consumer settled yet, and restarts its clock. Consumers absorb duplicates.
 """
 
 from __future__ import annotations
@@ -97,10 +100,54 @@ async def republish(
     return len(published)
 
 
+async def redeliver_unsettled(
+    session: AsyncSession,
+    publisher: OutboxPublisher,
+    *,
+    redelivery_seconds: float,
+    batch: int = REPUBLISH_BATCH,
+) -> int:
+    """Publish again events dispatched that long ago and not settled; returns how many."""
+    now = dt.datetime.now(dt.UTC)
+    cutoff = now - dt.timedelta(seconds=redelivery_seconds)
+    query = (
+        select(OutboxEvent.id)
+        .where(
+            OutboxEvent.settled_at.is_(None),
+            OutboxEvent.dispatched_at.is_not(None),
+            OutboxEvent.dispatched_at < cutoff,
+        )
+        .order_by(OutboxEvent.dispatched_at)
+        .limit(batch)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    event_ids = list((await session.scalars(query)).all())
+    if not event_ids:
+        return 0
+    published = await publisher.publish_async(event_ids)
+    if published:
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(published))
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        log.info("outbox_redelivered", events=len(published))
+    return len(published)
+
+
 async def relay_once(
-    sessionmaker: async_sessionmaker[AsyncSession], publisher: OutboxPublisher
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publisher: OutboxPublisher,
+    *,
+    redelivery_seconds: float | None = None,
 ) -> tuple[int, int]:
-    """One relay pass: number what is committed, then re-publish what is stuck."""
+    """One relay pass: number what is committed, then re-publish what is stuck.
+
+    With ``redelivery_seconds`` (a broker that loses messages), also hand
+    over again what was dispatched that long ago and is still unsettled.
+    """
     numbered = 0
     while True:
         async with sessionmaker() as session:
@@ -112,6 +159,12 @@ async def relay_once(
     async with sessionmaker() as session:
         published = await republish(session, publisher)
         await session.commit()
+    if redelivery_seconds is not None:
+        async with sessionmaker() as session:
+            published += await redeliver_unsettled(
+                session, publisher, redelivery_seconds=redelivery_seconds
+            )
+            await session.commit()
     return numbered, published
 
 
@@ -120,11 +173,23 @@ async def run_relay(
     publisher: OutboxPublisher,
     *,
     interval: float = RELAY_INTERVAL_SECONDS,
+    redelivery_seconds: float | None = None,
 ) -> None:
-    """Relay forever (until cancelled); errors are logged and the next pass retries."""
+    """Relay forever (until cancelled); errors are logged and the next pass retries.
+
+    Unsettled events are looked for every quarter of ``redelivery_seconds``
+    (when the broker loses messages), not on every pass.
+    """
+    loop = asyncio.get_running_loop()
+    next_redelivery = loop.time()
     while True:
+        redeliver = None
+        due = redelivery_seconds is not None and loop.time() >= next_redelivery
+        if due and publisher.redelivers:
+            redeliver = redelivery_seconds
+            next_redelivery = loop.time() + (redelivery_seconds or 0) / 4
         try:
-            await relay_once(sessionmaker, publisher)
+            await relay_once(sessionmaker, publisher, redelivery_seconds=redeliver)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -84,7 +84,12 @@ class PipelineRuntime(Middleware):
             self.publisher.sessionmaker = self.sessionmaker
         self.batcher = EventBatcher(self.sessionmaker, self.publisher)
         if self.run_relay:
-            self._tasks.append(asyncio.create_task(run_relay(self.sessionmaker, self.publisher)))
+            relay = run_relay(
+                self.sessionmaker,
+                self.publisher,
+                redelivery_seconds=self.settings.broker_redelivery_seconds,
+            )
+            self._tasks.append(asyncio.create_task(relay))
         if self.run_sweep:
             self._tasks.append(
                 asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))

@@ -6,6 +6,9 @@ notice also leaves a ``sweep_marks`` row (primary key = once) in the
 transaction that records its event, so even two sweeps racing past the lock
 could not emit one twice.
 
+- pending amendments whose ``effective_from`` has come are applied (first, so
+  that an extension due today keeps its agreement from expiring); each once:
+  the UPDATE that marks one applied is guarded by its status.
 - ``milestone.overdue``: once per milestone, when it is open past ``due_on``.
 - ``agreement.expiring``: ``ACCORDS_EXPIRY_REMINDER_DAYS`` (90, 30, 7) before ``expires_on``.
 - the ``expired`` transition once ``expires_on`` has passed.
@@ -28,6 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import clock
+from shared.agreements.amendments import apply_due_amendments
 from shared.agreements.lifecycle import apply_transition
 from shared.agreements.reads import as_public, get_agreement
 from shared.broker import OutboxPublisher
@@ -53,6 +57,7 @@ STALE_ROLLUPS_PER_SWEEP = 200
 @dataclass
 class SweepReport:
     ran: bool = False
+    amended: int = 0
     overdue: int = 0
     expiring: int = 0
     expired: int = 0
@@ -222,6 +227,7 @@ async def sweep_once(
             await session.rollback()
             return report
         report.ran = True
+        report.amended = await apply_due_amendments(session, today)
         report.overdue = await emit_overdue(session, today)
         report.expiring = await emit_expiring(
             session, today, days_before=settings.expiry_reminder_days
@@ -252,6 +258,7 @@ async def run_sweep(
             if report.event_ids or report.recomputed:
                 log.info(
                     "sweep_done",
+                    amended=report.amended,
                     overdue=report.overdue,
                     expiring=report.expiring,
                     expired=report.expired,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.agreements import acts, versions
 from shared.agreements.reads import as_public
 from shared.agreements.schemas import TransitionRequest
 from shared.agreements.service import aggregate_of
@@ -13,7 +16,7 @@ from shared.errors import InvalidTransition, TransitionConditionFailed
 from shared.events import Actor, record_change
 from shared.initiatives import agreement_rules
 from shared.lifecycle import AgreementFacts, allowed_agreement_targets, missing_conditions
-from shared.models import Agreement, AgreementStatusChange
+from shared.models import Agreement, AgreementStatusChange, Organization
 
 
 async def transition_agreement(
@@ -34,7 +37,20 @@ async def transition_agreement(
         party_roles=tuple(party.role for party in agreement.parties),
         signed_on=agreement.signed_on,
     )
-    missing = missing_conditions(request.to, facts, reason=request.reason, on=request.on)
+    standings = standings_of(agreement)
+    on = request.on
+    if request.to == "signed" and on is None and agreement.signed_on is None:
+        # Two signatories' signature acts date the signing: the later one.
+        on = acts.signing_date(standings)
+    missing = missing_conditions(request.to, facts, reason=request.reason, on=on)
+    if request.to == "active":
+        waiting = acts.awaiting_consent(agreement.legal_character, standings)
+        if waiting:
+            missing.append(
+                "the consent (ratification, acceptance, approval or accession) of every "
+                f"signatory of a binding agreement; still missing: "
+                f"{await _names(session, waiting)}"
+            )
     if missing:
         raise TransitionConditionFailed(
             f"Moving to {request.to} needs {'; and '.join(missing)}.", missing=missing
@@ -45,8 +61,44 @@ async def transition_agreement(
         agreement=agreement,
         to=request.to,
         reason=request.reason,
-        on=request.on,
+        on=on,
     )
+
+
+def standings_of(agreement: Agreement) -> list[acts.PartyStanding]:
+    """The agreement's parties with the dates their acts gave them."""
+    return [
+        acts.PartyStanding(
+            organization_id=party.organization_id,
+            role=party.role,
+            dates=acts.PartyDates(
+                signed_on=party.signed_on,
+                consented_on=party.consented_on,
+                withdrawn_on=party.withdrawn_on,
+            ),
+        )
+        for party in agreement.parties
+    ]
+
+
+async def _names(session: AsyncSession, organization_ids: list[uuid.UUID]) -> str:
+    rows = {
+        row.id: row
+        for row in await session.execute(
+            select(Organization.id, Organization.name, Organization.acronym).where(
+                Organization.id.in_(organization_ids)
+            )
+        )
+    }
+
+    def label(organization_id: uuid.UUID) -> str:
+        row = rows.get(organization_id)
+        if row is None:
+            return str(organization_id)
+        name = f"{row.name} ({row.acronym})" if row.acronym else row.name
+        return f"{name} [{organization_id}]"
+
+    return ", ".join(label(organization_id) for organization_id in organization_ids)
 
 
 async def apply_transition(
@@ -65,6 +117,7 @@ async def apply_transition(
         agreement.signed_on = on
     if to == "active" and on is not None and agreement.effective_from is None:
         agreement.effective_from = on
+        await versions.correct_current_version(session, agreement=agreement)
     agreement.status = to
     agreement.updated_at = dt.datetime.now(dt.UTC)
     session.add(

@@ -61,6 +61,9 @@ async def get_agreement(
 PARTY_COLUMNS = {
     "organization_id": AgreementParty.organization_id,
     "role": AgreementParty.role,
+    "signed_on": AgreementParty.signed_on,
+    "consented_on": AgreementParty.consented_on,
+    "withdrawn_on": AgreementParty.withdrawn_on,
 }
 
 # Every column of AgreementPublic, the parties aggregated in their order.
@@ -79,6 +82,7 @@ PUBLIC_COLUMNS = (
     Agreement.expires_on,
     Agreement.reporting,
     Agreement.status,
+    Agreement.terms_version,
     Agreement.version,
     Agreement.created_at,
     Agreement.updated_at,

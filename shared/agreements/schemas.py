@@ -37,6 +37,21 @@ class Party(BaseModel):
     role: PartyRole
 
 
+class PartyPublic(Party):
+    """A party as the API shows it: its role, and the dates its acts give."""
+
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+    signed_on: dt.date | None = Field(
+        default=None, description="Its latest `signature` act, or null."
+    )
+    consented_on: dt.date | None = Field(
+        default=None,
+        description="Its latest `ratification`, `acceptance`, `approval` or `accession`, or null.",
+    )
+    withdrawn_on: dt.date | None = Field(default=None, description="Its `withdrawal`, or null.")
+
+
 class Objective(RequestBody):
     ref: ObjectiveRef = Field(description="Short, unique label, e.g. `O1`.")  # type: ignore[valid-type]
     text: ObjectiveText  # type: ignore[valid-type]
@@ -147,9 +162,12 @@ class AgreementPublic(BaseModel):
     signed_at: str | None
     effective_from: dt.date | None
     expires_on: dt.date | None
-    parties: list[Party]
+    parties: list[PartyPublic]
     reporting: ReportingSchedule | None = None
     status: AgreementStatus
+    terms_version: int = Field(
+        description="The terms version in force (1, then one more per applied amendment)."
+    )
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

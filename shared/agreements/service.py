@@ -10,23 +10,44 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.agreements import versions
 from shared.agreements.reads import as_public
-from shared.agreements.schemas import AgreementCreate, AgreementUpdate, Party, validate_dates
+from shared.agreements.schemas import (
+    AgreementCreate,
+    AgreementUpdate,
+    Objective,
+    Party,
+    validate_dates,
+)
 from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.initiatives import agreement_rules
-from shared.models import Agreement, AgreementParty, Organization
+from shared.lifecycle import AgreementFacts, missing_conditions
+from shared.models import Agreement, AgreementParty, Amendment, Organization, PartyAct
 from shared.reports.schedule import check_reporting, check_reporting_change, stored_reporting
 
 # Parties and objectives are the terms of the agreement: fixed once it is signed.
 EDITABLE_TERMS_STATUSES = ("draft", "negotiation")
 DELETABLE_STATUSES = ("draft", "negotiation", "cancelled")
+SCALAR_FIELDS = (
+    "reference",
+    "title",
+    "instrument_type",
+    "legal_character",
+    "summary",
+    "signed_on",
+    "signed_at",
+    "effective_from",
+    "expires_on",
+    "focus_areas",
+)
 
 
 def aggregate_of(agreement_id: uuid.UUID) -> Aggregate:
@@ -34,7 +55,12 @@ def aggregate_of(agreement_id: uuid.UUID) -> Aggregate:
     return Aggregate("agreement", agreement_id)
 
 
-async def _check_parties_exist(session: AsyncSession, parties: list[Party]) -> None:
+Location = tuple[str | int, ...]
+
+
+async def _check_parties_exist(
+    session: AsyncSession, parties: list[Party], *, at: Location = ("body",)
+) -> None:
     wanted = {party.organization_id for party in parties}
     found = set(
         (await session.scalars(select(Organization.id).where(Organization.id.in_(wanted)))).all()
@@ -44,13 +70,29 @@ async def _check_parties_exist(session: AsyncSession, parties: list[Party]) -> N
         raise InvalidReference(
             f"No organization with id {', '.join(sorted(missing))}.",
             errors=[
-                {
-                    "loc": ["body", "parties", index, "organization_id"],
-                    "msg": "no such organization",
-                }
+                {"loc": [*at, "parties", index, "organization_id"], "msg": "no such organization"}
                 for index, party in enumerate(parties)
                 if str(party.organization_id) in missing
             ],
+        )
+
+
+async def _check_acting_parties_kept(
+    session: AsyncSession, *, agreement_id: uuid.UUID, kept_party_ids: list[uuid.UUID]
+) -> None:
+    """A party with acts on record stays a party (it withdraws by an act instead)."""
+    acting = set(
+        (
+            await session.scalars(
+                select(PartyAct.organization_id).where(PartyAct.agreement_id == agreement_id)
+            )
+        ).all()
+    )
+    dropped = sorted(str(organization_id) for organization_id in acting - set(kept_party_ids))
+    if dropped:
+        raise Conflict(
+            f"Organization {', '.join(dropped)} has acts on record for this agreement and "
+            "stays a party; record its withdrawal instead, or delete its acts first."
         )
 
 
@@ -64,11 +106,25 @@ async def _check_reference_free(
         raise Conflict(f"An agreement with reference '{reference}' already exists.")
 
 
-def _party_rows(parties: list[Party]) -> list[AgreementParty]:
-    return [
-        AgreementParty(organization_id=party.organization_id, role=party.role, position=index)
-        for index, party in enumerate(parties)
-    ]
+def _party_rows(
+    parties: list[Party], previous: list[AgreementParty] | None = None
+) -> list[AgreementParty]:
+    # A party kept through a change keeps the dates its acts gave it.
+    dates = {party.organization_id: party for party in previous or []}
+    rows = []
+    for index, party in enumerate(parties):
+        kept = dates.get(party.organization_id)
+        rows.append(
+            AgreementParty(
+                organization_id=party.organization_id,
+                role=party.role,
+                position=index,
+                signed_on=kept.signed_on if kept else None,
+                consented_on=kept.consented_on if kept else None,
+                withdrawn_on=kept.withdrawn_on if kept else None,
+            )
+        )
+    return rows
 
 
 async def create_agreement(
@@ -91,10 +147,15 @@ async def create_agreement(
         effective_from=payload.effective_from,
         expires_on=payload.expires_on,
         status="draft",
+        terms_version=1,
         parties=_party_rows(payload.parties),
         reporting=stored_reporting(payload.reporting),
     )
     session.add(agreement)
+    await session.flush()
+    versions.write_version(
+        session, agreement=agreement, effective_from=agreement.effective_from, amendment_id=None
+    )
     await session.flush()
     await record_change(
         session,
@@ -108,9 +169,85 @@ async def create_agreement(
     return agreement
 
 
+async def check_terms_change(
+    session: AsyncSession,
+    *,
+    agreement: Agreement,
+    changes: dict[str, Any],
+    parties: list[Party] | None,
+    objectives: list[Objective] | None,
+    at: Location = ("body",),
+) -> None:
+    """The agreement's own rules for a change of its fields: a PATCH's, and an
+    amendment's ``changes`` (at its creation and again when it applies).
+
+    Dates stay in order against the stored values; parties exist, initiative
+    leads and parties with acts stay parties, and once signed there are still
+    two signatories; objectives used by initiatives stay.
+    """
+    validate_or_422(
+        changes.get("effective_from", agreement.effective_from),
+        changes.get("expires_on", agreement.expires_on),
+        at=at,
+    )
+    if "reference" in changes:
+        await _check_reference_free(session, changes["reference"], except_id=agreement.id)
+    if parties is not None:
+        await _check_parties_exist(session, parties, at=at)
+        kept = [party.organization_id for party in parties]
+        await agreement_rules.ensure_leads_remain_parties(
+            session, agreement_id=agreement.id, kept_party_ids=kept
+        )
+        await _check_acting_parties_kept(session, agreement_id=agreement.id, kept_party_ids=kept)
+        if agreement.status not in (*EDITABLE_TERMS_STATUSES, "cancelled"):
+            missing = missing_conditions(
+                "signed",
+                AgreementFacts(party_roles=tuple(party.role for party in parties), signed_on=None),
+                reason=None,
+                on=agreement.signed_on or dt.date.min,
+            )
+            if missing:
+                raise Conflict(
+                    f"A {agreement.status} agreement keeps {'; and '.join(missing)}.",
+                    missing=missing,
+                )
+    if objectives is not None:
+        await agreement_rules.ensure_objectives_unused(
+            session,
+            agreement_id=agreement.id,
+            kept_refs=[objective.ref for objective in objectives],
+        )
+
+
+async def apply_terms(
+    session: AsyncSession,
+    *,
+    agreement: Agreement,
+    changes: dict[str, Any],
+    parties: list[Party] | None,
+    objectives: list[Objective] | None,
+) -> None:
+    """Set already-checked changes on the agreement (not yet flushed as a version bump)."""
+    if parties is not None:
+        # Delete the old rows before anything else: a re-added organization
+        # would otherwise collide on the primary key, and flushing column
+        # changes here too would bump the version twice.
+        previous = list(agreement.parties)
+        agreement.parties.clear()
+        await session.flush()
+        agreement.parties.extend(_party_rows(parties, previous))
+    for field in SCALAR_FIELDS:
+        if field in changes:
+            setattr(agreement, field, changes[field])
+    if objectives is not None:
+        agreement.objectives = [objective.model_dump() for objective in objectives]
+    agreement.updated_at = dt.datetime.now(dt.UTC)
+
+
 async def update_agreement(
     session: AsyncSession, *, actor: Actor, agreement: Agreement, payload: AgreementUpdate
 ) -> Agreement:
+    """A PATCH: a correction of the record (amendments change the terms in force)."""
     changes = payload.changes()
     if not changes:
         return agreement
@@ -118,47 +255,28 @@ async def update_agreement(
     if terms_changed and agreement.status not in EDITABLE_TERMS_STATUSES:
         raise Conflict(
             f"{' and '.join(terms_changed)} cannot change once the agreement is "
-            f"{agreement.status}; they are fixed from signing on."
+            f"{agreement.status}; they are fixed from signing on (amend them instead)."
         )
-    validate_or_422(
-        changes.get("effective_from", agreement.effective_from),
-        changes.get("expires_on", agreement.expires_on),
+    await check_terms_change(
+        session,
+        agreement=agreement,
+        changes=changes,
+        parties=payload.parties,
+        objectives=payload.objectives,
     )
-    if "reference" in changes:
-        await _check_reference_free(session, changes["reference"], except_id=agreement.id)
-    if payload.parties is not None:
-        await _check_parties_exist(session, payload.parties)
-        await agreement_rules.ensure_leads_remain_parties(
-            session,
-            agreement_id=agreement.id,
-            kept_party_ids=[party.organization_id for party in payload.parties],
-        )
-    if payload.objectives is not None:
-        await agreement_rules.ensure_objectives_unused(
-            session,
-            agreement_id=agreement.id,
-            kept_refs=[objective.ref for objective in payload.objectives],
-        )
     check_reporting_change(agreement, payload)
     before = as_public(agreement)
-    if payload.parties is not None:
-        # Delete the old rows before anything else: a re-added organization
-        # would otherwise collide on the primary key, and flushing column
-        # changes here too would bump the version twice.
-        agreement.parties.clear()
-        await session.flush()
-        agreement.parties.extend(_party_rows(payload.parties))
-    for field in ("reference", "title", "instrument_type", "legal_character", "summary"):
-        if field in changes:
-            setattr(agreement, field, changes[field])
-    for field in ("signed_on", "signed_at", "effective_from", "expires_on", "focus_areas"):
-        if field in changes:
-            setattr(agreement, field, changes[field])
-    if payload.objectives is not None:
-        agreement.objectives = [objective.model_dump() for objective in payload.objectives]
+    await apply_terms(
+        session,
+        agreement=agreement,
+        changes=changes,
+        parties=payload.parties,
+        objectives=payload.objectives,
+    )
+    if any(field in changes for field in versions.TERMS_FIELDS):
+        await versions.correct_current_version(session, agreement=agreement)
     if "reporting" in changes:
         agreement.reporting = stored_reporting(payload.reporting)
-    agreement.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     await record_change(
         session,
@@ -172,12 +290,14 @@ async def update_agreement(
     return agreement
 
 
-def validate_or_422(effective_from: dt.date | None, expires_on: dt.date | None) -> None:
+def validate_or_422(
+    effective_from: dt.date | None, expires_on: dt.date | None, *, at: Location = ("body",)
+) -> None:
     try:
         validate_dates(effective_from, expires_on)
     except ValueError as exc:
         raise InvalidReference(
-            str(exc), errors=[{"loc": ["body", "expires_on"], "msg": str(exc)}]
+            str(exc), errors=[{"loc": [*at, "expires_on"], "msg": str(exc)}]
         ) from exc
 
 
@@ -189,6 +309,13 @@ async def delete_agreement(session: AsyncSession, *, actor: Actor, agreement: Ag
         )
     await agreement_rules.ensure_nothing_recorded_under(session, agreement_id=agreement.id)
     await delete_documents_of(session, actor=actor, owner_type="agreement", owner_id=agreement.id)
+    # Its amendments go with it (the database cascades them), and so do their documents.
+    for amendment_id in await session.scalars(
+        select(Amendment.id).where(Amendment.agreement_id == agreement.id)
+    ):
+        await delete_documents_of(
+            session, actor=actor, owner_type="amendment", owner_id=amendment_id
+        )
     before = as_public(agreement)
     await session.delete(agreement)
     await session.flush()

@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.api_keys.schemas import ApiKeyPublic
+from shared.db import utcnow
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_audit
 from shared.ids import uuid7
@@ -64,13 +66,43 @@ async def create_api_key(
 
 
 async def ensure_api_key(session: AsyncSession, *, key: str, name: str) -> ApiKey:
-    """Make sure an admin key with exactly this value exists (bootstrap)."""
-    existing = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
-    if existing is not None:
-        return existing
-    api_key, _ = await create_api_key(
-        session, actor=Actor.system(), name=name, scopes=["admin"], key=key
+    """Make sure an admin key with exactly this value exists (bootstrap).
+
+    Safe when several processes run it at once (``accords serve --workers N``
+    on a fresh database): the insert skips a key another process stored first,
+    so exactly one of them stores it and writes its audit row.
+    """
+    key_hash = hash_api_key(key)
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(ApiKey)
+        .values(
+            id=uuid7(),
+            name=name,
+            key_hash=key_hash,
+            key_prefix=display_prefix(key),
+            scopes=["admin"],
+            organization_id=None,
+            created_at=utcnow(),
+            version=1,
+        )
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+        .returning(ApiKey.id)
     )
+    inserted_id = await session.scalar(statement)
+    api_key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    assert api_key is not None  # inserted now, or by whoever won the race
+    if inserted_id is not None:
+        record_audit(
+            session,
+            actor=Actor.system(),
+            action="created",
+            entity_type="api_key",
+            entity_id=api_key.id,
+            before=None,
+            after=ApiKeyPublic.model_validate(api_key).model_dump(mode="json"),
+        )
     return api_key
 
 

@@ -20,6 +20,7 @@ from shared.events import Aggregate
 from shared.models import (
     Agreement,
     AgreementParty,
+    Amendment,
     Document,
     Engagement,
     ResearchCollaboration,
@@ -76,6 +77,18 @@ async def _find_engagement(
     return Owner("engagement", owner_id, Aggregate("agreement", agreement_id))
 
 
+async def _find_amendment(
+    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
+) -> Owner | None:
+    query = select(Amendment.agreement_id).where(Amendment.id == owner_id)
+    if organization_id is not None:
+        query = query.where(_party(Amendment.agreement_id, organization_id))
+    agreement_id = await session.scalar(query)
+    if agreement_id is None:
+        return None
+    return Owner("amendment", owner_id, Aggregate("agreement", agreement_id))
+
+
 def _collaboration_visible(organization_id: uuid.UUID) -> ColumnElement[bool]:
     # As shared.research_collaborations.service.visible_to: through its
     # agreement when it has one, else through its participants.
@@ -117,6 +130,13 @@ OWNER_KINDS: dict[str, OwnerKind] = {
     "agreement": OwnerKind(
         find=_find_agreement,
         visible_to=lambda organization_id: _party(Document.owner_id, organization_id),
+    ),
+    "amendment": OwnerKind(
+        find=_find_amendment,
+        visible_to=lambda organization_id: exists().where(
+            Amendment.id == Document.owner_id,
+            _party(Amendment.agreement_id, organization_id),
+        ),
     ),
     "engagement": OwnerKind(
         find=_find_engagement,

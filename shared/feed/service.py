@@ -9,17 +9,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.visibility import visible_to
 from shared.errors import Conflict, NotFound
-from shared.models import Agreement, OutboxEvent
+from shared.models import Agreement, OutboxEvent, OutboxEventAudience, ResearchCollaboration
+from shared.research_collaborations.service import visible_to as collaborations_visible_to
 
 
 def _visible_events(organization_id: uuid.UUID) -> ColumnElement[bool]:
-    """Events of agreements the organization is party to, and of the organization itself."""
-    condition = visible_to(organization_id)
-    assert condition is not None
+    """Events an organization-bound key may read.
+
+    Those stored with its organization when written (so the history and the
+    ``deleted`` event of what it could see stay in its feed), and the events
+    of agreements and stand-alone collaborations it is part of now (so a party
+    added later reads their history too).
+    """
+    agreements = visible_to(organization_id)
+    collaborations = collaborations_visible_to(organization_id)
+    assert agreements is not None and collaborations is not None
     return or_(
+        OutboxEvent.id.in_(
+            select(OutboxEventAudience.event_id).where(
+                OutboxEventAudience.organization_id == organization_id
+            )
+        ),
         and_(
             OutboxEvent.aggregate_type == "agreement",
-            OutboxEvent.aggregate_id.in_(select(Agreement.id).where(condition)),
+            OutboxEvent.aggregate_id.in_(select(Agreement.id).where(agreements)),
+        ),
+        and_(
+            OutboxEvent.aggregate_type == "research_collaboration",
+            OutboxEvent.aggregate_id.in_(select(ResearchCollaboration.id).where(collaborations)),
         ),
         and_(
             OutboxEvent.aggregate_type == "organization",

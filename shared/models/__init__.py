@@ -4,7 +4,8 @@ from shared.models.access import ApiKey, AuditEntry, IdempotencyRecord, RateLimi
 from shared.models.contacts import Contact, FocalPoint
 from shared.models.dashboard import DashboardSession
 from shared.models.documents import Document, DocumentChunk
-from shared.models.outbox import AggregateSequence, OutboxEvent
+from shared.models.legal import AgreementVersion, Amendment, PartyAct
+from shared.models.outbox import AggregateSequence, OutboxEvent, OutboxEventAudience
 from shared.models.pipeline import (
     AgreementRollup,
     DeadLetter,
@@ -38,6 +39,8 @@ __all__ = [
     "AgreementParty",
     "AgreementRollup",
     "AgreementStatusChange",
+    "AgreementVersion",
+    "Amendment",
     "ApiKey",
     "AuditEntry",
     "CalendarFeed",
@@ -60,6 +63,8 @@ __all__ = [
     "NotificationSubscription",
     "Organization",
     "OutboxEvent",
+    "OutboxEventAudience",
+    "PartyAct",
     "ProcessedEvent",
     "RateLimitCounter",
     "Report",

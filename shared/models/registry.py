@@ -27,6 +27,8 @@ class Organization(VersionedResource, Base):
     country: Mapped[str] = mapped_column(String(2), nullable=False, index=True)
     ror_id: Mapped[str | None] = mapped_column(String(40))
     website: Mapped[str | None] = mapped_column(String(2048))
+    # The organization's IATI organisation identifier (e.g. `PK-GOV-123`), for exports.
+    iati_ref: Mapped[str | None] = mapped_column(String(100))
 
 
 class Agreement(VersionedResource, Base):
@@ -46,6 +48,8 @@ class Agreement(VersionedResource, Base):
     effective_from: Mapped[dt.date | None] = mapped_column(Date)
     expires_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft", index=True)
+    # Which terms version is in force (1 until an amendment applies).
+    terms_version: Mapped[int] = mapped_column(nullable=False, default=1, server_default="1")
     # The reporting schedule (shared.reports.schedule), or null.
     reporting: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONDocument)
 
@@ -69,6 +73,11 @@ class AgreementParty(Base):
     role: Mapped[str] = mapped_column(String(40), nullable=False)
     # Keeps the parties in the order the client gave them.
     position: Mapped[int] = mapped_column(nullable=False, default=0)
+    # Derived from the party's acts (shared.agreements.acts.party_dates), kept
+    # here so that every read shows them without reading the acts.
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    consented_on: Mapped[dt.date | None] = mapped_column(Date)
+    withdrawn_on: Mapped[dt.date | None] = mapped_column(Date)
 
     agreement: Mapped[Agreement] = relationship(back_populates="parties", lazy="raise")
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict
 
-from shared.validation import CountryCode, Patch, RequestBody, RorId, bounded_text
+from shared.validation import CountryCode, IatiOrgRef, Patch, RequestBody, RorId, bounded_text
 
 OrganizationKind = Literal[
     "government_agency",
@@ -30,6 +30,7 @@ class OrganizationCreate(RequestBody):
     country: CountryCode
     ror_id: RorId | None = None
     website: AnyHttpUrl | None = None
+    iati_ref: IatiOrgRef | None = None
 
 
 class OrganizationUpdate(Patch):
@@ -43,6 +44,7 @@ class OrganizationUpdate(Patch):
     country: CountryCode | None = None
     ror_id: RorId | None = None
     website: AnyHttpUrl | None = None
+    iati_ref: IatiOrgRef | None = None
 
 
 class OrganizationPublic(BaseModel):
@@ -55,6 +57,7 @@ class OrganizationPublic(BaseModel):
     country: str
     ror_id: str | None
     website: str | None
+    iati_ref: str | None = None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

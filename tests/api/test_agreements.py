@@ -183,7 +183,15 @@ async def test_patch_replaces_parties_while_in_draft(client, parties) -> None:
     )
 
     assert response.status_code == 200, response.text
-    assert response.json()["parties"] == [{"organization_id": third["id"], "role": "funder"}]
+    assert response.json()["parties"] == [
+        {
+            "organization_id": third["id"],
+            "role": "funder",
+            "signed_on": None,
+            "consented_on": None,
+            "withdrawn_on": None,
+        }
+    ]
     assert response.json()["version"] == 2
 
 

@@ -85,6 +85,24 @@ async def test_loading_twice_changes_nothing(app, client, mou) -> None:
     assert await _all(client, "/v1/milestones") == before
 
 
+async def test_both_signatories_signed_on_the_signing_date(client, mou) -> None:
+    acts = await _all(client, f"/v1/agreements/{mou['id']}/party-acts", act="signature")
+
+    assert len(acts) == 2
+    assert {act["on"] for act in acts} == {"2023-09-04"}
+    assert {party["signed_on"] for party in mou["parties"]} == {"2023-09-04"}
+
+
+async def test_the_two_year_extension_is_applied_as_an_amendment(client, mou) -> None:
+    [extension] = await _all(client, f"/v1/agreements/{mou['id']}/amendments")
+    versions = await _all(client, f"/v1/agreements/{mou['id']}/versions")
+
+    assert (extension["kind"], extension["status"]) == ("extension", "applied")
+    assert mou["expires_on"] == "2030-09-04"
+    assert [version["terms"]["expires_on"] for version in versions] == ["2028-09-04", "2030-09-04"]
+    assert mou["terms_version"] == 2
+
+
 async def test_each_party_has_a_focal_point(client, mou) -> None:
     focal_points = (await client.get(f"/v1/agreements/{mou['id']}/focal-points")).json()
 

@@ -36,10 +36,10 @@ def test_importing_every_worker_and_shared_module_registers_no_handler_and_no_li
     assert probe()[0] == "0 False"
 
 
-def test_register_handlers_registers_the_rollup_and_fan_out_handlers_and_the_listener() -> None:
+def test_register_handlers_registers_the_rollup_fan_out_and_notification_handlers() -> None:
     lines = probe(
         "from services.worker.handlers import register_handlers\n"
         "print(register_handlers(), "
         "event.contains(Session, 'after_commit', store._notes_committed))"
     )
-    assert lines[1] == "['rollups', 'webhooks.fan_out'] True"
+    assert lines[1] == "['rollups', 'webhooks.fan_out', 'notifications.write'] True"

@@ -226,6 +226,7 @@ async def test_killing_the_worker_mid_way_loses_no_completion(client, env, datab
         assert await wait_all_processed(database, agreement["id"]) == 0
 
 
+@pytest.mark.disruptive
 async def test_writes_succeed_while_rabbitmq_is_down_and_are_processed_later(
     client, env, database
 ) -> None:

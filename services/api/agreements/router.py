@@ -21,7 +21,7 @@ from services.api.http import (
 )
 from services.api.problems import problem_responses
 from services.api.scoping import ensure_party
-from shared.agreements import lifecycle, reads, service
+from shared.agreements import lifecycle, reads, service, versions
 from shared.agreements.schemas import (
     AgreementCreate,
     AgreementPublic,
@@ -100,12 +100,36 @@ async def list_agreements(
 
 @router.get("/{agreement_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_agreement(
-    agreement_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    principal: Reader,
+    response: Response,
+    as_of: dt.date | None = Query(
+        default=None,
+        description="Answer the terms in force on this date (see the route's description).",
+    ),
 ) -> AgreementPublic:
-    """Fetch one agreement with its parties; the `ETag` header carries its version."""
+    """Fetch one agreement with its parties; the `ETag` header carries its version.
+
+    Each party entry shows the dates its acts give: `signed_on`, `consented_on`,
+    `withdrawn_on`.
+
+    With `as_of=DATE`, the terms (`title`, `summary`, `focus_areas`,
+    `objectives`, `parties`, `effective_from`, `expires_on`) and
+    `terms_version` are those of the terms version in force on that date: the
+    latest version whose `effective_from` is on or before it. Each party's
+    dates count only its acts on or before that date. The status and
+    `version` are the agreement's current ones. **Before the first version's
+    `effective_from`** (when the agreement was not yet in force) the first
+    version is answered: the terms as first agreed, with `terms_version` 1;
+    compare the date with `effective_from` to tell. The history of versions
+    is at `GET /v1/agreements/{id}/versions`.
+    """
     agreement = await reads.read_public_agreement(
         session, agreement_id, organization_id=principal.organization_id
     )
+    if as_of is not None:
+        agreement = await versions.agreement_as_of(session, agreement, on=as_of)
     set_etag(response, agreement.version)
     return agreement
 

@@ -41,8 +41,10 @@ async def list_events(
     the same thing): a reader doing so never misses an event, even one whose
     transaction committed after a later one was served, because an event
     enters the feed only once committed. An `after` event not yet in the feed
-    answers 409 (retry shortly); an unknown one 404. Keys bound to an
-    organization see only events of agreements it is party to and of itself.
+    answers 409 (retry shortly); an unknown one 404. A key bound to an
+    organization sees the events of its organization, of the agreements it is
+    party to and of the stand-alone research collaborations it takes part in,
+    including their `deleted` events and the history of one it stopped seeing.
     """
     start = decode_cursor(cursor) if cursor is not None else after
     rows = await service.list_events(

@@ -1,0 +1,63 @@
+"""Which organizations an event concerns, decided when the event is written.
+
+An organization-bound key reads an agreement when its organization is party
+to it, a stand-alone research collaboration when it takes part, and its own
+organization. The event is stored with those organizations, looked up in the
+same transaction, plus the ones its data names (a deletion's ``before`` still
+lists the parties the database no longer has).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import AgreementParty, ResearchParticipant
+
+
+def _named(members: Any) -> set[uuid.UUID]:
+    """The ``organization_id`` of each party or participant listed in event data."""
+    found: set[uuid.UUID] = set()
+    if not isinstance(members, list):
+        return found
+    for member in members:
+        value = member.get("organization_id") if isinstance(member, dict) else None
+        try:
+            found.add(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return found
+
+
+async def organizations_concerned(
+    session: AsyncSession,
+    *,
+    event_type: str,
+    aggregate_type: str,
+    aggregate_id: uuid.UUID,
+    data: dict[str, Any],
+) -> set[uuid.UUID]:
+    if aggregate_type == "organization":
+        return {aggregate_id}
+    if aggregate_type == "agreement":
+        parties: Iterable[uuid.UUID] = await session.scalars(
+            select(AgreementParty.organization_id).where(
+                AgreementParty.agreement_id == aggregate_id
+            )
+        )
+        # Only the agreement's own events list its parties; a collaboration under
+        # it lists participants, who see it only as parties of the agreement.
+        named = _named(data.get("parties")) if event_type.startswith("agreement.") else set()
+        return set(parties) | named
+    if aggregate_type == "research_collaboration":
+        participants: Iterable[uuid.UUID] = await session.scalars(
+            select(ResearchParticipant.organization_id).where(
+                ResearchParticipant.research_collaboration_id == aggregate_id
+            )
+        )
+        return set(participants) | _named(data.get("participants"))
+    return set()

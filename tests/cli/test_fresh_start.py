@@ -1,0 +1,200 @@
+"""A fresh deploy always starts: several processes running the start-up steps at once.
+
+`accords serve --workers N` with ``ACCORDS_BOOTSTRAP_API_KEY`` on a fresh
+PostgreSQL database makes every uvicorn worker store the bootstrap key at the
+same moment; replicas of a stack may run `accords migrate` at the same moment.
+Each fresh database here is a copy of one migrated template (``CREATE DATABASE
+... TEMPLATE``), so a start costs the processes and not the migration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.migrate import upgrade_async
+from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
+from tests.live import ACCORDS, accords_env, free_port
+from tests.servers import POSTGRES, POSTGRES_ADMIN_URL
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+STARTUP_COMPLETE = b"Application startup complete."
+
+
+@pytest.fixture(scope="module")
+async def template() -> AsyncIterator[str]:
+    """A migrated, empty database the fresh ones are copied from."""
+    POSTGRES.require()
+    name = f"accords_fresh_tpl_{uuid.uuid4().hex[:8]}"
+    await _create_pg_database(name)
+    await upgrade_async(pg_url(name))
+    try:
+        yield name
+    finally:
+        await _drop_pg_database(name)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(template: str) -> AsyncIterator[str]:
+    name = f"accords_fresh_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield name
+    finally:
+        await _drop_pg_database(name)
+
+
+@contextlib.contextmanager
+def started(args: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, object]]:
+    """An `accords` process with its stderr in a temporary file; stopped at the end."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [ACCORDS, *args], env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+        )
+        try:
+            yield process, log
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def wait_for_workers(process: subprocess.Popen, log, workers: int, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+    """Until every uvicorn worker finished its start-up; fails if the server stopped.
+
+    Generous: on a loaded machine four workers importing the app take a while.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log.seek(0)
+        text = log.read()
+        if process.poll() is not None:
+            raise AssertionError(
+                f"accords serve exited with {process.returncode}: "
+                f"{text.decode(errors='replace')[-3000:]}"
+            )
+        if text.count(STARTUP_COMPLETE) >= workers:
+            return
+        time.sleep(0.1)
+    log.seek(0)
+    raise AssertionError(
+        f"{workers} workers did not start within {timeout} s: "
+        f"{log.read().decode(errors='replace')[-3000:]}"
+    )
+
+
+def serve_args(port: int, workers: int) -> list[str]:
+    return ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
+def env_for(database: str, key: str) -> dict[str, str]:
+    env = accords_env(database_url=pg_url(database), bootstrap_api_key=key)
+    env["ACCORDS_LOG_LEVEL"] = "info"  # uvicorn says when each worker's start-up completed
+    return env
+
+
+async def assert_key_works_and_was_stored_once(database: str, base: str, key: str) -> None:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ) as http:
+        answers = [await http.get("/v1/api-keys") for _ in range(8)]
+    assert [answer.status_code for answer in answers] == [200] * 8
+    connection = await asyncpg.connect(pg_url(database).replace("+asyncpg", ""))
+    try:
+        keys = await connection.fetchval("SELECT count(*) FROM api_keys")
+        audits = await connection.fetchval(
+            "SELECT count(*) FROM audit_log WHERE entity_type = 'api_key'"
+        )
+    finally:
+        await connection.close()
+    assert (keys, audits) == (1, 1)
+
+
+async def test_ten_fresh_starts_of_four_workers_with_a_bootstrap_key_all_come_up(
+    template: str,
+) -> None:
+    for _ in range(10):
+        key = "accords-fresh-" + uuid.uuid4().hex
+        async with fresh_database(template) as database:
+            port = free_port()
+            with started(serve_args(port, 4), env_for(database, key)) as (process, log):
+                await asyncio.to_thread(wait_for_workers, process, log, 4)
+                await assert_key_works_and_was_stored_once(
+                    database, f"http://127.0.0.1:{port}", key
+                )
+                assert process.poll() is None
+
+
+async def test_two_servers_started_at_the_same_instant_on_a_fresh_database_both_come_up(
+    template: str,
+) -> None:
+    for _ in range(2):
+        key = "accords-fresh-" + uuid.uuid4().hex
+        async with fresh_database(template) as database:
+            env = env_for(database, key)
+            ports = [free_port(), free_port()]
+            with (
+                started(serve_args(ports[0], 1), env) as (first, first_log),
+                started(serve_args(ports[1], 1), env) as (second, second_log),
+            ):
+                await asyncio.to_thread(wait_for_workers, first, first_log, 1)
+                await asyncio.to_thread(wait_for_workers, second, second_log, 1)
+                for port in ports:
+                    await assert_key_works_and_was_stored_once(
+                        database, f"http://127.0.0.1:{port}", key
+                    )
+
+
+def migrate_twice_at_once(env: dict[str, str]) -> tuple[list[int], list[str]]:
+    runs = [
+        subprocess.Popen(
+            [ACCORDS, "migrate"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    errors = [run.communicate(timeout=120)[1].decode()[-2000:] for run in runs]
+    return [run.returncode for run in runs], errors
+
+
+async def test_two_migrations_started_at_the_same_instant_on_an_empty_database_both_succeed() -> (
+    None
+):
+    POSTGRES.require()
+    name = f"accords_fresh_mig_{uuid.uuid4().hex[:8]}"
+    await _create_pg_database(name)
+    try:
+        env = accords_env(database_url=pg_url(name))
+        codes, errors = await asyncio.to_thread(migrate_twice_at_once, env)
+        assert codes == [0, 0], errors
+        connection = await asyncpg.connect(pg_url(name).replace("+asyncpg", ""))
+        try:
+            versions = await connection.fetch("SELECT version_num FROM alembic_version")
+        finally:
+            await connection.close()
+        assert len(versions) == 1
+    finally:
+        await _drop_pg_database(name)
