@@ -82,8 +82,6 @@ class Settings(BaseSettings):
     iati_reporting_org_name: str | None = None
     # xml:lang of the narratives Accords writes (its texts carry no language).
     iati_language: str = "en"
-    # Where people reach Accords; an https:// URL makes the dashboard's cookies Secure.
-    public_url: str = "http://127.0.0.1:8000"
     # Dashboard sign-in attempts per client address and minute.
     login_attempts_per_minute: int = 10
 
