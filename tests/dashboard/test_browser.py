@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from shared.migrate import upgrade_async
@@ -201,6 +202,9 @@ async def test_the_api_reference_renders_without_any_other_host(accords) -> None
 
     host = urlsplit(accords).netloc
     requested: list[str] = []
+    # The document is built once per process and takes seconds on a busy machine.
+    async with httpx.AsyncClient(timeout=300) as warmup:
+        assert (await warmup.get(f"{accords}/openapi.json")).status_code == 200
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -209,11 +213,11 @@ async def test_the_api_reference_renders_without_any_other_host(accords) -> None
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("request", lambda request: requested.append(request.url))
             await page.goto(f"{accords}/docs")
-            await page.locator(".opblock").first.wait_for(state="visible", timeout=30_000)
+            await page.locator(".opblock").first.wait_for(state="visible", timeout=120_000)
             assert await page.locator(".opblock").count() > 20
             docs = await _shoot(page, "10-docs", full_page=False)
             await page.goto(f"{accords}/redoc")
-            await page.get_by_text("Accords API").first.wait_for(timeout=30_000)
+            await page.get_by_text("Accords API").first.wait_for(timeout=120_000)
             redoc = await _shoot(page, "11-redoc", full_page=False)
         finally:
             await browser.close()
