@@ -1,7 +1,7 @@
 """Dashboard sessions: an api key exchanged for a server-side session.
 
-The browser holds a random token (in a signed cookie, see
-services.api.dashboard.auth); the database holds only its SHA-256, the key it
+The browser holds a random token (in a signed cookie set by the HTTP edge's
+dashboard); the database holds only its SHA-256, the key it
 stands for and the CSRF token of its forms. A session lives while it is used:
 it ends after ``idle`` without a request, at sign-out, and at once when its
 api key is deleted (the row goes with the key, and every lookup joins the key).
