@@ -8,6 +8,7 @@ from standardwebhooks import Webhook
 
 from shared.settings import Settings
 from tests.api.act_factories import negotiating_agreement, record_act
+from tests.api.legal_factories import create_document
 from tests.factories import transition
 from tests.webhooks.factories import create_endpoint
 from tests.webhooks.receiver import Receiver
@@ -27,14 +28,14 @@ def settings(database_url: str) -> Settings:
     )
 
 
-async def test_acts_and_amendments_arrive_verified_in_agreement_sequence(
+async def test_acts_the_signed_copy_and_amendments_arrive_verified_in_agreement_sequence(
     piped_client,  # noqa: F811
 ) -> None:
     async with Receiver() as receiver:
         endpoint = await create_endpoint(
             piped_client,
             url=receiver.url,
-            event_types=["agreement.party_act_recorded", "agreement.amended"],
+            event_types=["agreement.party_act_recorded", "document.added", "agreement.amended"],
         )
         agreement, stza, gei = await negotiating_agreement(
             piped_client, effective_from="2023-09-04", expires_on="2028-09-04"
@@ -42,6 +43,7 @@ async def test_acts_and_amendments_arrive_verified_in_agreement_sequence(
         await record_act(piped_client, agreement["id"], stza["id"], "signature", "2023-09-04")
         await record_act(piped_client, agreement["id"], gei["id"], "signature", "2023-09-04")
         await transition(piped_client, agreement["id"], "signed")
+        await create_document(piped_client, "agreement", agreement["id"], kind="signed_copy")
         await piped_client.post(
             f"/v1/agreements/{agreement['id']}/amendments",
             json={
@@ -51,7 +53,7 @@ async def test_acts_and_amendments_arrive_verified_in_agreement_sequence(
                 "changes": {"expires_on": "2030-09-04"},
             },
         )
-        requests = await receiver.wait_for(3)
+        requests = await receiver.wait_for(4)
 
     verifier = Webhook(endpoint["secret"])
     payloads = sorted(
@@ -61,7 +63,10 @@ async def test_acts_and_amendments_arrive_verified_in_agreement_sequence(
     assert [payload["type"] for payload in payloads] == [
         "agreement.party_act_recorded",
         "agreement.party_act_recorded",
+        "document.added",
         "agreement.amended",
     ]
-    assert payloads[0]["sequence"] < payloads[1]["sequence"] < payloads[2]["sequence"]
-    assert payloads[2]["data"]["expires_on"] == "2030-09-04"
+    sequences = [payload["sequence"] for payload in payloads]
+    assert sequences == sorted(set(sequences))
+    assert payloads[2]["data"]["kind"] == "signed_copy"
+    assert payloads[3]["data"]["expires_on"] == "2030-09-04"
