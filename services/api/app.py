@@ -32,7 +32,6 @@ from services.api.event_types.router import router as event_types_router
 from services.api.events.router import router as events_router
 from services.api.examples import document_examples
 from services.api.exports.router import router as exports_router
-from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
 from services.api.indicators.router import router as indicators_router
@@ -133,7 +132,6 @@ def create_app(
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
-    app.add_middleware(FastReadMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
