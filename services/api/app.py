@@ -22,6 +22,7 @@ from services.api.calendar.router import feeds_router as calendar_urls_router
 from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
 from services.api.contract import HeadMiddleware, document_contract
+from services.api.dashboard import UPLOAD_PATH as DASHBOARD_UPLOAD_PATH
 from services.api.dashboard import install_dashboard
 from services.api.docs import install_docs
 from services.api.documents.router import router as documents_router
@@ -135,7 +136,10 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
+        allowances={
+            path: settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES
+            for path in ("/v1/documents", DASHBOARD_UPLOAD_PATH)
+        },
     )
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
