@@ -1,4 +1,4 @@
-"""Rendered JSON: an agreement's public JSON kept with its row (shared.rendered).
+"""Rendered JSON: the public JSON of agreements, initiatives and rollups, kept with their rows (shared.rendered).
 
 Revision ID: 0015
 Revises: 0011
@@ -20,11 +20,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+TABLES = ("agreements", "initiatives", "agreement_rollups", "initiative_rollups")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("agreements") as batch:
-        batch.add_column(sa.Column("rendered", sa.Text(), nullable=True))
+    for table in TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("rendered", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("agreements") as batch:
-        batch.drop_column("rendered")
+    for table in TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("rendered")

@@ -15,6 +15,8 @@ from services.api.agreements.router import get_agreement, list_agreements
 from services.api.deps import SessionDep
 from services.api.http import api_routes
 from shared.models import Agreement
+from shared.rendered import KINDS
+from shared.rollups.store import recompute_agreement
 from tests.api.act_factories import negotiating_agreement, record_act
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization, transition
@@ -39,14 +41,20 @@ async def _stored(app, agreement_id: str) -> str | None:  # type: ignore[no-unty
 
 async def _forget(app, agreement_ids: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
     """Drop stored JSON, so that the routes render on the spot."""
-    table = Agreement.__table__
-    statement = update(table).values(rendered=None, updated_at=table.c.updated_at)
-    if agreement_ids is not None:
-        statement = statement.where(
-            Agreement.__table__.c.id.in_([uuid.UUID(id_) for id_ in agreement_ids])
-        )
     async with app.state.sessionmaker() as session:
-        await session.execute(statement)
+        for kind in KINDS:
+            table = kind.table
+            values: dict[str, Any] = {"rendered": None}
+            if "updated_at" in table.c:
+                values["updated_at"] = table.c.updated_at
+            statement = update(table).values(**values)
+            if agreement_ids is not None:
+                if kind.model is not Agreement:
+                    continue
+                statement = statement.where(
+                    table.c.id.in_([uuid.UUID(id_) for id_ in agreement_ids])
+                )
+            await session.execute(statement)
         await session.commit()
 
 
@@ -90,6 +98,49 @@ async def test_after_every_kind_of_write_the_stored_answer_is_the_live_one(app, 
     assert stored["status"] == "signed"
     assert {party["signed_on"] for party in stored["parties"]} == {"2026-03-01", "2026-03-02"}
     for answered, rendered_now in await _stored_then_live(app, client, [path]):
+        assert answered == rendered_now
+
+
+async def test_initiatives_and_rollups_answer_their_stored_json_as_rendered_live(
+    app, client
+) -> None:
+    agreement, stza, _gei = await negotiating_agreement(client)
+    created = await client.post(
+        f"/v1/agreements/{agreement['id']}/initiatives",
+        json={"title": "Policymaker training", "lead_organization_id": stza["id"]},
+    )
+    assert created.status_code == 201, created.text
+    initiative = created.json()
+    patched = await client.patch(
+        f"/v1/initiatives/{initiative['id']}",
+        json={"title": "Policymaker training, first cohort"},
+        headers={"If-Match": created.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    milestone = await client.post(
+        f"/v1/initiatives/{initiative['id']}/milestones",
+        json={"title": "First cohort trained", "due_on": "2026-06-30"},
+    )
+    assert milestone.status_code == 201, milestone.text
+    # What the worker does after such changes.
+    async with app.state.sessionmaker() as session:
+        await recompute_agreement(session, uuid.UUID(agreement["id"]))
+        await session.commit()
+    async with app.state.sessionmaker() as session:
+        for kind in KINDS:
+            assert await session.scalar(select(kind.table.c.rendered).limit(1)) is not None
+    paths = [
+        f"/v1/initiatives/{initiative['id']}",
+        f"/v1/initiatives?agreement_id={agreement['id']}",
+        f"/v1/agreements/{agreement['id']}/rollup",
+        f"/v1/initiatives/{initiative['id']}/rollup",
+    ]
+
+    answers = await _stored_then_live(app, client, paths)
+
+    assert (await client.get(paths[0])).json()["title"] == "Policymaker training, first cohort"
+    for answered, rendered_now in answers:
+        assert answered[0] == 200
         assert answered == rendered_now
 
 
