@@ -56,6 +56,19 @@ async def get_agreement(
     return agreement
 
 
+async def ensure_visible(
+    session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> None:
+    """404 unless the agreement exists and the caller may see it (one indexed read;
+    for reads of what belongs to it)."""
+    query = select(Agreement.id).where(Agreement.id == agreement_id)
+    condition = visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
+    if await session.scalar(query) is None:
+        raise NotFound(f"Agreement {agreement_id} does not exist.")
+
+
 # --- The public read shape (PostgreSQL) -------------------------------------
 
 # What each party entry of AgreementPublic holds, as columns of agreement_parties.

@@ -11,7 +11,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.reads import get_agreement
+from shared.agreements.reads import ensure_visible
 from shared.agreements.visibility import visible_to
 from shared.clock import today, utcnow
 from shared.errors import NotFound
@@ -68,7 +68,7 @@ async def stored_initiative_rollup(
 async def agreement_rollup(
     session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
 ) -> dict[str, Any]:
-    await get_agreement(session, agreement_id, organization_id=organization_id)
+    await ensure_visible(session, agreement_id, organization_id=organization_id)
     stored = await session.get(AgreementRollup, agreement_id)
     if stored is not None:
         return rollup_public(stored.body, stored.computed_at)
@@ -85,7 +85,7 @@ async def initiative_rollup(
     if agreement_id is None:
         raise NotFound(f"Initiative {initiative_id} does not exist.")
     try:
-        await get_agreement(session, agreement_id, organization_id=organization_id)
+        await ensure_visible(session, agreement_id, organization_id=organization_id)
     except NotFound:
         raise NotFound(f"Initiative {initiative_id} does not exist.") from None
     stored = await session.get(InitiativeRollup, initiative_id)

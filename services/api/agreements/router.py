@@ -243,7 +243,7 @@ async def get_agreement_history(
     cursor: CursorQuery = None,
 ) -> Page[StatusChangePublic]:
     """The agreement's lifecycle moves, oldest first: who moved it, when and why."""
-    await reads.get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await reads.ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     rows = await reads.list_history(
         session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
     )
