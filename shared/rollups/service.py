@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import ensure_visible
@@ -159,30 +159,21 @@ async def _country_pairs(session: AsyncSession, in_view: Select[Any]) -> dict[st
         .join(Organization, Organization.id == AgreementParty.organization_id)
         .where(AgreementParty.agreement_id.in_(in_view))
         .distinct()
-        .subquery()
+        .cte("countries")
     )
     first, second = countries.alias("first"), countries.alias("second")
-    several = (
-        select(first.c.agreement_id)
-        .join(second, second.c.agreement_id == first.c.agreement_id)
-        .where(second.c.country != first.c.country)
+    pairs = select((first.c.country + "-" + second.c.country).label("pair")).join_from(
+        first,
+        second,
+        (second.c.agreement_id == first.c.agreement_id) & (first.c.country < second.c.country),
     )
-    pair = first.c.country + "-" + second.c.country
-    rows = (
-        await session.execute(
-            select(pair, func.count())
-            .select_from(first)
-            .join(
-                second,
-                (second.c.agreement_id == first.c.agreement_id)
-                & (
-                    (first.c.country < second.c.country)
-                    | ((first.c.country == second.c.country) & first.c.agreement_id.not_in(several))
-                ),
-            )
-            .group_by(pair)
-        )
-    ).all()
+    alone = (
+        select((func.min(countries.c.country) + "-" + func.min(countries.c.country)).label("pair"))
+        .group_by(countries.c.agreement_id)
+        .having(func.count() == 1)
+    )
+    every = union_all(pairs, alone).subquery()
+    rows = (await session.execute(select(every.c.pair, func.count()).group_by(every.c.pair))).all()
     return dict(sorted((name, count) for name, count in rows))
 
 
