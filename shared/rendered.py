@@ -16,10 +16,12 @@ stale after commit. Sessions that commit each statement on their own
 Rows written before rendering existed (or by a migration) have no body:
 readers render those on the spot (``None`` from the rendered reads).
 
-Rendered: agreements (their parties included), initiatives, and the stored
-rollups of agreements and initiatives. A resource whose public JSON moves
-with the date without a write (a milestone's ``overdue``, a report's) cannot
-be kept this way and is not. Writes must go through ORM objects (a bulk
+Rendered: agreements (their parties included), initiatives, milestones, and
+the stored rollups of agreements and initiatives. A milestone's ``overdue``
+moves with the date without a write: it is stored false, and readers put in
+the day's value (:func:`milestone_with_overdue`, from the same SQL condition
+the ``overdue`` filter uses). Other resources whose JSON moves with the date
+(a report's ``overdue``) are not stored yet. Writes must go through ORM objects (a bulk
 Core UPDATE of a rendered table would leave its bodies behind); none does.
 """
 
@@ -36,12 +38,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from shared.agreements.schemas import AgreementPublic
 from shared.initiatives.schemas import InitiativePublic
+from shared.milestones.schemas import MilestonePublic
 from shared.models import (
     Agreement,
     AgreementParty,
     AgreementRollup,
     Initiative,
     InitiativeRollup,
+    Milestone,
 )
 from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
 
@@ -108,6 +112,25 @@ def _render_initiatives(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID
     return {row.id: dump(InitiativePublic.model_validate(row)) for row in rows}
 
 
+# A milestone is stored with ``overdue`` false; readers put in the day's value.
+# Inside a JSON string every quote is escaped, so this text can only be the key.
+_NOT_OVERDUE = ',"overdue":false,'
+_OVERDUE = ',"overdue":true,'
+
+
+def _render_milestones(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = _loaded(session, Milestone, Milestone.id, ids)
+    return {
+        row.id: dump(MilestonePublic.model_validate(row).model_copy(update={"overdue": False}))
+        for row in rows
+    }
+
+
+def milestone_with_overdue(body: str, overdue: bool) -> str:
+    """A stored milestone's JSON with the day's ``overdue``."""
+    return body.replace(_NOT_OVERDUE, _OVERDUE, 1) if overdue else body
+
+
 def rollup_public(body: dict[str, Any], computed_at: Any) -> dict[str, Any]:
     """A stored rollup's body as its route answers it: with the time it was computed."""
     return {**body, "computed_at": computed_at}
@@ -148,6 +171,7 @@ def _agreement_touched_by(instance: object) -> uuid.UUID | None:
 KINDS = (
     Kind("agreements", Agreement, _agreement_touched_by, _render_agreements),
     Kind("initiatives", Initiative, _of(Initiative, "id"), _render_initiatives),
+    Kind("milestones", Milestone, _of(Milestone, "id"), _render_milestones),
     Kind(
         "agreement_rollups",
         AgreementRollup,

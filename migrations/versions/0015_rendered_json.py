@@ -20,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-TABLES = ("agreements", "initiatives", "agreement_rollups", "initiative_rollups")
+TABLES = ("agreements", "initiatives", "milestones", "agreement_rollups", "initiative_rollups")
 
 
 def upgrade() -> None:

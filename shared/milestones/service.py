@@ -21,6 +21,7 @@ from shared.ids import uuid7
 from shared.lifecycle import MILESTONE_CLOSED_STATUSES
 from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
+from shared.rendered import milestone_with_overdue
 
 
 def overdue_condition(on: dt.date) -> ColumnElement[bool]:
@@ -53,8 +54,8 @@ async def get_milestone(
     return milestone
 
 
-async def list_milestones(
-    session: AsyncSession,
+def _list_query(
+    base: Select[Any],
     *,
     after: uuid.UUID | None,
     limit: int,
@@ -65,9 +66,8 @@ async def list_milestones(
     status: str | None = None,
     overdue: bool | None = None,
     due_before: dt.date | None = None,
-) -> list[Milestone]:
-    """Up to ``limit + 1`` milestones after ``after``, in creation order."""
-    query = _visible(select(Milestone), organization_scope)
+) -> Select[Any]:
+    query = _visible(base, organization_scope)
     if initiative_id:
         query = query.where(Milestone.initiative_id == initiative_id)
     if agreement_id:
@@ -83,8 +83,45 @@ async def list_milestones(
         query = query.where(Milestone.due_on < due_before)
     if after is not None:
         query = query.where(Milestone.id > after)
-    query = query.order_by(Milestone.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    return query.order_by(Milestone.id).limit(limit + 1)
+
+
+async def list_milestones(session: AsyncSession, **filters: Any) -> list[Milestone]:
+    """Up to ``limit + 1`` milestones after ``after``, in creation order (filters
+    of :func:`_list_query`)."""
+    return list((await session.scalars(_list_query(select(Milestone), **filters))).all())
+
+
+def _stored_columns() -> Select[Any]:
+    return select(
+        Milestone.id,
+        Milestone.rendered,
+        Milestone.version,
+        overdue_condition(today()).label("overdue"),
+    )
+
+
+async def list_rendered_milestones(session: AsyncSession, **filters: Any) -> list[Any] | None:
+    """:func:`list_milestones` as stored JSON with the day's ``overdue`` (pairs of
+    id and JSON); None when one has none yet (list them on the spot)."""
+    rows = (await session.execute(_list_query(_stored_columns(), **filters))).all()
+    if any(row.rendered is None for row in rows):
+        return None
+    return [(row.id, milestone_with_overdue(row.rendered, row.overdue)) for row in rows]
+
+
+async def read_rendered_milestone(
+    session: AsyncSession, milestone_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> tuple[str, int] | None:
+    """The milestone's stored JSON with the day's ``overdue``, and its version;
+    None when it has none yet; 404 also when the caller may not see it."""
+    query = _visible(_stored_columns().where(Milestone.id == milestone_id), organization_id)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"Milestone {milestone_id} does not exist.")
+    if row.rendered is None:
+        return None
+    return milestone_with_overdue(row.rendered, row.overdue), row.version
 
 
 async def _check_engagement(

@@ -74,6 +74,10 @@ class Milestone(VersionedResource, Base):
     def overdue(self) -> bool:
         return milestone_is_overdue(self.status, self.due_on, today())
 
+    # The milestone as the API shows it, with ``overdue`` false (shared.rendered
+    # puts the day's value in at read); null until written.
+    rendered: Mapped[str | None] = mapped_column(Text, deferred=True)
+
 
 class Engagement(VersionedResource, Base):
     """A signing ceremony, visit, meeting, workshop, training or conference."""

@@ -119,9 +119,14 @@ async def test_initiatives_and_rollups_answer_their_stored_json_as_rendered_live
     assert patched.status_code == 200, patched.text
     milestone = await client.post(
         f"/v1/initiatives/{initiative['id']}/milestones",
-        json={"title": "First cohort trained", "due_on": "2026-06-30"},
+        json={"title": 'First cohort trained ,"overdue":false, (sic)', "due_on": "2020-06-30"},
     )
     assert milestone.status_code == 201, milestone.text
+    upcoming = await client.post(
+        f"/v1/initiatives/{initiative['id']}/milestones",
+        json={"title": "Second cohort trained", "due_on": "2099-06-30"},
+    )
+    assert upcoming.status_code == 201, upcoming.text
     # What the worker does after such changes.
     async with app.state.sessionmaker() as session:
         await recompute_agreement(session, uuid.UUID(agreement["id"]))
@@ -134,11 +139,19 @@ async def test_initiatives_and_rollups_answer_their_stored_json_as_rendered_live
         f"/v1/initiatives?agreement_id={agreement['id']}",
         f"/v1/agreements/{agreement['id']}/rollup",
         f"/v1/initiatives/{initiative['id']}/rollup",
+        f"/v1/milestones/{milestone.json()['id']}",
+        f"/v1/milestones/{upcoming.json()['id']}",
+        f"/v1/milestones?initiative_id={initiative['id']}",
+        f"/v1/milestones?overdue=true&agreement_id={agreement['id']}",
     ]
+
+    assert (await client.get(paths[0])).json()["title"] == "Policymaker training, first cohort"
+    # Stored with overdue false; the day's value is put in at read.
+    overdue = [item["overdue"] for item in (await client.get(paths[6])).json()["items"]]
+    assert overdue == [True, False]
 
     answers = await _stored_then_live(app, client, paths)
 
-    assert (await client.get(paths[0])).json()["title"] == "Policymaker training, first cohort"
     for answered, rendered_now in answers:
         assert answered[0] == 200
         assert answered == rendered_now

@@ -36,4 +36,4 @@ def test_the_check_finds_each_way_of_writing_one() -> None:
         'await connection.execute("UPDATE agreement_rollups SET health = $1")',
     ]
     assert bulk_updates("\n".join(written)) == [1, 2, 3]
-    assert bulk_updates("update(Milestone).values(status='done')") == []
+    assert bulk_updates("update(Engagement).values(status='done')") == []

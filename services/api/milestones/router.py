@@ -15,7 +15,10 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
+    page_of,
     paginate,
+    rendered_answer,
+    rendered_page,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -59,10 +62,15 @@ async def create_milestone(
     return MilestonePublic.model_validate(milestone)
 
 
-@router.get("/v1/milestones", responses=problem_responses(400, 401, 403, 422))
+@router.get(
+    "/v1/milestones",
+    response_model=Page[MilestonePublic],
+    responses=problem_responses(400, 401, 403, 422),
+)
 async def list_milestones(
     session: SessionDep,
     principal: Reader,
+    response: Response,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     initiative_id: uuid.UUID | None = Query(default=None, description="Only this initiative's."),
@@ -77,28 +85,42 @@ async def list_milestones(
         "today); `false`: only the others.",
     ),
     due_before: dt.date | None = Query(default=None, description="Only those due before this."),
-) -> Page[MilestonePublic]:
+) -> Page[MilestonePublic] | Response:
     """List milestones in creation order, with filters."""
-    rows = await service.list_milestones(
-        session,
-        after=decode_cursor(cursor),
-        limit=limit,
-        organization_scope=principal.organization_id,
-        initiative_id=initiative_id,
-        agreement_id=agreement_id,
-        engagement_id=engagement_id,
-        status=status,
-        overdue=overdue,
-        due_before=due_before,
-    )
-    return paginate(rows, limit, MilestonePublic)
+    query = {
+        "after": decode_cursor(cursor),
+        "limit": limit,
+        "organization_scope": principal.organization_id,
+        "initiative_id": initiative_id,
+        "agreement_id": agreement_id,
+        "engagement_id": engagement_id,
+        "status": status,
+        "overdue": overdue,
+        "due_before": due_before,
+    }
+    stored = await service.list_rendered_milestones(session, **query)
+    if stored is not None:
+        items, next_cursor = page_of(stored, limit, key=lambda row: row[0])
+        return rendered_answer(rendered_page([body for _, body in items], next_cursor), response)
+    return paginate(await service.list_milestones(session, **query), limit, MilestonePublic)
 
 
-@router.get("/v1/milestones/{milestone_id}", responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/v1/milestones/{milestone_id}",
+    response_model=MilestonePublic,
+    responses=problem_responses(401, 403, 404, 422),
+)
 async def get_milestone(
     milestone_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
-) -> MilestonePublic:
+) -> MilestonePublic | Response:
     """Fetch one milestone; the `ETag` header carries its version."""
+    stored = await service.read_rendered_milestone(
+        session, milestone_id, organization_id=principal.organization_id
+    )
+    if stored is not None:
+        body, version = stored
+        set_etag(response, version)
+        return rendered_answer(body, response)
     milestone = await service.get_milestone(
         session, milestone_id, organization_id=principal.organization_id
     )
