@@ -16,7 +16,8 @@ stale after commit. Sessions that commit each statement on their own
 Rows written before rendering existed (or by a migration) have no body:
 readers render those on the spot (``None`` from the rendered reads).
 
-Rendered: agreements (their parties included), initiatives, milestones, and
+Rendered: agreements (their parties included) and their history, initiatives,
+milestones, and
 the stored rollups of agreements and initiatives. A milestone's ``overdue``
 moves with the date without a write: it is stored false, and readers put in
 the day's value (:func:`milestone_with_overdue`, from the same SQL condition
@@ -36,13 +37,14 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from shared.agreements.schemas import AgreementPublic
+from shared.agreements.schemas import AgreementPublic, StatusChangePublic
 from shared.initiatives.schemas import InitiativePublic
 from shared.milestones.schemas import MilestonePublic
 from shared.models import (
     Agreement,
     AgreementParty,
     AgreementRollup,
+    AgreementStatusChange,
     Initiative,
     InitiativeRollup,
     Milestone,
@@ -50,6 +52,12 @@ from shared.models import (
 from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
 
 _TOUCHED = "accords.rendered.touched"
+
+
+def all_stored(rows: list[Any]) -> list[Any] | None:
+    """Rows of (id, stored JSON) as they are; None if one has none yet (read them
+    on the spot)."""
+    return None if any(row[1] is None for row in rows) else rows
 
 
 def dump(public: BaseModel) -> str:
@@ -105,6 +113,11 @@ def _loaded(session: Session, model: type[Any], key: Any, ids: set[uuid.UUID], *
 def _render_agreements(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     rows = _loaded(session, Agreement, Agreement.id, ids, selectinload(Agreement.parties))
     return {row.id: dump(AgreementPublic.model_validate(row)) for row in rows}
+
+
+def _render_status_changes(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = _loaded(session, AgreementStatusChange, AgreementStatusChange.id, ids)
+    return {row.id: dump(StatusChangePublic.model_validate(row)) for row in rows}
 
 
 def _render_initiatives(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -170,6 +183,12 @@ def _agreement_touched_by(instance: object) -> uuid.UUID | None:
 
 KINDS = (
     Kind("agreements", Agreement, _agreement_touched_by, _render_agreements),
+    Kind(
+        "agreement_status_changes",
+        AgreementStatusChange,
+        _of(AgreementStatusChange, "id"),
+        _render_status_changes,
+    ),
     Kind("initiatives", Initiative, _of(Initiative, "id"), _render_initiatives),
     Kind("milestones", Milestone, _of(Milestone, "id"), _render_milestones),
     Kind(

@@ -20,7 +20,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-TABLES = ("agreements", "initiatives", "milestones", "agreement_rollups", "initiative_rollups")
+TABLES = (
+    "agreements",
+    "agreement_status_changes",
+    "initiatives",
+    "milestones",
+    "agreement_rollups",
+    "initiative_rollups",
+)
 
 
 def upgrade() -> None:

@@ -184,6 +184,12 @@ def rendered_page(bodies: list[str], next_cursor: str | None) -> str:
     return '{"items":[' + ",".join(bodies) + '],"next_cursor":' + cursor + "}"
 
 
+def rendered_page_answer(rows: list[Any], limit: int, response: Response) -> Response:
+    """The page answer for the ``limit + 1`` (id, stored JSON) pairs a list fetched."""
+    items, next_cursor = page_of(rows, limit, key=lambda row: row[0])
+    return rendered_answer(rendered_page([row[1] for row in items], next_cursor), response)
+
+
 def paginate(rows: list[Any], limit: int, public: type[PublicModel]) -> Page[PublicModel]:
     """The page answer for ``limit + 1`` rows a list query fetched, ordered by id."""
     items, next_cursor = page_of(rows, limit, key=lambda row: row.id)

@@ -26,6 +26,7 @@ from shared.agreements.visibility import visible_to
 from shared.db import driver_connection
 from shared.errors import NotFound
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
+from shared.rendered import all_stored
 
 
 def as_public(agreement: Agreement) -> dict[str, Any]:
@@ -218,10 +219,8 @@ async def list_rendered_agreements(
     )
     if after is not None:
         query = query.where(Agreement.id > after)
-    rows = (await session.execute(query.order_by(Agreement.id).limit(limit + 1))).all()
-    if any(row.rendered is None for row in rows):
-        return None
-    return list(rows)
+    query = query.order_by(Agreement.id).limit(limit + 1)
+    return all_stored(list((await session.execute(query)).all()))
 
 
 # --- The list ---------------------------------------------------------------
@@ -308,6 +307,22 @@ async def list_agreements(
         return list((await session.scalars(query)).all())
     rows = (await session.execute(query)).mappings().all()
     return [public_from_row(row) for row in rows]
+
+
+async def list_rendered_history(
+    session: AsyncSession, *, agreement_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[Any] | None:
+    """:func:`list_history` as stored JSON (rows of ``.id``, ``.rendered``);
+    None when one has none yet (list them on the spot)."""
+    query = (
+        select(AgreementStatusChange.id, AgreementStatusChange.rendered)
+        .where(AgreementStatusChange.agreement_id == agreement_id)
+        .order_by(AgreementStatusChange.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(AgreementStatusChange.id > after)
+    return all_stored(list((await session.execute(query)).all()))
 
 
 async def list_history(

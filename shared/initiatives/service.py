@@ -36,6 +36,7 @@ from shared.initiatives.schemas import (
 )
 from shared.lifecycle import AGREEMENT_CLOSED_STATUSES, allowed_initiative_targets
 from shared.models import Agreement, Initiative, Milestone
+from shared.rendered import all_stored
 
 
 def _aggregate(initiative: Initiative) -> Aggregate:
@@ -110,8 +111,7 @@ async def list_rendered_initiatives(session: AsyncSession, **filters: Any) -> li
     """:func:`list_initiatives` as stored JSON (rows of ``.id``, ``.rendered``,
     shared.rendered); None when one has none yet (list them on the spot)."""
     query = _list_query(select(Initiative.id, Initiative.rendered), **filters)
-    rows = (await session.execute(query)).all()
-    return None if any(row.rendered is None for row in rows) else list(rows)
+    return all_stored(list((await session.execute(query)).all()))
 
 
 async def read_rendered_initiative(

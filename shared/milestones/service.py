@@ -21,7 +21,7 @@ from shared.ids import uuid7
 from shared.lifecycle import MILESTONE_CLOSED_STATUSES
 from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
-from shared.rendered import milestone_with_overdue
+from shared.rendered import all_stored, milestone_with_overdue
 
 
 def overdue_condition(on: dt.date) -> ColumnElement[bool]:
@@ -105,7 +105,7 @@ async def list_rendered_milestones(session: AsyncSession, **filters: Any) -> lis
     """:func:`list_milestones` as stored JSON with the day's ``overdue`` (pairs of
     id and JSON); None when one has none yet (list them on the spot)."""
     rows = (await session.execute(_list_query(_stored_columns(), **filters))).all()
-    if any(row.rendered is None for row in rows):
+    if all_stored(list(rows)) is None:
         return None
     return [(row.id, milestone_with_overdue(row.rendered, row.overdue)) for row in rows]
 

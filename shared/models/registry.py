@@ -103,3 +103,5 @@ class AgreementStatusChange(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # Null when the system (the sweep) made the move.
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The entry as the API shows it (shared.rendered); null until written.
+    rendered: Mapped[str | None] = mapped_column(Text, deferred=True)

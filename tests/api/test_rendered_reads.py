@@ -97,7 +97,12 @@ async def test_after_every_kind_of_write_the_stored_answer_is_the_live_one(app, 
     assert stored["title"] == "A changed title"
     assert stored["status"] == "signed"
     assert {party["signed_on"] for party in stored["parties"]} == {"2026-03-01", "2026-03-02"}
-    for answered, rendered_now in await _stored_then_live(app, client, [path]):
+    history = f"{path}/history"
+    assert [entry["to"] for entry in (await client.get(history)).json()["items"]] == [
+        "negotiation",
+        "signed",
+    ]
+    for answered, rendered_now in await _stored_then_live(app, client, [path, history]):
         assert answered == rendered_now
 
 

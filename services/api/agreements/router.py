@@ -16,10 +16,9 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
     paginate,
     rendered_answer,
-    rendered_page,
+    rendered_page_answer,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -102,10 +101,7 @@ async def list_agreements(
     }
     stored = await reads.list_rendered_agreements(session, **query)
     if stored is not None:
-        items, next_cursor = page_of(stored, limit, key=lambda row: row.id)
-        return rendered_answer(
-            rendered_page([row.rendered for row in items], next_cursor), response
-        )
+        return rendered_page_answer(stored, limit, response)
     return paginate(await reads.list_agreements(session, **query), limit, AgreementPublic)
 
 
@@ -234,17 +230,23 @@ async def transition_agreement(
     return AgreementPublic.model_validate(agreement)
 
 
-@router.get("/{agreement_id}/history", responses=problem_responses(400, 401, 403, 404, 422))
+@router.get(
+    "/{agreement_id}/history",
+    response_model=Page[StatusChangePublic],
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
 async def get_agreement_history(
     agreement_id: uuid.UUID,
     session: SessionDep,
     principal: Reader,
+    response: Response,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[StatusChangePublic]:
+) -> Page[StatusChangePublic] | Response:
     """The agreement's lifecycle moves, oldest first: who moved it, when and why."""
     await reads.ensure_visible(session, agreement_id, organization_id=principal.organization_id)
-    rows = await reads.list_history(
-        session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
-    )
-    return paginate(rows, limit, StatusChangePublic)
+    query = {"agreement_id": agreement_id, "after": decode_cursor(cursor), "limit": limit}
+    stored = await reads.list_rendered_history(session, **query)
+    if stored is not None:
+        return rendered_page_answer(stored, limit, response)
+    return paginate(await reads.list_history(session, **query), limit, StatusChangePublic)

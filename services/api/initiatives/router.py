@@ -15,10 +15,9 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
     paginate,
     rendered_answer,
-    rendered_page,
+    rendered_page_answer,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -97,10 +96,7 @@ async def list_initiatives(
     }
     stored = await service.list_rendered_initiatives(session, **query)
     if stored is not None:
-        items, next_cursor = page_of(stored, limit, key=lambda row: row.id)
-        return rendered_answer(
-            rendered_page([row.rendered for row in items], next_cursor), response
-        )
+        return rendered_page_answer(stored, limit, response)
     return paginate(await service.list_initiatives(session, **query), limit, InitiativePublic)
 
 

@@ -15,10 +15,9 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    page_of,
     paginate,
     rendered_answer,
-    rendered_page,
+    rendered_page_answer,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -100,8 +99,7 @@ async def list_milestones(
     }
     stored = await service.list_rendered_milestones(session, **query)
     if stored is not None:
-        items, next_cursor = page_of(stored, limit, key=lambda row: row[0])
-        return rendered_answer(rendered_page([body for _, body in items], next_cursor), response)
+        return rendered_page_answer(stored, limit, response)
     return paginate(await service.list_milestones(session, **query), limit, MilestonePublic)
 
 
