@@ -95,7 +95,11 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     # No pre-ping: it costs a round trip per checkout. Connections are
     # recycled before servers or proxies drop them, and a broken one is
     # invalidated by the error it raises.
-    options: dict[str, Any] = {"pool_size": 20, "max_overflow": 10, "pool_recycle": 1800}
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_recycle": 1800,
+    }
     options.update(overrides)
     return create_async_engine(url, **options)
 

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     iati_language: str = "en"
     # Dashboard sign-in attempts per client address and minute.
     login_attempts_per_minute: int = 10
+    # Database connections per process (PostgreSQL): kept open up to the pool
+    # size, opened beyond it up to the overflow for bursts and closed after.
+    # Sized so that a process's usual concurrency (64 connections over two
+    # workers) never opens and closes a connection per request.
+    db_pool_size: int = Field(default=32, ge=1, le=500)
+    db_max_overflow: int = Field(default=8, ge=0, le=500)
 
     @field_validator("database_url")
     @classmethod
