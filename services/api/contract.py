@@ -112,8 +112,16 @@ def document_preconditions(openapi: dict[str, Any]) -> dict[str, Any]:
 _PARAMETER = re.compile(r"^\{(\w+)\}$")
 
 
+def _takes_if_match(operation: dict[str, Any]) -> bool:
+    return any(
+        parameter.get("in") == "header" and parameter.get("name") == IF_MATCH
+        for parameter in operation.get("parameters", [])
+    )
+
+
 def document_links(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Each create's 201 links to every operation under ``/v1/<collection>/{id}``.
+    """Each create's 201 links to every operation under ``/v1/<collection>/{id}``
+    (with the new ETag as ``If-Match`` where the operation takes one).
 
     The collection is the last segment of the create's path
     (``/v1/agreements/{agreement_id}/initiatives`` creates under
@@ -138,9 +146,13 @@ def document_links(openapi: dict[str, Any]) -> dict[str, Any]:
                 if not isinstance(target, dict) or "operationId" not in target:
                     continue
                 name = target["operationId"]
+                parameters = {parameter.group(1): "$response.body#/id"}
+                if _takes_if_match(target):
+                    # The new resource's version, for its first change.
+                    parameters[f"header.{IF_MATCH}"] = "$response.header.ETag"
                 links[name] = {
                     "operationId": name,
-                    "parameters": {parameter.group(1): "$response.body#/id"},
+                    "parameters": parameters,
                     "description": f"{target_method.upper()} {target_path} with the new id.",
                 }
         if links:
