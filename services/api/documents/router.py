@@ -51,7 +51,12 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["file", "owner_type", "owner_id", "kind"],
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The bytes."},
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,
+            "description": "The bytes (not none).",
+        },
         "owner_type": {
             "type": "string",
             "enum": ["agreement", "amendment", "engagement", "report", "research_collaboration"],
