@@ -11,9 +11,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.clock import today  # noqa: F401 - the clock's, re-exported for its callers here
 
@@ -29,6 +32,9 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+# The codes themselves, as a pattern (an enum would make generated clients
+# want an enum member where a string does).
+COUNTRY_PATTERN = f"^(?:{'|'.join(sorted(country.alpha_2 for country in pycountry.countries))})$"
 CountryCode = Annotated[
     str,
     AfterValidator(_country),
@@ -37,6 +43,7 @@ CountryCode = Annotated[
         max_length=2,
         description="ISO 3166-1 alpha-2 code, e.g. `PK`.",
         examples=["PK"],
+        json_schema_extra={"pattern": COUNTRY_PATTERN},
     ),
 ]
 RorId = Annotated[
@@ -57,12 +64,17 @@ IatiOrgRef = Annotated[
 ]
 
 
-def bounded_text(max_length: int) -> object:
+# Some character other than whitespace, and no NUL: what is left non-empty once
+# stripped (str.strip also strips \x1c-\x1f and \x85, which ECMA-262's \s lacks).
+TEXT_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
+
+
+def bounded_text(max_length: int, pattern: str = TEXT_PATTERN) -> object:
     """A stripped, non-empty string of at most ``max_length`` characters."""
     return Annotated[
         str,
+        StringConstraints(min_length=1, max_length=max_length, pattern=pattern),
         BeforeValidator(_strip),
-        StringConstraints(min_length=1, max_length=max_length),
     ]
 
 
@@ -92,8 +104,29 @@ class RequestBody(BaseModel):
         return values
 
 
+def refuse_null_in_schema(schema: JsonSchemaValue, names: tuple[str, ...]) -> None:
+    """Say in a model's JSON schema that the named properties may be left out
+    but never be null (the model's validator refuses null for them)."""
+    properties = schema.get("properties", {})
+    for name in names:
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        prop.pop("default", None)
+        options = prop.get("anyOf")
+        if not options:
+            continue
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            del prop["anyOf"]
+            properties[name] = {**kept[0], **prop}
+        else:
+            prop["anyOf"] = kept
+
+
 class Patch(RequestBody):
-    """Base of PATCH bodies: null is refused for a field the resource cannot be without."""
+    """Base of PATCH bodies: null is refused for a field the resource cannot be
+    without (and the JSON schema says so: such a field is optional, not nullable)."""
 
     required_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -108,13 +141,23 @@ class Patch(RequestBody):
                 raise ValueError(f"{', '.join(nulled)} cannot be null")
         return values
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        refuse_null_in_schema(handler.resolve_ref_schema(schema), cls.required_fields)
+        return schema
+
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, with their new values."""
         return self.model_dump(exclude_unset=True)
 
 
-ORCID_PATTERN = r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$"
-DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
+# Classes spelt out so that Python, ECMA-262 (JSON Schema) and the server's
+# regex engine agree: `\d` is Unicode in two of them, ASCII in the third.
+ORCID_PATTERN = r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$"
+DOI_PATTERN = r"^10\.[0-9]{4,9}/[^\s\x85]+$"
 
 
 def orcid_checksum_valid(orcid: str) -> bool:
@@ -146,10 +189,12 @@ def _bare_orcid(value: object) -> object:
     return value
 
 
+# The constraints come before the BeforeValidator (which still runs first):
+# in the other order pydantic leaves the pattern out of the JSON schema.
 Orcid = Annotated[
     str,
-    BeforeValidator(_bare_orcid),
     StringConstraints(pattern=ORCID_PATTERN),
+    BeforeValidator(_bare_orcid),
     AfterValidator(_orcid),
     Field(
         description="ORCID iD (`0000-0002-1825-0097`; the `https://orcid.org/` form is "
@@ -159,8 +204,8 @@ Orcid = Annotated[
 ]
 Doi = Annotated[
     str,
-    BeforeValidator(_strip),
     StringConstraints(pattern=DOI_PATTERN, max_length=300),
+    BeforeValidator(_strip),
     Field(description="A DOI such as `10.1000/xyz123`.", examples=["10.1000/xyz123"]),
 ]
 
@@ -178,7 +223,7 @@ BCP47_PATTERN = (
 )
 LanguageTag = Annotated[
     str,
-    BeforeValidator(_strip),
     StringConstraints(pattern=BCP47_PATTERN, max_length=35),
+    BeforeValidator(_strip),
     Field(description="A BCP 47 language tag, e.g. `en`, `zh-Hans`, `ur`.", examples=["zh-Hans"]),
 ]

@@ -6,8 +6,9 @@
 - In the OpenAPI document: ``If-Match`` is required on every ``PATCH`` and
   ``DELETE`` that takes it (the server answers 428 without it), the
   ``ETag`` response header is declared wherever a versioned resource is
-  returned, and each create's 201 answer links to the operations that take
-  the new id (:func:`document_contract`).
+  returned, each create's 201 answer links to the operations that take
+  the new id, and a free-text string of a request (query parameter or body)
+  refuses NUL characters, as the server does (:func:`document_contract`).
 """
 
 from __future__ import annotations
@@ -111,8 +112,16 @@ def document_preconditions(openapi: dict[str, Any]) -> dict[str, Any]:
 _PARAMETER = re.compile(r"^\{(\w+)\}$")
 
 
+def _takes_if_match(operation: dict[str, Any]) -> bool:
+    return any(
+        parameter.get("in") == "header" and parameter.get("name") == IF_MATCH
+        for parameter in operation.get("parameters", [])
+    )
+
+
 def document_links(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Each create's 201 links to every operation under ``/v1/<collection>/{id}``.
+    """Each create's 201 links to every operation under ``/v1/<collection>/{id}``
+    (with the new ETag as ``If-Match`` where the operation takes one).
 
     The collection is the last segment of the create's path
     (``/v1/agreements/{agreement_id}/initiatives`` creates under
@@ -137,9 +146,13 @@ def document_links(openapi: dict[str, Any]) -> dict[str, Any]:
                 if not isinstance(target, dict) or "operationId" not in target:
                     continue
                 name = target["operationId"]
+                parameters = {parameter.group(1): "$response.body#/id"}
+                if _takes_if_match(target):
+                    # The new resource's version, for its first change.
+                    parameters[f"header.{IF_MATCH}"] = "$response.header.ETag"
                 links[name] = {
                     "operationId": name,
-                    "parameters": {parameter.group(1): "$response.body#/id"},
+                    "parameters": parameters,
                     "description": f"{target_method.upper()} {target_path} with the new id.",
                 }
         if links:
@@ -186,5 +199,46 @@ def merge_split_names(openapi: dict[str, Any]) -> dict[str, Any]:
     return renamed
 
 
+# No database stores a NUL in a text column, so every request refuses one
+# (`shared.validation.RequestBody`, `services.api.http.strict_query`).
+NO_NUL_PATTERN = "^[^\\x00]*$"
+# Values, not schemas: never rewritten.
+_NOT_SCHEMAS = frozenset({"examples", "example", "default", "const", "enum"})
+
+
+def _refuse_nul(node: Any, schemas: dict[str, Any], seen: set[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _refuse_nul(item, schemas, seen)
+        return
+    if not isinstance(node, dict):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[-1]
+        if name not in seen and name in schemas:
+            seen.add(name)
+            _refuse_nul(schemas[name], schemas, seen)
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys():
+        node["pattern"] = NO_NUL_PATTERN
+    for key, value in node.items():
+        if key not in _NOT_SCHEMAS:
+            _refuse_nul(value, schemas, seen)
+
+
+def document_text_rules(openapi: dict[str, Any]) -> dict[str, Any]:
+    """A free-text string a request sends (query parameter, body field) says
+    it takes no NUL character; one that has a pattern already states its shape."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    for _path, _method, operation in _operations(openapi):
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "query":
+                _refuse_nul(parameter.get("schema"), schemas, seen)
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            _refuse_nul(media.get("schema"), schemas, seen)
+    return openapi
+
+
 def document_contract(openapi: dict[str, Any]) -> dict[str, Any]:
-    return merge_split_names(document_links(document_preconditions(openapi)))
+    return merge_split_names(document_links(document_text_rules(document_preconditions(openapi))))

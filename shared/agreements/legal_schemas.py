@@ -7,7 +7,16 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.agreements.schemas import (
     FocusArea,
@@ -19,7 +28,7 @@ from shared.agreements.schemas import (
     _unique_refs,
 )
 from shared.clock import today
-from shared.validation import RequestBody
+from shared.validation import RequestBody, refuse_null_in_schema
 
 ActKind = Literal["signature", "ratification", "acceptance", "approval", "accession", "withdrawal"]
 AmendmentKind = Literal[
@@ -89,9 +98,16 @@ class PartyActPublic(BaseModel):
     updated_at: dt.datetime
 
 
+# Terms an amendment may leave out but never set to null.
+_TERMS_NEVER_NULL = ("title", "focus_areas", "objectives", "parties")
+_AMENDMENT_NEVER_NULL = ("title", "kind", "effective_from", "changes")
+
+
 class AmendmentChanges(RequestBody):
     """A partial agreement: the terms an amendment changes, checked by the
     agreement's own rules."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     title: Title | None = None  # type: ignore[valid-type]
     summary: str | None = Field(default=None, max_length=20_000)
@@ -107,14 +123,18 @@ class AmendmentChanges(RequestBody):
         if isinstance(values, dict):
             if not values:
                 raise ValueError("changes must name at least one term")
-            nulled = [
-                name
-                for name in ("title", "focus_areas", "objectives", "parties")
-                if name in values and values[name] is None
-            ]
+            nulled = [name for name in _TERMS_NEVER_NULL if values.get(name, ...) is None]
             if nulled:
                 raise ValueError(f"{', '.join(nulled)} cannot be null")
         return values
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        refuse_null_in_schema(handler.resolve_ref_schema(schema), _TERMS_NEVER_NULL)
+        return schema
 
     @field_validator("parties")
     @classmethod
@@ -173,14 +193,18 @@ class AmendmentUpdate(RequestBody):
     @classmethod
     def _no_null_for_required(cls, values: Any) -> Any:
         if isinstance(values, dict):
-            nulled = [
-                name
-                for name in ("title", "kind", "effective_from", "changes")
-                if name in values and values[name] is None
-            ]
+            nulled = [name for name in _AMENDMENT_NEVER_NULL if values.get(name, ...) is None]
             if nulled:
                 raise ValueError(f"{', '.join(nulled)} cannot be null")
         return values
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        refuse_null_in_schema(handler.resolve_ref_schema(schema), _AMENDMENT_NEVER_NULL)
+        return schema
 
     title: Title | None = None  # type: ignore[valid-type]
     kind: AmendmentKind | None = None

@@ -6,22 +6,18 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, computed_field
 
 from shared.validation import LanguageTag, Patch, RequestBody, bounded_text
 
 OwnerType = Literal["agreement", "amendment", "engagement", "report", "research_collaboration"]
 DocumentKind = Literal["signed_copy", "draft", "annex", "minutes", "report", "other"]
 DocumentTitle = bounded_text(500)
-Filename = bounded_text(255)
-
-_FORBIDDEN_IN_FILENAMES = set('/\\"') | {chr(code) for code in range(32)} | {"\x7f"}
-
-
-def _plain_filename(filename: str | None) -> str | None:
-    if filename is not None and (_FORBIDDEN_IN_FILENAMES & set(filename)):
-        raise ValueError("a filename has no path separators, quotes or control characters")
-    return filename
+# No path separators, quotes or control characters, and not blank (whitespace
+# around it is stripped first).
+_PLAIN = r'[^/\\"\x00-\x1f\x7f]'
+_SOLID = r'[^\s\x85/\\"\x00-\x1f\x7f]'
+Filename = bounded_text(255, pattern=rf"^[\s\x85]*{_PLAIN}*{_SOLID}{_PLAIN}*[\s\x85]*$")
 
 
 class DocumentCreate(RequestBody):
@@ -48,10 +44,9 @@ class DocumentUpdate(Patch):
     kind: DocumentKind | None = None
     title: DocumentTitle | None = None  # type: ignore[valid-type]
     language: LanguageTag | None = None  # type: ignore[valid-type]
-    authentic: bool | None = None
+    # JSON, not a form: `0` or `"true"` is not a boolean.
+    authentic: StrictBool | None = None
     filename: Filename | None = None  # type: ignore[valid-type]
-
-    _filename_plain = field_validator("filename")(_plain_filename)
 
 
 class DocumentPublic(BaseModel):

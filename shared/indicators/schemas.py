@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from shared.indicators.rules import fits_measure
-from shared.validation import Patch, RequestBody, bounded_text
+from shared.validation import TEXT_PATTERN, Patch, RequestBody, bounded_text
 
 Measure = Literal["unit", "percentage", "qualitative"]
 Title = bounded_text(500)
@@ -41,7 +41,9 @@ def _finite(value: float | int | str) -> float | int | str:
 
 
 Value = Annotated[
-    StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=2000)],
+    Annotated[StrictInt, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+    | Annotated[StrictFloat, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+    | Annotated[StrictStr, Field(max_length=2000, pattern=TEXT_PATTERN)],
     AfterValidator(_finite),
     Field(description="A number for `unit` and `percentage` indicators, text for `qualitative`."),
 ]

@@ -26,7 +26,8 @@ PersonName = bounded_text(300)
 ResearcherRole = bounded_text(100)
 WebAddress = Annotated[
     str,
-    StringConstraints(pattern=r"^https?://[^\s/?#]+\S*$", max_length=2048),
+    # \x85 spelt out: Unicode (the server's regex) counts it as whitespace, ECMA-262 does not.
+    StringConstraints(pattern=r"^https?://[^\s\x85/?#]+[^\s\x85]*$", max_length=2048),
     Field(description="An http(s) URL.", examples=["https://example.org/report.pdf"]),
 ]
 

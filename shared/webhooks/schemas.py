@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from shared.events import EVENT_TYPES
 from shared.validation import Patch, RequestBody, bounded_text
@@ -25,6 +25,11 @@ def _known_event_filter(value: str) -> str:
     return value
 
 
+# Every filter the validator takes: the event types and their prefixes ending in `.`.
+_FILTERS = sorted(
+    {*_SUBSCRIBABLE}
+    | {name[: index + 1] for name in _SUBSCRIBABLE for index, c in enumerate(name) if c == "."}
+)
 EventFilter = Annotated[
     str,
     Field(
@@ -32,6 +37,7 @@ EventFilter = Annotated[
         max_length=80,
         description="An event type (`agreement.status_changed`) or a prefix ending in `.`.",
         examples=["agreement."],
+        json_schema_extra={"enum": _FILTERS},
     ),
     AfterValidator(_known_event_filter),
 ]
@@ -55,7 +61,7 @@ class WebhookEndpointCreate(RequestBody):
     url: TargetUrl
     description: Description | None = None  # type: ignore[valid-type]
     event_types: EventFilters = Field(default_factory=list)
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class WebhookEndpointUpdate(Patch):
@@ -67,7 +73,7 @@ class WebhookEndpointUpdate(Patch):
     url: TargetUrl | None = None
     description: Description | None = None  # type: ignore[valid-type]
     event_types: EventFilters | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class WebhookEndpointPublic(BaseModel):
@@ -99,7 +105,7 @@ class WebhookEndpointWithSecret(WebhookEndpointPublic):
 class RotateSecretRequest(RequestBody):
     """Optional options of a rotation."""
 
-    expire_previous_now: bool = Field(
+    expire_previous_now: StrictBool = Field(
         default=False,
         description="Stop signing with the previous secret at once instead of after 24 h.",
     )

@@ -3,13 +3,17 @@
 openapi-python-client runs from a virtual environment of its own: it pins
 typer below the version Accords' CLI needs, so the two cannot share one
 environment. The environment is made once per machine (in
-``ACCORDS_TOOLS_DIR``, default ``~/.cache/accords-tools``) and reused.
+``ACCORDS_TOOLS_DIR``, default ``~/.cache/accords-tools``) and reused: under a
+lock (two test runs on one machine build it once), and only an install that
+finished counts (one interrupted half-way is made again).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import importlib
+import json
 import os
 import secrets
 import subprocess
@@ -25,21 +29,30 @@ import pytest
 from tests.live import ACCORDS, accords_env, serving
 
 pytestmark = pytest.mark.slow
-GENERATOR = "openapi-python-client~=0.29"
+# 0.29.x only: another minor version may name the generated modules otherwise.
+GENERATOR = "openapi-python-client~=0.29.1"
 PACKAGE = "accords_generated_client"
+# No post-generation hooks: they run whatever `ruff` the PATH has, if any, and
+# the generated code is imported, not read.
+GENERATOR_CONFIG = {"post_hooks": []}
 
 
 def generator_executable() -> Path:
     tools = Path(os.environ.get("ACCORDS_TOOLS_DIR", Path.home() / ".cache" / "accords-tools"))
+    tools.mkdir(parents=True, exist_ok=True)
     home = tools / "openapi-python-client-0.29"
     executable = home / "bin" / "openapi-python-client"
-    if not executable.exists():
-        venv.create(home, with_pip=True, clear=True)
-        subprocess.run(
-            [str(home / "bin" / "pip"), "install", "--quiet", GENERATOR],
-            check=True,
-            timeout=540,
-        )
+    installed = home / "installed.txt"
+    with (tools / "openapi-python-client-0.29.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (executable.exists() and installed.exists() and installed.read_text() == GENERATOR):
+            venv.create(home, with_pip=True, clear=True)
+            subprocess.run(
+                [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", GENERATOR],
+                check=True,
+                timeout=540,
+            )
+            installed.write_text(GENERATOR)
     return executable
 
 
@@ -61,12 +74,16 @@ def client_package(
     folder = tmp_path_factory.mktemp("client")
     spec = folder / "openapi.json"
     spec.write_bytes(httpx.get(f"{base}/openapi.json", timeout=120).content)
+    config = folder / "generator.json"
+    config.write_text(json.dumps(GENERATOR_CONFIG))
     generated = subprocess.run(
         [
             str(generator_executable()),
             "generate",
             "--path",
             str(spec),
+            "--config",
+            str(config),
             "--output-path",
             str(folder / PACKAGE),
             "--meta",

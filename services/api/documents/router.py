@@ -42,15 +42,21 @@ from shared.documents.schemas import (
     OwnerType,
 )
 from shared.errors import UnsupportedMediaType
-from shared.validation import BCP47_PATTERN
+from shared.validation import BCP47_PATTERN, TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 _UPLOAD_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "additionalProperties": False,
     "required": ["file", "owner_type", "owner_id", "kind"],
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The bytes."},
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,
+            "description": "The bytes (not none).",
+        },
         "owner_type": {
             "type": "string",
             "enum": ["agreement", "amendment", "engagement", "report", "research_collaboration"],
@@ -60,7 +66,7 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
             "type": "string",
             "enum": ["signed_copy", "draft", "annex", "minutes", "report", "other"],
         },
-        "title": {"type": "string", "minLength": 1, "maxLength": 500},
+        "title": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": TEXT_PATTERN},
         "language": {"type": "string", "pattern": BCP47_PATTERN, "maxLength": 35},
         "authentic": {"type": "boolean", "default": False},
     },
