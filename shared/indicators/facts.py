@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,17 @@ async def load_indicator_facts(
     session: AsyncSession, agreement_id: uuid.UUID
 ) -> dict[uuid.UUID, list[IndicatorFacts]]:
     """Each initiative's indicators with their latest value; two indexed queries."""
+    return await load_indicator_facts_of(session, [agreement_id])
+
+
+async def load_indicator_facts_of(
+    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[IndicatorFacts]]:
+    """:func:`load_indicator_facts` for several agreements (initiative ids are
+    unique across them); the same two indexed queries."""
+    if not agreement_ids:
+        return {}
+    ids = list(agreement_ids)
     ranked = (
         select(
             Measurement.indicator_id,
@@ -26,7 +38,7 @@ async def load_indicator_facts(
             )
             .label("rank"),
         )
-        .where(Measurement.agreement_id == agreement_id)
+        .where(Measurement.agreement_id.in_(ids))
         .subquery()
     )
     latest = dict(
@@ -47,7 +59,7 @@ async def load_indicator_facts(
             Indicator.objective_ref,
             Indicator.updated_at,
         )
-        .where(Indicator.agreement_id == agreement_id)
+        .where(Indicator.agreement_id.in_(ids))
         .order_by(Indicator.id)
     ):
         facts.setdefault(row.initiative_id, []).append(
