@@ -15,7 +15,7 @@ from shared.rollups.rules import IndicatorFacts
 async def load_indicator_facts(
     session: AsyncSession, agreement_id: uuid.UUID
 ) -> dict[uuid.UUID, list[IndicatorFacts]]:
-    """Each initiative's indicators with their latest value; two indexed queries."""
+    """Each initiative's indicators with their latest value; one query."""
     return await load_indicator_facts_of(session, [agreement_id])
 
 
@@ -23,7 +23,7 @@ async def load_indicator_facts_of(
     session: AsyncSession, agreement_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, list[IndicatorFacts]]:
     """:func:`load_indicator_facts` for several agreements (initiative ids are
-    unique across them); the same two indexed queries."""
+    unique across them); the same one query (indexed on the agreement)."""
     if not agreement_ids:
         return {}
     ids = list(agreement_ids)
@@ -41,13 +41,7 @@ async def load_indicator_facts_of(
         .where(Measurement.agreement_id.in_(ids))
         .subquery()
     )
-    latest = dict(
-        (
-            await session.execute(
-                select(ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1)
-            )
-        ).all()
-    )
+    latest = select(ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
     facts: dict[uuid.UUID, list[IndicatorFacts]] = {}
     for row in await session.execute(
         select(
@@ -58,7 +52,9 @@ async def load_indicator_facts_of(
             Indicator.target,
             Indicator.objective_ref,
             Indicator.updated_at,
+            latest.c.value.label("latest"),
         )
+        .outerjoin(latest, latest.c.indicator_id == Indicator.id)
         .where(Indicator.agreement_id.in_(ids))
         .order_by(Indicator.id)
     ):
@@ -68,7 +64,7 @@ async def load_indicator_facts_of(
                 measure=row.measure,
                 baseline=(row.baseline or {}).get("value"),
                 target=(row.target or {}).get("value"),
-                latest=latest.get(row.id),
+                latest=row.latest,
                 objective_ref=row.objective_ref,
                 updated_at=row.updated_at,
             )

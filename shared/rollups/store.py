@@ -121,15 +121,24 @@ async def load_agreement_facts(
 async def load_facts_of(
     session: AsyncSession, agreement_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, rules.AgreementFacts]:
-    """The facts of each of these agreements that exists, with the same few
+    """The facts of each of these agreements that exists, with the same four
     indexed queries for all of them."""
     ids = list(agreement_ids)
     if not ids:
         return {}
+    engaged_at = (
+        select(func.max(Engagement.updated_at))
+        .where(Engagement.agreement_id == Agreement.id)
+        .scalar_subquery()
+    )
     agreements = (
         await session.execute(
             select(
-                Agreement.id, Agreement.status, Agreement.objectives, Agreement.updated_at
+                Agreement.id,
+                Agreement.status,
+                Agreement.objectives,
+                Agreement.updated_at,
+                engaged_at.label("engaged_at"),
             ).where(Agreement.id.in_(ids))
         )
     ).all()
@@ -175,15 +184,6 @@ async def load_facts_of(
             )
         )
     indicators = await load_indicator_facts_of(session, ids)
-    engaged_at = dict(
-        (
-            await session.execute(
-                select(Engagement.agreement_id, func.max(Engagement.updated_at))
-                .where(Engagement.agreement_id.in_(ids))
-                .group_by(Engagement.agreement_id)
-            )
-        ).all()
-    )
     return {
         agreement.id: rules.AgreementFacts(
             id=agreement.id,
@@ -201,7 +201,7 @@ async def load_facts_of(
                 )
                 for row in initiatives.get(agreement.id, ())
             ),
-            activity_at=(agreement.updated_at, engaged_at.get(agreement.id)),
+            activity_at=(agreement.updated_at, agreement.engaged_at),
         )
         for agreement in agreements
     }

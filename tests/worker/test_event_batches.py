@@ -113,3 +113,39 @@ async def test_the_batcher_redoes_a_failed_batch_event_by_event(client) -> None:
 
 def test_batch_abandoned_is_an_exception() -> None:
     assert issubclass(BatchAbandoned, Exception)
+
+
+async def test_a_second_batch_waits_until_every_worker_thread_has_handed_an_event(client) -> None:
+    """While a batch runs, the next starts only once it can be as large as the
+    worker allows (its threads all hold an event): not one event at a time."""
+    for _ in range(5):
+        await create_organization(client)
+    first, *others = await all_event_ids(client)
+    gate = asyncio.Event()
+    started: asyncio.Queue[set[object]] = asyncio.Queue()
+
+    async def record(_session, events) -> None:  # type: ignore[no-untyped-def]
+        started.put_nowait({event.id for event in events})
+        if first in {event.id for event in events}:
+            await gate.wait()
+
+    dispatch.dispatcher.add(dispatch.batch_handler(record, "organization.", name="test.gated"))
+    try:
+        batcher = EventBatcher(sessions(client), None, max_batches=2, capacity=4)
+        running = [asyncio.create_task(batcher.process(first))]
+        # The first event runs alone, held at the gate.
+        assert await asyncio.wait_for(started.get(), 10) == {first}
+        running += [asyncio.create_task(batcher.process(event_id)) for event_id in others[:2]]
+        await asyncio.sleep(0.2)
+        assert started.empty()  # 1 running + 2 waiting: a thread is still free
+        running.append(asyncio.create_task(batcher.process(others[2])))
+        # 1 + 3: every thread holds an event, so the second batch starts.
+        assert await asyncio.wait_for(started.get(), 10) == set(others[:3])
+        running.append(asyncio.create_task(batcher.process(others[3])))
+        await asyncio.sleep(0.2)
+        assert started.empty()  # two batches run: the last event waits for one
+        gate.set()
+        await asyncio.gather(*running)
+    finally:
+        dispatch.dispatcher.remove("test.gated")
+    assert await asyncio.wait_for(started.get(), 10) == {others[3]}
