@@ -290,10 +290,11 @@ class EventBatcher:
 
     async def _run(self, batch: list[tuple[uuid.UUID, asyncio.Future[bool]]]) -> None:
         if len(batch) == 1:
-            # Alone: processed here, so it counts as running like any batch.
+            # Alone: processed here (so it holds its slot like any batch), in one
+            # transaction for all its handlers, or failing that one per handler.
             [(event_id, future)] = batch
             try:
-                await process_event(self.sessionmaker, event_id, publisher=self.publisher)
+                await self._process_alone(event_id)
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -316,3 +317,10 @@ class EventBatcher:
             for _, future in batch:
                 if not future.done():
                     future.set_result(done)
+
+    async def _process_alone(self, event_id: uuid.UUID) -> None:
+        try:
+            await process_events_together(self.sessionmaker, [event_id], publisher=self.publisher)
+        except Exception as exc:
+            log.info("event_redone_handler_by_handler", reason=repr(exc))
+            await process_event(self.sessionmaker, event_id, publisher=self.publisher)
