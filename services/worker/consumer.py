@@ -1,4 +1,10 @@
-"""Consuming one outbox event: run every handler that wants it, once each."""
+"""Consuming outbox events: run every handler that wants an event, once each.
+
+:class:`EventBatcher` takes the events a worker holds at once together
+(:func:`process_events_together`: one transaction for all their handlers);
+:func:`process_event` is the one-transaction-per-handler path a failed batch
+falls back to.
+"""
 
 from __future__ import annotations
 
