@@ -1,13 +1,16 @@
-"""The floor for this stack: the same reads as the API, with nothing on top.
+"""The floor of SPEC §15: what uvicorn + asyncpg + PostgreSQL can do with nothing on top.
 
-A raw ASGI application (no framework, no ORM, no auth, no middleware) that
-answers the two read paths the benchmark measures with asyncpg and the
-standard library's JSON encoder. Served by the same uvicorn as Accords, it
-shows how fast "uvicorn + asyncpg + PostgreSQL" can answer at best on this
-machine, so the API's figures can be read as a ratio of that.
+A raw ASGI application (no framework, no ORM, no auth, no middleware):
 
-    GET /agreements/{id}        one agreement row plus its parties
-    GET /agreements?limit=50    a page of agreements ordered by id, each with its parties
+* ``GET <any path>``: the bytes Accords answered for that path (query string
+  included), pre-rendered into ``bench_floor_pages`` before the run, read back
+  with one indexed PostgreSQL read per request and sent as they are. So each
+  read scenario's floor sends the same bytes as the API, and the ratio shows
+  what the application costs above one read of its answer.
+* ``POST /v1/agreements``: the floor of a create. In one transaction it inserts
+  the same rows the API's create inserts for the agreement (the agreement, its
+  parties), its ``agreement.created`` event and its audit row, then answers
+  201 with the stored row as JSON. No validation, no rules.
 
 Run it with ``ACCORDS_BENCH_DSN=postgresql://127.0.0.1:5432/accords_bench
 uvicorn bench.floor:app --workers 2 --no-access-log``. Each worker process
@@ -23,7 +26,6 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
 import asyncpg
 
@@ -32,24 +34,38 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-AGREEMENT_COLUMNS = (
-    "id, reference, title, instrument_type, legal_character, status, summary, "
-    "focus_areas, objectives, signed_on, signed_at, effective_from, expires_on, "
-    "version, created_at, updated_at"
+PAGES_TABLE = "bench_floor_pages"
+CREATE_PAGES_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {PAGES_TABLE} "
+    "(path text PRIMARY KEY, content_type text NOT NULL, body bytea NOT NULL)"
 )
-SELECT_AGREEMENT = f"SELECT {AGREEMENT_COLUMNS} FROM agreements WHERE id = $1"
-SELECT_AGREEMENT_PAGE = f"SELECT {AGREEMENT_COLUMNS} FROM agreements ORDER BY id LIMIT $1"
-SELECT_PARTIES = (
-    "SELECT organization_id, role FROM agreement_parties WHERE agreement_id = $1 ORDER BY position"
-)
-SELECT_PARTIES_OF_PAGE = (
-    "SELECT agreement_id, organization_id, role FROM agreement_parties "
-    "WHERE agreement_id = ANY($1::uuid[]) ORDER BY agreement_id, position"
+SELECT_PAGE = f"SELECT content_type, body FROM {PAGES_TABLE} WHERE path = $1"
+STORE_PAGE = (
+    f"INSERT INTO {PAGES_TABLE} (path, content_type, body) VALUES ($1, $2, $3) "
+    "ON CONFLICT (path) DO UPDATE SET content_type = excluded.content_type, body = excluded.body"
 )
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-JSON_HEADERS = [(b"content-type", b"application/json")]
+INSERT_AGREEMENT = (
+    "INSERT INTO agreements (id, reference, title, instrument_type, legal_character, summary, "
+    "focus_areas, objectives, signed_at, effective_from, expires_on, status, terms_version, "
+    "version, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9, $10, $11, 'draft', 1, 1, $12, $12)"
+)
+INSERT_PARTY = (
+    "INSERT INTO agreement_parties (agreement_id, organization_id, role, position) "
+    "VALUES ($1, $2, $3, $4)"
+)
+INSERT_EVENT = (
+    "INSERT INTO outbox_events "
+    "(id, type, aggregate_type, aggregate_id, sequence, occurred_at, data) "
+    "VALUES ($1, 'agreement.created', 'agreement', $2, 1, $3, $4::json)"
+)
+INSERT_AUDIT = (
+    "INSERT INTO audit_log (id, at, action, entity_type, entity_id, after) "
+    "VALUES ($1, $2, 'create', 'agreement', $3, $4::json)"
+)
+
+JSON = b"application/json"
 
 _pool: asyncpg.Pool | None = None
 _pool_lock = asyncio.Lock()
@@ -65,103 +81,103 @@ async def _get_pool() -> asyncpg.Pool:
                     os.environ["ACCORDS_BENCH_DSN"],
                     min_size=1,
                     max_size=int(os.environ.get("ACCORDS_BENCH_POOL_SIZE", "10")),
-                    init=_init_connection,
                 )
     return _pool
 
 
-async def _init_connection(connection: asyncpg.Connection) -> None:
-    # asyncpg hands jsonb back as text; decode it as the API would.
-    await connection.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads, format="text"
-    )
+async def store_pages(dsn: str, pages: list[tuple[str, str, bytes]]) -> None:
+    """Record ``(path, content type, body)`` for the floor to serve."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(CREATE_PAGES_TABLE)
+        await connection.executemany(STORE_PAGE, pages)
+    finally:
+        await connection.close()
 
 
-def _json_default(value: object) -> str:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot encode {type(value).__name__}")
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
 
 
-def _encode(document: object) -> bytes:
-    return json.dumps(document, default=_json_default, separators=(",", ":")).encode()
-
-
-def _agreement_document(row: asyncpg.Record, parties: list[dict[str, Any]]) -> dict[str, Any]:
-    document = dict(row)
-    document["parties"] = parties
-    return document
-
-
-async def read_agreement(agreement_id: uuid.UUID) -> dict[str, Any] | None:
+async def create_agreement(body: dict[str, Any]) -> bytes:
+    """The same rows as the API's create, in one transaction; no rule checked."""
+    agreement_id = uuid.uuid4()
+    now = dt.datetime.now(dt.UTC)
+    document = {**body, "id": str(agreement_id), "status": "draft", "version": 1}
+    encoded = json.dumps(document)
     pool = await _get_pool()
-    async with pool.acquire() as connection:
-        row = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
-        if row is None:
-            return None
-        party_rows = await connection.fetch(SELECT_PARTIES, agreement_id)
-    return _agreement_document(row, [dict(party) for party in party_rows])
-
-
-async def read_agreement_page(limit: int) -> dict[str, Any]:
-    pool = await _get_pool()
-    async with pool.acquire() as connection:
-        rows = await connection.fetch(SELECT_AGREEMENT_PAGE, limit)
-        ids = [row["id"] for row in rows]
-        party_rows = await connection.fetch(SELECT_PARTIES_OF_PAGE, ids) if ids else []
-    parties: dict[uuid.UUID, list[dict[str, Any]]] = {agreement_id: [] for agreement_id in ids}
-    for party in party_rows:
-        parties[party["agreement_id"]].append(
-            {"organization_id": party["organization_id"], "role": party["role"]}
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            INSERT_AGREEMENT,
+            agreement_id,
+            body["reference"],
+            body["title"],
+            body["instrument_type"],
+            body["legal_character"],
+            body.get("summary"),
+            json.dumps(body.get("focus_areas", [])),
+            json.dumps(body.get("objectives", [])),
+            body.get("signed_at"),
+            _date(body.get("effective_from")),
+            _date(body.get("expires_on")),
+            now,
         )
-    items = [_agreement_document(row, parties[row["id"]]) for row in rows]
-    next_cursor = str(ids[-1]) if len(ids) == limit else None
-    return {"items": items, "next_cursor": next_cursor}
+        await connection.executemany(
+            INSERT_PARTY,
+            [
+                (agreement_id, uuid.UUID(party["organization_id"]), party["role"], position)
+                for position, party in enumerate(body.get("parties", []))
+            ],
+        )
+        await connection.execute(INSERT_EVENT, uuid.uuid4(), agreement_id, now, encoded)
+        await connection.execute(INSERT_AUDIT, uuid.uuid4(), now, agreement_id, encoded)
+    return encoded.encode()
 
 
-async def _respond(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes = JSON) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-async def _not_found(send: Send) -> None:
-    await _respond(send, 404, b'{"status":404,"title":"Not Found"}')
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
-async def _handle_http(scope: Scope, send: Send) -> None:
-    if scope["method"] != "GET":
-        await _respond(send, 405, b'{"status":405,"title":"Method Not Allowed"}')
-        return
-    segments = scope["path"].strip("/").split("/")
-    if segments == ["healthz"]:
+async def _handle_http(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["path"] == "/healthz":
         await _respond(send, 200, b'{"status":"ok"}')
-    elif segments == ["agreements"]:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        try:
-            limit = int(query.get("limit", [DEFAULT_LIMIT])[0])
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LIMIT:
-            await _respond(send, 422, b'{"status":422,"title":"Unprocessable Content"}')
-            return
-        await _respond(send, 200, _encode(await read_agreement_page(limit)))
-    elif len(segments) == 2 and segments[0] == "agreements":
-        try:
-            agreement_id = uuid.UUID(segments[1])
-        except ValueError:
-            await _not_found(send)
-            return
-        document = await read_agreement(agreement_id)
-        if document is None:
-            await _not_found(send)
-        else:
-            await _respond(send, 200, _encode(document))
+        return
+    if scope["method"] == "POST" and scope["path"] == "/v1/agreements":
+        body = json.loads(await _read_body(receive))
+        await _respond(send, 201, await create_agreement(body))
+        return
+    if scope["method"] != "GET":
+        await _respond(send, 405, b'{"status":405}')
+        return
+    path = scope["path"]
+    if scope["query_string"]:
+        path += "?" + scope["query_string"].decode("latin-1")
+    pool = await _get_pool()
+    async with pool.acquire() as connection:
+        row = await connection.fetchrow(SELECT_PAGE, path)
+    if row is None:
+        await _respond(send, 404, b'{"status":404}')
     else:
-        await _not_found(send)
+        await _respond(send, 200, row["body"], row["content_type"].encode())
 
 
 async def _handle_lifespan(receive: Receive, send: Send) -> None:
@@ -181,6 +197,6 @@ async def _handle_lifespan(receive: Receive, send: Send) -> None:
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """ASGI entry point."""
     if scope["type"] == "http":
-        await _handle_http(scope, send)
+        await _handle_http(scope, receive, send)
     elif scope["type"] == "lifespan":
         await _handle_lifespan(receive, send)

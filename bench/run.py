@@ -1,20 +1,20 @@
-"""Measure the Accords API against the floor for its stack.
+"""Measure the Accords API against the floor of SPEC §15, route by route.
 
     python -m bench.run                      # everything (what `make bench` runs)
-    python -m bench.run --only api           # skip the floor
-    python -m bench.run --scenario agreement-by-id --duration 30s
-    python -m bench.run --list
+    python -m bench.run --scenario agreement-by-id --duration 10s
+    python -m bench.run --connections 16 --list
 
 Steps: make sure wrk is installed; recreate the ``accords_bench`` database on
 the local PostgreSQL; ``accords migrate``; ``accords api-keys create``; start
 ``accords serve`` (port 8100) and :mod:`bench.floor` (port 8101), both under
-uvicorn with two workers; seed organizations and agreements through the API;
-then, for every scenario and target, a short wrk warm-up followed by a
-measured wrk run. Prints requests per second, the ratio to the floor, and
+uvicorn with two workers; seed organizations, agreements, initiatives and
+milestones through the API; store the rollups and number the feed as the
+worker would; sign in to the dashboard; copy the API's answer to every path
+measured into the floor's table. Then, for every scenario (bench/scenarios.py),
+at every connection count and for each target, a short wrk warm-up followed by
+a measured wrk run. Prints requests per second, the ratio to the floor, and
 p50 / p99 latency. Servers are stopped and the database dropped at the end,
 whatever happens. Only loopback addresses are used.
-
-To add a scenario, append a :class:`Scenario` to :data:`SCENARIOS`.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from bench import prepare
+from bench.scenarios import CREATE, READS, Scenario
 from bench.seed import Dataset, seed
 from bench.servers import Servers, wait_until_ready
 from bench.wrk import WrkResult, ensure_wrk, is_duration, run_wrk
@@ -60,7 +60,6 @@ class Target:
     name: str  # "accords" or "floor"
     port: int
     ready_path: str
-    headers: dict[str, str]
 
     @property
     def base_url(self) -> str:
@@ -68,48 +67,17 @@ class Target:
 
 
 @dataclasses.dataclass(frozen=True)
-class Scenario:
-    """One request shape, sent to the API and to the floor.
-
-    ``api_paths`` and ``floor_paths`` return the request paths for each side;
-    with more than one path, wrk cycles through them (bench/paths.lua).
-    """
-
-    name: str
-    description: str
-    api_paths: Callable[[Dataset], list[str]]
-    floor_paths: Callable[[Dataset], list[str]]
-
-    def paths_for(self, target: Target, dataset: Dataset) -> list[str]:
-        return self.api_paths(dataset) if target.name == "accords" else self.floor_paths(dataset)
-
-
-SCENARIOS: list[Scenario] = [
-    Scenario(
-        name="agreement-by-id",
-        description="GET one agreement with its parties, cycling over all seeded ids",
-        api_paths=lambda data: [f"/v1/agreements/{id_}" for id_ in data.agreement_ids],
-        floor_paths=lambda data: [f"/agreements/{id_}" for id_ in data.agreement_ids],
-    ),
-    Scenario(
-        name="agreements-page-50",
-        description="GET the first page of 50 agreements, each with its parties",
-        api_paths=lambda data: ["/v1/agreements?limit=50"],
-        floor_paths=lambda data: ["/agreements?limit=50"],
-    ),
-]
-
-
-@dataclasses.dataclass(frozen=True)
 class BenchOptions:
     only: str | None  # a target name, or None for both
-    scenarios: list[Scenario]
+    scenarios: list[Scenario]  # reads; CREATE is among them when measured
     threads: int
-    connections: int
+    connections: list[int]
     duration: str
     warmup: str
     organizations: int
     agreements: int
+    initiatives: int
+    milestones: int
     workers: int
     api_port: int
     floor_port: int
@@ -161,6 +129,10 @@ def accords_environment(options: BenchOptions) -> dict[str, str]:
         # The limiter still runs on every request; it must just never answer 429.
         ACCORDS_RATE_LIMIT_PER_MINUTE=str(10**9),
         ACCORDS_ENVIRONMENT="production",
+        ACCORDS_SECRET_KEY="bench-" + os.urandom(16).hex(),
+        ACCORDS_IATI_REPORTING_ORG_REF="XM-DAC-00000-BENCH",
+        ACCORDS_IATI_REPORTING_ORG_TYPE="10",
+        ACCORDS_IATI_REPORTING_ORG_NAME="Bench Reporting Organisation",
     )
     if options.redis_url:
         # Rate-limit counters in Redis instead of the database.
@@ -200,90 +172,76 @@ def create_api_key(env: dict[str, str]) -> str:
     return lines[-1]
 
 
-def check_responses(targets: list[Target], dataset: Dataset, scenarios: list[Scenario]) -> None:
-    """Each side answers 200 to every scenario's first path before anything is measured."""
-    for scenario in scenarios:
-        for target in targets:
-            path = scenario.paths_for(target, dataset)[0]
-            request = urllib.request.Request(f"{target.base_url}{path}", headers=target.headers)
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    body = response.read()
-            except urllib.error.HTTPError as error:
-                raise RuntimeError(
-                    f"{target.name} answered {error.code} to GET {path}: {error.read()[:1000]!r}"
-                ) from error
-            document = json.loads(body)
-            shape = (
-                f"{len(document['items'])} items" if "items" in document else f"id {document['id']}"
-            )
-            print(f"  {scenario.name:<22} {target.name:<8} 200, {len(body):>6} bytes, {shape}")
-
-
 # --- measuring and reporting --------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class Measurement:
     scenario: str
+    connections: int
     target: str
     result: WrkResult
 
 
 def measure(
-    wrk: str, targets: list[Target], dataset: Dataset, options: BenchOptions, workdir: Path
+    wrk: str,
+    targets: list[Target],
+    dataset: Dataset,
+    options: BenchOptions,
+    headers: dict[str, str],
+    workdir: Path,
 ) -> list[Measurement]:
     measurements = []
+    create_body = prepare.agreement_for_create(dataset)
     for scenario in options.scenarios:
-        for target in targets:
-            paths = scenario.paths_for(target, dataset)
-            for phase, duration in (("warm-up", options.warmup), ("measure", options.duration)):
-                print(f"  {scenario.name} -> {target.name}: {phase} {duration}", flush=True)
-                result = run_wrk(
-                    wrk,
-                    target.base_url,
-                    paths,
-                    headers=target.headers,
-                    threads=options.threads,
-                    connections=options.connections,
-                    duration=duration,
-                    workdir=workdir,
-                )
-            measurements.append(Measurement(scenario.name, target.name, result))
+        paths = scenario.paths(dataset)
+        for connections in options.connections:
+            for target in targets:
+                for phase, duration in (("warm-up", options.warmup), ("measure", options.duration)):
+                    print(
+                        f"  {scenario.name} x{connections} -> {target.name}: {phase} {duration}",
+                        flush=True,
+                    )
+                    result = run_wrk(
+                        wrk,
+                        target.base_url,
+                        paths,
+                        headers=headers,
+                        threads=options.threads,
+                        connections=connections,
+                        duration=duration,
+                        workdir=workdir,
+                        create_body=create_body if scenario is CREATE else None,
+                    )
+                measurements.append(Measurement(scenario.name, connections, target.name, result))
     return measurements
 
 
-def render_table(measurements: list[Measurement], scenarios: list[Scenario]) -> str:
-    by_key = {(m.scenario, m.target): m.result for m in measurements}
-    header = [
-        "scenario",
-        "accords req/s",
-        "floor req/s",
-        "ratio",
-        "accords p50",
-        "accords p99",
-        "floor p50",
-        "floor p99",
-    ]
+def render_table(measurements: list[Measurement], options: BenchOptions) -> str:
+    by_key = {(m.scenario, m.connections, m.target): m.result for m in measurements}
+    header = ["scenario", "conns", "accords req/s", "floor req/s", "ratio"]
+    header += ["accords p50", "accords p99", "floor p50", "floor p99"]
     rows = [header]
-    for scenario in scenarios:
-        api = by_key.get((scenario.name, "accords"))
-        floor = by_key.get((scenario.name, "floor"))
-        ratio = "-"
-        if api and floor and floor.requests_per_second:
-            ratio = f"{api.requests_per_second / floor.requests_per_second:.2f}"
-        rows.append(
-            [
-                scenario.name,
-                f"{api.requests_per_second:,.0f}" if api else "-",
-                f"{floor.requests_per_second:,.0f}" if floor else "-",
-                ratio,
-                f"{api.p50_ms:.2f} ms" if api else "-",
-                f"{api.p99_ms:.2f} ms" if api else "-",
-                f"{floor.p50_ms:.2f} ms" if floor else "-",
-                f"{floor.p99_ms:.2f} ms" if floor else "-",
-            ]
-        )
+    for scenario in options.scenarios:
+        for connections in options.connections:
+            api = by_key.get((scenario.name, connections, "accords"))
+            floor = by_key.get((scenario.name, connections, "floor"))
+            ratio = "-"
+            if api and floor and floor.requests_per_second:
+                ratio = f"{api.requests_per_second / floor.requests_per_second:.2f}"
+            rows.append(
+                [
+                    scenario.name,
+                    str(connections),
+                    f"{api.requests_per_second:,.0f}" if api else "-",
+                    f"{floor.requests_per_second:,.0f}" if floor else "-",
+                    ratio,
+                    f"{api.p50_ms:.2f} ms" if api else "-",
+                    f"{api.p99_ms:.2f} ms" if api else "-",
+                    f"{floor.p50_ms:.2f} ms" if floor else "-",
+                    f"{floor.p99_ms:.2f} ms" if floor else "-",
+                ]
+            )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = []
     for number, row in enumerate(rows):
@@ -300,34 +258,57 @@ def render_table(measurements: list[Measurement], scenarios: list[Scenario]) -> 
 def report(measurements: list[Measurement], options: BenchOptions, elapsed: float) -> int:
     """Print the table and any errors; non-zero when a run saw error responses."""
     print()
-    print(render_table(measurements, options.scenarios))
+    print(render_table(measurements, options))
     print()
+    below = [
+        m
+        for m in measurements
+        if m.target == "accords"
+        and (floor := _floor_of(measurements, m)) is not None
+        and m.result.requests_per_second < 0.3 * floor.result.requests_per_second
+    ]
+    for m in below:
+        print(f"! {m.scenario} x{m.connections}: below 0.3 of the floor")
     errors = [
-        f"{m.scenario} -> {m.target}: {m.result.non_2xx} of {m.result.requests} responses not 2xx"
+        f"{m.scenario} x{m.connections} -> {m.target}: "
+        f"{m.result.non_2xx} of {m.result.requests} responses not 2xx"
         for m in measurements
         if m.result.non_2xx
     ]
     socket_errors = [
-        f"{m.scenario} -> {m.target}: {m.result.socket_errors} socket errors"
+        f"{m.scenario} x{m.connections} -> {m.target}: {m.result.socket_errors} socket errors"
         for m in measurements
         if m.result.socket_errors
     ]
     for line in errors + socket_errors:
         print(f"! {line}")
     print(
-        f"wrk -t{options.threads} -c{options.connections} -d{options.duration}; "
-        f"{options.workers} uvicorn workers per server; rate-limit counters in "
-        f"{'Redis' if options.redis_url else 'PostgreSQL'}; {os.cpu_count()} cores shared by "
-        f"wrk and the servers; {elapsed:.0f}s in all"
+        f"wrk -t{options.threads} -c{'/'.join(map(str, options.connections))} "
+        f"-d{options.duration}; {options.workers} uvicorn workers per server; rate-limit "
+        f"counters in {'Redis' if options.redis_url else 'PostgreSQL'}; {os.cpu_count()} cores "
+        f"shared by wrk, PostgreSQL and the servers; load before the run "
+        f"{os.getloadavg()[0]:.2f}; {elapsed:.0f}s in all"
     )
     if options.json_path:
         rows = [
-            {"scenario": m.scenario, "target": m.target, **dataclasses.asdict(m.result)}
+            {
+                "scenario": m.scenario,
+                "connections": m.connections,
+                "target": m.target,
+                **dataclasses.asdict(m.result),
+            }
             for m in measurements
         ]
         options.json_path.write_text(json.dumps(rows, indent=2) + "\n")
     # Figures over error responses measure the wrong thing.
     return 1 if errors else 0
+
+
+def _floor_of(measurements: list[Measurement], api: Measurement) -> Measurement | None:
+    for m in measurements:
+        if (m.scenario, m.connections, m.target) == (api.scenario, api.connections, "floor"):
+            return m
+    return None
 
 
 # --- the run ------------------------------------------------------------------
@@ -406,9 +387,8 @@ def run(options: BenchOptions) -> int:
         print("accords migrate", flush=True)
         run_accords(["migrate"], env, timeout=180)
         api_key = create_api_key(env)
-        auth = {"Authorization": f"Bearer {api_key}"}
 
-        # Both servers always start: the API seeds the data that the floor reads.
+        # Both servers always start: the API seeds the data that the floor serves.
         for port in (options.api_port, options.floor_port):
             _ensure_port_free(port)
         print(f"starting accords on :{options.api_port} and the floor on :{options.floor_port}")
@@ -416,12 +396,15 @@ def run(options: BenchOptions) -> int:
         servers.start(
             "floor", _floor_command(options), {**env, "ACCORDS_BENCH_DSN": options.dsn(DATABASE)}
         )
-        api = Target("accords", options.api_port, "/readyz", auth)
-        floor = Target("floor", options.floor_port, "/healthz", auth)  # same request bytes
+        api = Target("accords", options.api_port, "/readyz")
+        floor = Target("floor", options.floor_port, "/healthz")
         for target in (api, floor):
             wait_until_ready(servers, target.name, f"{target.base_url}{target.ready_path}")
 
-        print(f"seeding {options.organizations} organizations and {options.agreements} agreements")
+        print(
+            f"seeding {options.organizations} organizations, {options.agreements} agreements, "
+            f"{options.initiatives} initiatives and {options.milestones} milestones each"
+        )
         seed_started = time.monotonic()
         dataset = asyncio.run(
             seed(
@@ -429,17 +412,38 @@ def run(options: BenchOptions) -> int:
                 api_key,
                 organizations=options.organizations,
                 agreements=options.agreements,
+                initiatives_per_agreement=options.initiatives,
+                milestones_per_initiative=options.milestones,
             )
         )
         print(f"  seeded in {time.monotonic() - seed_started:.1f}s")
+        print("storing rollups and numbering the feed (the worker's part)")
+        asyncio.run(prepare.run_worker_steps(env["ACCORDS_DATABASE_URL"], dataset.agreement_ids))
+        # The same request bytes go to both servers: the key, and a dashboard session.
+        headers = {"Authorization": f"Bearer {api_key}"}
+        headers["Cookie"] = asyncio.run(prepare.sign_in(api.base_url, api_key))
+        dataset = dataclasses.replace(
+            dataset, feed_after=asyncio.run(prepare.feed_position(api.base_url, headers))
+        )
+        reads = [scenario for scenario in options.scenarios if scenario is not CREATE]
+        print("copying the API's answers to the floor")
+        sizes = asyncio.run(
+            prepare.copy_answers_to_floor(
+                api.base_url,
+                headers,
+                (path for scenario in reads for path in scenario.paths(dataset)),
+                options.dsn(DATABASE),
+            )
+        )
+        for scenario in reads:
+            paths = scenario.paths(dataset)
+            mean = sum(sizes[path] for path in paths) / len(paths)
+            print(f"  {scenario.name:<26} {len(paths):>4} paths, {mean:>8,.0f} bytes on average")
 
         targets = [target for target in (api, floor) if options.only in (None, target.name)]
-        print("checking responses")
-        check_responses(targets, dataset, options.scenarios)
-
         print(f"running wrk (warm-up {options.warmup}, then {options.duration} measured)")
         with tempfile.TemporaryDirectory(prefix="accords-bench-") as workdir:
-            measurements = measure(wrk, targets, dataset, options, Path(workdir))
+            measurements = measure(wrk, targets, dataset, options, headers, Path(workdir))
         servers.check_alive()
     finally:
         signal.alarm(0)
@@ -451,7 +455,8 @@ def run(options: BenchOptions) -> int:
 
 
 def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
-    by_name = {scenario.name: scenario for scenario in SCENARIOS}
+    scenarios = [*READS, CREATE]
+    by_name = {scenario.name: scenario for scenario in scenarios}
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__.splitlines()[0]
     )
@@ -463,13 +468,17 @@ def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
         help="run this scenario (repeatable; default: all)",
     )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--duration", default="10s", help="each measured wrk run (10s)")
-    parser.add_argument("--warmup", default="3s", help="wrk warm-up before each run (3s)")
+    parser.add_argument("--duration", default="5s", help="each measured wrk run (5s)")
+    parser.add_argument("--warmup", default="2s", help="wrk warm-up before each run (2s)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument(
+        "--connections", default="16,64", help="wrk connections, comma-separated (16,64)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server (2)")
     parser.add_argument("--organizations", type=int, default=40)
     parser.add_argument("--agreements", type=int, default=200)
+    parser.add_argument("--initiatives", type=int, default=2, help="per agreement (2)")
+    parser.add_argument("--milestones", type=int, default=3, help="per initiative (3)")
     parser.add_argument("--api-port", type=int, default=8100)
     parser.add_argument("--floor-port", type=int, default=8101)
     parser.add_argument("--pg-port", type=int, default=5432, help="PostgreSQL on 127.0.0.1")
@@ -482,7 +491,7 @@ def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
     parser.add_argument("--keep-database", action="store_true", help=f"keep {DATABASE} afterwards")
     parser.add_argument("--json", type=Path, dest="json_path", help="also write results here")
     parser.add_argument(
-        "--max-seconds", type=int, default=900, help="stop everything after this long (900)"
+        "--max-seconds", type=int, default=1800, help="stop everything after this long (1800)"
     )
     parser.add_argument(
         "--redis-url",
@@ -491,8 +500,8 @@ def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
     )
     args = parser.parse_args(argv)
     if args.list:
-        for scenario in SCENARIOS:
-            print(f"{scenario.name:<22} {scenario.description}")
+        for scenario in scenarios:
+            print(f"{scenario.name:<26} {scenario.description}")
         sys.exit(0)
     if args.redis_url and urlsplit(args.redis_url).hostname not in (
         "127.0.0.1",
@@ -503,15 +512,23 @@ def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
     for duration in (args.duration, args.warmup):
         if not is_duration(duration):
             parser.error(f"not a wrk duration: {duration!r} (e.g. 10s, 500ms, 1m)")
+    try:
+        connections = [int(part) for part in args.connections.split(",")]
+    except ValueError:
+        parser.error(f"not a list of connection counts: {args.connections!r}")
+    if args.initiatives < 1 or args.milestones < 1 or args.agreements < 50:
+        parser.error("the scenarios need at least 50 agreements, 1 initiative and 1 milestone")
     return BenchOptions(
         only={"api": "accords", "floor": "floor"}.get(args.only) if args.only else None,
-        scenarios=[by_name[name] for name in args.scenario] if args.scenario else list(SCENARIOS),
+        scenarios=[by_name[name] for name in args.scenario] if args.scenario else scenarios,
         threads=args.threads,
-        connections=args.connections,
+        connections=connections,
         duration=args.duration,
         warmup=args.warmup,
         organizations=args.organizations,
         agreements=args.agreements,
+        initiatives=args.initiatives,
+        milestones=args.milestones,
         workers=args.workers,
         api_port=args.api_port,
         floor_port=args.floor_port,

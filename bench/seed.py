@@ -46,6 +46,11 @@ class Dataset:
 
     organization_ids: list[str]
     agreement_ids: list[str]
+    # With ``initiatives_per_agreement``: the initiatives and their milestones.
+    initiative_ids: list[str] = dataclasses.field(default_factory=list)
+    milestone_ids: list[str] = dataclasses.field(default_factory=list)
+    # An event id a few pages into the feed, once the relay has positioned them.
+    feed_after: str = ""
 
 
 def organization_body(index: int, rng: random.Random) -> dict[str, Any]:
@@ -84,8 +89,37 @@ def agreement_body(index: int, organization_ids: list[str], rng: random.Random) 
     }
 
 
-async def seed(base_url: str, api_key: str, *, organizations: int, agreements: int) -> Dataset:
-    """Create organizations, then agreements between them, through the API."""
+def initiative_body(index: int, agreement: dict[str, Any]) -> dict[str, Any]:
+    objective = agreement["objectives"][index % len(agreement["objectives"])]
+    return {
+        "title": f"Initiative {index + 1}: {objective['text']}",
+        "objective_ref": objective["ref"],
+        "lead_organization_id": agreement["parties"][index % 2]["organization_id"],
+        "planned_start": "2025-02-01",
+        "planned_end": "2027-12-31",
+    }
+
+
+def milestone_body(index: int, rng: random.Random) -> dict[str, Any]:
+    done = index == 0
+    return {
+        "title": f"Milestone {index + 1}",
+        "due_on": f"20{rng.choice(['25', '26', '27'])}-{rng.randint(1, 12):02d}-15",
+        "status": "done" if done else "pending",
+        **({"completed_on": "2025-06-01"} if done else {}),
+    }
+
+
+async def seed(
+    base_url: str,
+    api_key: str,
+    *,
+    organizations: int,
+    agreements: int,
+    initiatives_per_agreement: int = 0,
+    milestones_per_initiative: int = 0,
+) -> Dataset:
+    """Create organizations, then agreements between them (and what carries them out)."""
     if organizations < 4:
         raise ValueError("seeding needs at least 4 organizations")
     rng = random.Random(20250101)  # the same data on every run
@@ -118,4 +152,27 @@ async def seed(base_url: str, api_key: str, *, organizations: int, agreements: i
         agreement_ids = list(
             await asyncio.gather(*(create("/v1/agreements", body) for body in agreement_bodies))
         )
-    return Dataset(organization_ids=organization_ids, agreement_ids=agreement_ids)
+        initiative_ids = list(
+            await asyncio.gather(
+                *(
+                    create(f"/v1/agreements/{agreement_id}/initiatives", initiative_body(n, body))
+                    for agreement_id, body in zip(agreement_ids, agreement_bodies, strict=True)
+                    for n in range(initiatives_per_agreement)
+                )
+            )
+        )
+        milestone_ids = list(
+            await asyncio.gather(
+                *(
+                    create(f"/v1/initiatives/{initiative_id}/milestones", milestone_body(n, rng))
+                    for initiative_id in initiative_ids
+                    for n in range(milestones_per_initiative)
+                )
+            )
+        )
+    return Dataset(
+        organization_ids=organization_ids,
+        agreement_ids=agreement_ids,
+        initiative_ids=initiative_ids,
+        milestone_ids=milestone_ids,
+    )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 PATHS_SCRIPT = Path(__file__).resolve().parent / "paths.lua"
+CREATE_SCRIPT = Path(__file__).resolve().parent / "create.lua"
 
 _DURATION_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _DURATION = r"([\d.]+)(us|ms|s|m|h)\b"
@@ -97,8 +98,13 @@ def run_wrk(
     connections: int,
     duration: str,
     workdir: Path,
+    create_body: str | None = None,
 ) -> WrkResult:
-    """One wrk run; with several paths, wrk cycles through them (paths.lua)."""
+    """One wrk run; with several paths, wrk cycles through them (paths.lua).
+
+    With ``create_body`` (JSON holding ``__REF__``), every request POSTs it to
+    ``paths[0]`` with a fresh reference instead (create.lua).
+    """
     command = [
         wrk,
         f"-t{threads}",
@@ -111,7 +117,13 @@ def run_wrk(
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     env = dict(os.environ)
-    if len(paths) > 1:
+    if create_body is not None:
+        body_file = workdir / "create.json"
+        body_file.write_text(create_body)
+        env["BENCH_CREATE_FILE"] = str(body_file)
+        env["BENCH_RUN_TOKEN"] = os.urandom(6).hex()
+        command += ["-s", str(CREATE_SCRIPT)]
+    elif len(paths) > 1:
         paths_file = workdir / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
         env["BENCH_PATHS_FILE"] = str(paths_file)

@@ -120,8 +120,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _session_class() -> type[Any]:
+    # Every session keeps rendered JSON in step with its writes. Imported here:
+    # shared.rendered stands on the models, which stand on this module.
+    from shared.rendered import RenderingSession
+
+    return RenderingSession
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=_session_class()
+    )
 
 
 def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -150,6 +160,7 @@ def create_autocommit_sessionmaker(
         engine.execution_options(isolation_level="AUTOCOMMIT"),
         expire_on_commit=False,
         autoflush=False,
+        sync_session_class=_session_class(),
         **options,
     )
 

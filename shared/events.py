@@ -202,3 +202,8 @@ async def record_change(
 def new_event_ids(session: AsyncSession) -> list[uuid.UUID]:
     """Ids of the events this session wrote, for handing to the broker after commit."""
     return list(session.info.get("accords_new_events", []))
+
+
+def forget_new_events(session: AsyncSession) -> None:
+    """After a rollback: the events written so far are gone, nothing to hand over."""
+    session.info.pop("accords_new_events", None)

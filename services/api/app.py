@@ -22,6 +22,7 @@ from services.api.calendar.router import feeds_router as calendar_urls_router
 from services.api.calendar.router import router as calendar_feeds_router
 from services.api.contacts.router import router as contacts_router
 from services.api.contract import HeadMiddleware, document_contract
+from services.api.dashboard import UPLOAD_PATH as DASHBOARD_UPLOAD_PATH
 from services.api.dashboard import install_dashboard
 from services.api.docs import install_docs
 from services.api.documents.router import router as documents_router
@@ -32,7 +33,6 @@ from services.api.event_types.router import router as event_types_router
 from services.api.events.router import router as events_router
 from services.api.examples import document_examples
 from services.api.exports.router import router as exports_router
-from services.api.fastpath import FastReadMiddleware
 from services.api.http import strict_query
 from services.api.idempotency import document_idempotency, install_idempotency
 from services.api.indicators.router import router as indicators_router
@@ -133,11 +133,13 @@ def create_app(
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
-    app.add_middleware(FastReadMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        allowances={"/v1/documents": settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES},
+        allowances={
+            path: settings.max_document_bytes + MULTIPART_OVERHEAD_BYTES
+            for path in ("/v1/documents", DASHBOARD_UPLOAD_PATH)
+        },
     )
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(

@@ -1,9 +1,9 @@
 """Who is calling: the bearer key of a request and the principal it stands for.
 
 One reading of ``Authorization: Bearer <key>`` for every part of the edge
-that looks at it: the auth dependency (:mod:`services.api.deps`), the rate
-limit (which counts before routing) and the fast read path (which answers
-before routing). Plain functions over header values and ASGI scopes, no I/O.
+that looks at it: the auth dependency (:mod:`services.api.deps`) and the rate
+limit (which counts before routing). Plain functions over header values and
+ASGI scopes, no I/O.
 """
 
 from __future__ import annotations

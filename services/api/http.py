@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -163,9 +164,43 @@ class InvalidQuery(DomainError):
 PublicModel = TypeVar("PublicModel", bound=BaseModel)
 
 
+def rendered_answer(body: str | bytes, response: Response) -> Response:
+    """Stored JSON (shared.rendered) as the route's answer.
+
+    FastAPI keeps what the route and its dependencies set on their ``response``
+    only for answers it serializes itself; this carries the status and headers
+    over, so that a stored answer is the one the route would have serialized.
+    """
+    answer = Response(
+        content=body, media_type="application/json", status_code=response.status_code or 200
+    )
+    answer.headers.raw.extend(response.headers.raw)
+    return answer
+
+
+def rendered_page(bodies: list[str], next_cursor: str | None) -> str:
+    """A :class:`Page`'s JSON from its items' stored JSON, as pydantic writes it."""
+    cursor = "null" if next_cursor is None else json.dumps(next_cursor)
+    return '{"items":[' + ",".join(bodies) + '],"next_cursor":' + cursor + "}"
+
+
 def paginate(rows: list[Any], limit: int, public: type[PublicModel]) -> Page[PublicModel]:
     """The page answer for ``limit + 1`` rows a list query fetched, ordered by id."""
     items, next_cursor = page_of(rows, limit, key=lambda row: row.id)
     return Page[public](  # type: ignore[valid-type]
         items=[public.model_validate(row) for row in items], next_cursor=next_cursor
     )
+
+
+def api_routes(application: Any) -> list[APIRoute]:
+    """Every APIRoute of a FastAPI app, included routers' too."""
+    found: list[APIRoute] = []
+    pending = list(application.router.routes)
+    while pending:
+        route = pending.pop(0)
+        if isinstance(route, APIRoute):
+            found.append(route)
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            pending.extend(included.routes)
+    return found

@@ -1,10 +1,11 @@
 """Agreement reads: the one public read shape, by id and as a list.
 
-An agreement is read three ways: as ORM objects (SQLite, and every write),
-as one Core statement through the session (the PostgreSQL list), and as the
-same statement compiled once for a bare asyncpg connection (the PostgreSQL
-read by id, also behind the API's fast path). The columns, the parties'
-aggregation and the JSON decoding are written once here for all three.
+Reads answer the stored JSON of shared.rendered when the row has it. On the
+spot, an agreement is read as ORM objects (SQLite, and every write), as one
+Core statement through the session (the PostgreSQL list), or as the same
+statement compiled once for a bare asyncpg connection (the PostgreSQL read by
+id). The columns, the parties' aggregation and the JSON decoding are written
+once here for all of them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ async def get_agreement(
     if agreement is None:
         raise NotFound(f"Agreement {agreement_id} does not exist.")
     return agreement
+
+
+async def ensure_visible(
+    session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> None:
+    """404 unless the agreement exists and the caller may see it (one indexed read;
+    for reads of what belongs to it)."""
+    query = select(Agreement.id).where(Agreement.id == agreement_id)
+    condition = visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
+    if await session.scalar(query) is None:
+        raise NotFound(f"Agreement {agreement_id} does not exist.")
 
 
 # --- The public read shape (PostgreSQL) -------------------------------------
@@ -167,6 +181,47 @@ async def read_public_agreement(
     if agreement is None:
         raise NotFound(f"Agreement {agreement_id} does not exist.")
     return agreement
+
+
+# --- Rendered reads (shared.rendered) -----------------------------------------
+
+
+async def read_rendered_agreement(
+    session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> Any | None:
+    """The agreement's stored JSON and version (``.rendered``, ``.version``).
+
+    None when it has no stored JSON yet (render it on the spot); 404 also when
+    the caller may not see it.
+    """
+    query = select(Agreement.rendered, Agreement.version).where(Agreement.id == agreement_id)
+    condition = visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"Agreement {agreement_id} does not exist.")
+    return row if row.rendered is not None else None
+
+
+async def list_rendered_agreements(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int, **filters: Any
+) -> list[Any] | None:
+    """:func:`list_agreements` as stored JSON (rows of ``.id``, ``.rendered``).
+
+    None when one of them has no stored JSON yet (list them on the spot).
+    """
+    query = list_query(
+        dialect=session.bind.dialect.name,
+        query=select(Agreement.id, Agreement.rendered),
+        **filters,
+    )
+    if after is not None:
+        query = query.where(Agreement.id > after)
+    rows = (await session.execute(query.order_by(Agreement.id).limit(limit + 1))).all()
+    if any(row.rendered is None for row in rows):
+        return None
+    return list(rows)
 
 
 # --- The list ---------------------------------------------------------------

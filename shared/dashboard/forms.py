@@ -55,3 +55,14 @@ def refusal(error: DomainError) -> list[FieldError]:
             FieldError(field=str(location[0]) if location else None, message=str(item["msg"]))
         )
     return [FieldError(field=None, message=error.detail), *found]
+
+
+def prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:
+    """The messages with their fields named as the page's input ids (``prefix`` + name),
+    so that two forms of one page can have fields of the same name."""
+    return [
+        FieldError(
+            field=None if error.field is None else prefix + error.field, message=error.message
+        )
+        for error in errors
+    ]

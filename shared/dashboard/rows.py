@@ -23,6 +23,10 @@ class PartyView:
     acronym: str | None
     country: str
     role: str
+    # The dates its acts give (SPEC section 10), as the agreement read shows them.
+    signed_on: dt.date | None = None
+    consented_on: dt.date | None = None
+    withdrawn_on: dt.date | None = None
 
     @property
     def short_name(self) -> str:
@@ -63,6 +67,9 @@ def party_views(
                 acronym=organization.acronym if organization else None,
                 country=organization.country if organization else "",
                 role=party.role,
+                signed_on=party.signed_on,
+                consented_on=party.consented_on,
+                withdrawn_on=party.withdrawn_on,
             )
         )
     return views

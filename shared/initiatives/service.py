@@ -75,8 +75,8 @@ async def lock_for_change(
     return agreement, initiative
 
 
-async def list_initiatives(
-    session: AsyncSession,
+def _list_query(
+    base: Select[Any],
     *,
     after: uuid.UUID | None,
     limit: int,
@@ -85,9 +85,8 @@ async def list_initiatives(
     status: str | None = None,
     lead_organization_id: uuid.UUID | None = None,
     objective_ref: str | None = None,
-) -> list[Initiative]:
-    """Up to ``limit + 1`` initiatives after ``after``, in creation order."""
-    query = _visible(select(Initiative), organization_scope)
+) -> Select[Any]:
+    query = _visible(base, organization_scope)
     if agreement_id:
         query = query.where(Initiative.agreement_id == agreement_id)
     if status:
@@ -98,8 +97,33 @@ async def list_initiatives(
         query = query.where(Initiative.objective_ref == objective_ref)
     if after is not None:
         query = query.where(Initiative.id > after)
-    query = query.order_by(Initiative.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    return query.order_by(Initiative.id).limit(limit + 1)
+
+
+async def list_initiatives(session: AsyncSession, **filters: Any) -> list[Initiative]:
+    """Up to ``limit + 1`` initiatives after ``after``, in creation order (filters
+    of :func:`_list_query`)."""
+    return list((await session.scalars(_list_query(select(Initiative), **filters))).all())
+
+
+async def list_rendered_initiatives(session: AsyncSession, **filters: Any) -> list[Any] | None:
+    """:func:`list_initiatives` as stored JSON (rows of ``.id``, ``.rendered``,
+    shared.rendered); None when one has none yet (list them on the spot)."""
+    query = _list_query(select(Initiative.id, Initiative.rendered), **filters)
+    rows = (await session.execute(query)).all()
+    return None if any(row.rendered is None for row in rows) else list(rows)
+
+
+async def read_rendered_initiative(
+    session: AsyncSession, initiative_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> Any | None:
+    """The initiative's stored JSON and version (``.rendered``, ``.version``);
+    None when it has none yet; 404 also when the caller may not see it."""
+    query = select(Initiative.rendered, Initiative.version).where(Initiative.id == initiative_id)
+    row = (await session.execute(_visible(query, organization_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"Initiative {initiative_id} does not exist.")
+    return row if row.rendered is not None else None
 
 
 def _check_objective(agreement: Agreement, objective_ref: str | None) -> None:

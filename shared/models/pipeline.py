@@ -27,6 +27,8 @@ class AgreementRollup(Base):
     # Mean indicator achievement (also in the body), for the portfolio's mean.
     achievement: Mapped[float | None] = mapped_column(Float)
     body: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    # The rollup as its route answers it (shared.rendered); null until written.
+    rendered: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 class InitiativeRollup(Base):
@@ -39,6 +41,8 @@ class InitiativeRollup(Base):
     health: Mapped[str] = mapped_column(String(20), nullable=False)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     body: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    # The rollup as its route answers it (shared.rendered); null until written.
+    rendered: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 class ProcessedEvent(Base):

@@ -52,6 +52,9 @@ class Agreement(VersionedResource, Base):
     terms_version: Mapped[int] = mapped_column(nullable=False, default=1, server_default="1")
     # The reporting schedule (shared.reports.schedule), or null.
     reporting: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONDocument)
+    # The agreement as the API shows it (AgreementPublic's JSON), rewritten in
+    # every transaction that changes it (shared.rendered); null until then.
+    rendered: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement",

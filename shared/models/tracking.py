@@ -44,6 +44,8 @@ class Initiative(VersionedResource, Base):
     # The status an agreement suspension paused this initiative from, so that
     # resuming the agreement restores exactly what the suspension changed.
     paused_from_status: Mapped[str | None] = mapped_column(String(20))
+    # The initiative as the API shows it (shared.rendered); null until written.
+    rendered: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 class Milestone(VersionedResource, Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import uuid
 from collections import Counter
@@ -12,7 +11,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.agreements.reads import get_agreement
+from shared.agreements.reads import ensure_visible
 from shared.agreements.visibility import visible_to
 from shared.clock import today, utcnow
 from shared.errors import NotFound
@@ -24,12 +23,9 @@ from shared.models import (
     InitiativeRollup,
     Organization,
 )
+from shared.rendered import rollup_public
 from shared.rollups import rules
 from shared.rollups.store import load_agreement_facts
-
-
-def _with_time(body: dict[str, Any], computed_at: dt.datetime) -> dict[str, Any]:
-    return {**body, "computed_at": computed_at}
 
 
 async def _computed_now(session: AsyncSession, agreement_id: uuid.UUID) -> rules.AgreementRollup:
@@ -39,15 +35,45 @@ async def _computed_now(session: AsyncSession, agreement_id: uuid.UUID) -> rules
     return rules.agreement_rollup(facts, today())
 
 
+async def stored_agreement_rollup(
+    session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> str | None:
+    """The agreement's rollup as stored JSON (shared.rendered); None: read it on the spot."""
+    query = (
+        select(AgreementRollup.rendered)
+        .join(Agreement, Agreement.id == AgreementRollup.agreement_id)
+        .where(AgreementRollup.agreement_id == agreement_id)
+    )
+    condition = visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
+    return await session.scalar(query)
+
+
+async def stored_initiative_rollup(
+    session: AsyncSession, initiative_id: uuid.UUID, *, organization_id: uuid.UUID | None
+) -> str | None:
+    """The initiative's rollup as stored JSON (shared.rendered); None: read it on the spot."""
+    query = (
+        select(InitiativeRollup.rendered)
+        .join(Agreement, Agreement.id == InitiativeRollup.agreement_id)
+        .where(InitiativeRollup.initiative_id == initiative_id)
+    )
+    condition = visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
+    return await session.scalar(query)
+
+
 async def agreement_rollup(
     session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
 ) -> dict[str, Any]:
-    await get_agreement(session, agreement_id, organization_id=organization_id)
+    await ensure_visible(session, agreement_id, organization_id=organization_id)
     stored = await session.get(AgreementRollup, agreement_id)
     if stored is not None:
-        return _with_time(stored.body, stored.computed_at)
+        return rollup_public(stored.body, stored.computed_at)
     rollup = await _computed_now(session, agreement_id)
-    return _with_time(to_jsonable_python(rollup.body()), utcnow())
+    return rollup_public(to_jsonable_python(rollup.body()), utcnow())
 
 
 async def initiative_rollup(
@@ -59,17 +85,17 @@ async def initiative_rollup(
     if agreement_id is None:
         raise NotFound(f"Initiative {initiative_id} does not exist.")
     try:
-        await get_agreement(session, agreement_id, organization_id=organization_id)
+        await ensure_visible(session, agreement_id, organization_id=organization_id)
     except NotFound:
         raise NotFound(f"Initiative {initiative_id} does not exist.") from None
     stored = await session.get(InitiativeRollup, initiative_id)
     if stored is not None:
-        return _with_time(stored.body, stored.computed_at)
+        return rollup_public(stored.body, stored.computed_at)
     rollup = await _computed_now(session, agreement_id)
     for initiative in rollup.initiatives:
         if initiative.initiative_id == initiative_id:
             body = {**initiative.body(), "agreement_id": agreement_id}
-            return _with_time(to_jsonable_python(body), utcnow())
+            return rollup_public(to_jsonable_python(body), utcnow())
     raise NotFound(f"Initiative {initiative_id} does not exist.")
 
 

@@ -1,4 +1,4 @@
-"""One reading of the bearer key for the dependency, the rate limit and the fast path."""
+"""One reading of the bearer key for the dependency and the rate limit."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from shared.agreements.legal_schemas import (
     AmendmentStatus,
     AmendmentUpdate,
 )
-from shared.agreements.reads import get_agreement
+from shared.agreements.reads import ensure_visible, get_agreement
 from shared.clock import today
 
 router = APIRouter(tags=["amendments"])
@@ -91,7 +91,7 @@ async def list_amendments(
     ),
 ) -> Page[AmendmentPublic]:
     """The agreement's amendments in the order they were recorded."""
-    await get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     rows = await amendments.list_amendments(
         session, agreement_id=agreement_id, status=status, after=decode_cursor(cursor), limit=limit
     )
@@ -193,7 +193,7 @@ async def list_versions(
     Version 1 holds the terms as first agreed (a PATCH corrects the version
     in force rather than adding one); each applied amendment adds the next.
     """
-    await get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     rows = await versions.list_versions(
         session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
     )
@@ -211,6 +211,6 @@ async def get_version(
     n: int = Path(ge=1, le=1_000_000, description="The terms version number."),
 ) -> AgreementVersionPublic:
     """One terms version of the agreement (404 when it has no such version)."""
-    await get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     version = await versions.get_version(session, agreement_id=agreement_id, n=n)
     return AgreementVersionPublic.model_validate(version)

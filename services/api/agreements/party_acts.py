@@ -20,7 +20,7 @@ from services.api.http import (
 from services.api.problems import problem_responses
 from shared.agreements import party_acts
 from shared.agreements.legal_schemas import ActKind, PartyActCreate, PartyActPublic
-from shared.agreements.reads import get_agreement
+from shared.agreements.reads import ensure_visible, get_agreement
 
 router = APIRouter(tags=["party acts"])
 
@@ -76,7 +76,7 @@ async def list_party_acts(
     act: ActKind | None = Query(default=None, description="Only acts of this kind."),
 ) -> Page[PartyActPublic]:
     """The agreement's party acts in the order they were recorded."""
-    await get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     rows = await party_acts.list_party_acts(
         session,
         agreement_id=agreement_id,

@@ -16,7 +16,10 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
+    page_of,
     paginate,
+    rendered_answer,
+    rendered_page,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -56,10 +59,13 @@ async def create_agreement(
     return AgreementPublic.model_validate(agreement)
 
 
-@router.get("", responses=problem_responses(400, 401, 403, 422))
+@router.get(
+    "", response_model=Page[AgreementPublic], responses=problem_responses(400, 401, 403, 422)
+)
 async def list_agreements(
     session: SessionDep,
     principal: Reader,
+    response: Response,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     status: AgreementStatus | None = None,
@@ -80,25 +86,34 @@ async def list_agreements(
     expires_before: dt.date | None = Query(
         default=None, description="Only agreements expiring before this date."
     ),
-) -> Page[AgreementPublic]:
+) -> Page[AgreementPublic] | Response:
     """List agreements in creation order, with filters."""
-    rows = await reads.list_agreements(
-        session,
-        after=decode_cursor(cursor),
-        limit=limit,
-        organization_scope=principal.organization_id,
-        status=status,
-        organization_id=organization_id,
-        country=country,
-        instrument_type=instrument_type,
-        focus_area=focus_area,
-        q=q,
-        expires_before=expires_before,
-    )
-    return paginate(rows, limit, AgreementPublic)
+    query = {
+        "after": decode_cursor(cursor),
+        "limit": limit,
+        "organization_scope": principal.organization_id,
+        "status": status,
+        "organization_id": organization_id,
+        "country": country,
+        "instrument_type": instrument_type,
+        "focus_area": focus_area,
+        "q": q,
+        "expires_before": expires_before,
+    }
+    stored = await reads.list_rendered_agreements(session, **query)
+    if stored is not None:
+        items, next_cursor = page_of(stored, limit, key=lambda row: row.id)
+        return rendered_answer(
+            rendered_page([row.rendered for row in items], next_cursor), response
+        )
+    return paginate(await reads.list_agreements(session, **query), limit, AgreementPublic)
 
 
-@router.get("/{agreement_id}", responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/{agreement_id}",
+    response_model=AgreementPublic,
+    responses=problem_responses(401, 403, 404, 422),
+)
 async def get_agreement(
     agreement_id: uuid.UUID,
     session: SessionDep,
@@ -108,7 +123,7 @@ async def get_agreement(
         default=None,
         description="Answer the terms in force on this date (see the route's description).",
     ),
-) -> AgreementPublic:
+) -> AgreementPublic | Response:
     """Fetch one agreement with its parties; the `ETag` header carries its version.
 
     Each party entry shows the dates its acts give: `signed_on`, `consented_on`,
@@ -125,6 +140,13 @@ async def get_agreement(
     compare the date with `effective_from` to tell. The history of versions
     is at `GET /v1/agreements/{id}/versions`.
     """
+    if as_of is None:
+        stored = await reads.read_rendered_agreement(
+            session, agreement_id, organization_id=principal.organization_id
+        )
+        if stored is not None:
+            set_etag(response, stored.version)
+            return rendered_answer(stored.rendered, response)
     agreement = await reads.read_public_agreement(
         session, agreement_id, organization_id=principal.organization_id
     )
@@ -221,7 +243,7 @@ async def get_agreement_history(
     cursor: CursorQuery = None,
 ) -> Page[StatusChangePublic]:
     """The agreement's lifecycle moves, oldest first: who moved it, when and why."""
-    await reads.get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await reads.ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     rows = await reads.list_history(
         session, agreement_id=agreement_id, after=decode_cursor(cursor), limit=limit
     )

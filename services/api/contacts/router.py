@@ -20,7 +20,7 @@ from services.api.http import (
     set_etag,
 )
 from services.api.problems import problem_responses
-from shared.agreements.reads import get_agreement
+from shared.agreements.reads import ensure_visible, get_agreement
 from shared.contacts import service
 from shared.contacts.schemas import (
     ContactCreate,
@@ -157,7 +157,7 @@ async def get_focal_points(
 ) -> FocalPointsPublic:
     """The agreement's focal points, `[{contact_id, role, organization_id, name, email}]`,
     in the order they were set."""
-    await get_agreement(session, agreement_id, organization_id=principal.organization_id)
+    await ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     return await service.read_focal_points(session, agreement_id)
 
 

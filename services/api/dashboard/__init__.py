@@ -9,7 +9,11 @@ from .actions import router as actions_router
 from .auth import router as auth_router
 from .errors import install_error_pages
 from .pages import router as pages_router
+from .record_actions import UPLOAD_PATH
+from .record_actions import router as record_actions_router
 from .render import HERE
+
+__all__ = ["UPLOAD_PATH", "install_dashboard"]
 
 
 def install_dashboard(app: FastAPI) -> None:
@@ -18,4 +22,5 @@ def install_dashboard(app: FastAPI) -> None:
     app.include_router(auth_router)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    app.include_router(record_actions_router)
     install_error_pages(app)

@@ -19,29 +19,30 @@ from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import reads as agreements
 from shared.agreements.schemas import TransitionRequest
 from shared.dashboard.agreement import agreement_page
-from shared.dashboard.forms import FieldError, parse_form, refusal
+from shared.dashboard.forms import FieldError, parse_form, prefixed, refusal
 from shared.engagements import service as engagements
 from shared.engagements.schemas import EngagementCreate
 from shared.errors import DomainError, Forbidden, NotFound
+from shared.events import forget_new_events
 from shared.milestones import service as milestones
 from shared.milestones.schemas import MilestoneUpdate
 from shared.reports import service as reports
 from shared.reports.schemas import ReportTransition
 
 from .auth import FormViewer, Viewer
-from .render import render
+from .render import render_agreement
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=20_000)]
 
 
-def _require_write(viewer: Viewer) -> None:
+def require_write(viewer: Viewer) -> None:
     if not viewer.can_write:
         raise Forbidden("Your api key can read but not change records.")
 
 
-async def _refused(
+async def refused(
     request: Request,
     session: SessionDep,
     viewer: Viewer,
@@ -53,17 +54,13 @@ async def _refused(
 ) -> HTMLResponse:
     """The agreement page again, the form keeping what was typed, nothing changed."""
     await session.rollback()
+    forget_new_events(session)  # rolled back: there is nothing to publish
     page = await agreement_page(session, agreement_id, organization_scope=viewer.organization_id)
     forms = {form: {"values": values, "errors": errors}}
-    return render(
-        request,
-        "agreement.html",
-        {"page": page, "notice": None, "forms": forms, "errors": errors},
-        status_code=status_code,
-    )
+    return render_agreement(request, page, forms=forms, errors=errors, status_code=status_code)
 
 
-def _saved(agreement_id: uuid.UUID, what: str, anchor: str) -> RedirectResponse:
+def saved(agreement_id: uuid.UUID, what: str, anchor: str) -> RedirectResponse:
     return RedirectResponse(f"/app/agreements/{agreement_id}?saved={what}#{anchor}", 303)
 
 
@@ -78,14 +75,14 @@ async def transition(
     on: Text = "",
 ) -> Response:
     """Move the agreement along its lifecycle (POST /v1/agreements/{id}/transitions)."""
-    _require_write(viewer)
+    require_write(viewer)
     values = {"to": to, "reason": reason, "on": on}
     agreement = await agreements.get_agreement(
         session, agreement_id, organization_id=viewer.organization_id, for_update=True
     )
     body, errors = parse_form(TransitionRequest, values)
     if body is None:
-        return await _refused(
+        return await refused(
             request, session, viewer, agreement_id, "transition", values, errors, 422
         )
     try:
@@ -93,10 +90,10 @@ async def transition(
             session, actor=viewer.principal.actor, agreement=agreement, request=body
         )
     except DomainError as exc:
-        return await _refused(
+        return await refused(
             request, session, viewer, agreement_id, "transition", values, refusal(exc), exc.status
         )
-    return _saved(agreement_id, "transition", "lifecycle")
+    return saved(agreement_id, "transition", "lifecycle")
 
 
 @router.post("/milestones/{milestone_id}/done")
@@ -108,7 +105,7 @@ async def mark_milestone_done(
     version: Annotated[int, Form()] = 0,
 ) -> Response:
     """Mark a milestone done (PATCH /v1/milestones/{id} with status done, If-Match: version)."""
-    _require_write(viewer)
+    require_write(viewer)
     milestone = await milestones.get_milestone(
         session, milestone_id, organization_id=viewer.organization_id, for_update=True
     )
@@ -117,7 +114,7 @@ async def mark_milestone_done(
     if milestone.version != version:
         message = "The milestone changed since this page was loaded; check it and try again."
         errors = [FieldError(None, message)]
-        return await _refused(request, session, viewer, agreement_id, form, {}, errors, 412)
+        return await refused(request, session, viewer, agreement_id, form, {}, errors, 412)
     try:
         await milestones.update_milestone(
             session,
@@ -126,10 +123,10 @@ async def mark_milestone_done(
             payload=MilestoneUpdate.model_validate({"status": "done"}),
         )
     except DomainError as exc:
-        return await _refused(
+        return await refused(
             request, session, viewer, agreement_id, form, {}, refusal(exc), exc.status
         )
-    return _saved(agreement_id, "milestone", "milestones")
+    return saved(agreement_id, "milestone", "milestones")
 
 
 @router.post("/agreements/{agreement_id}/engagements")
@@ -146,7 +143,7 @@ async def record_engagement(
     summary: Text = "",
 ) -> Response:
     """Record an engagement under the agreement (POST /v1/engagements)."""
-    _require_write(viewer)
+    require_write(viewer)
     await agreements.get_agreement(session, agreement_id, organization_id=viewer.organization_id)
     values = {
         "kind": kind,
@@ -158,7 +155,7 @@ async def record_engagement(
     }
     body, errors = parse_form(EngagementCreate, {**values, "agreement_id": str(agreement_id)})
     if body is None:
-        return await _refused(
+        return await refused(
             request, session, viewer, agreement_id, "engagement", values, errors, 422
         )
     try:
@@ -171,10 +168,10 @@ async def record_engagement(
     except NotFound:
         raise
     except DomainError as exc:
-        return await _refused(
+        return await refused(
             request, session, viewer, agreement_id, "engagement", values, refusal(exc), exc.status
         )
-    return _saved(agreement_id, "engagement", "engagements")
+    return saved(agreement_id, "engagement", "engagements")
 
 
 @router.post("/reports/{report_id}/transition")
@@ -187,7 +184,7 @@ async def move_report(
     comment: Text = "",
 ) -> Response:
     """Submit, accept or return a report (POST /v1/reports/{id}/transitions)."""
-    _require_write(viewer)
+    require_write(viewer)
     report = await reports.get_report(
         session, report_id, organization_id=viewer.organization_id, for_update=True
     )
@@ -196,7 +193,8 @@ async def move_report(
     values = {"to": to, "comment": comment}
     body, errors = parse_form(ReportTransition, values)
     if body is None:
-        return await _refused(request, session, viewer, agreement_id, form, values, errors, 422)
+        errors = prefixed(errors, f"{form}-")
+        return await refused(request, session, viewer, agreement_id, form, values, errors, 422)
     try:
         await reports.transition_report(
             session,
@@ -206,7 +204,8 @@ async def move_report(
             caller_organization_id=viewer.organization_id,
         )
     except DomainError as exc:
-        return await _refused(
-            request, session, viewer, agreement_id, form, values, refusal(exc), exc.status
+        errors = prefixed(refusal(exc), f"{form}-")
+        return await refused(
+            request, session, viewer, agreement_id, form, values, errors, exc.status
         )
-    return _saved(agreement_id, "report", "reports")
+    return saved(agreement_id, "report", "reports")

@@ -121,10 +121,15 @@ async def current_viewer(request: Request, session: SessionDep) -> Viewer:
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 
 
+def check_csrf(viewer: Viewer, submitted: str) -> None:
+    """CsrfRefused (403) unless ``submitted`` is the CSRF token of the viewer's session."""
+    if not hmac.compare_digest(submitted.encode(), viewer.csrf_token.encode()):
+        raise CsrfRefused
+
+
 async def checked_form(viewer: CurrentViewer, csrf_token: Annotated[str, Form()] = "") -> Viewer:
     """The viewer of a form POST whose CSRF token matches its session (403 otherwise)."""
-    if not hmac.compare_digest(csrf_token.encode(), viewer.csrf_token.encode()):
-        raise CsrfRefused
+    check_csrf(viewer, csrf_token)
     return viewer
 
 

@@ -20,7 +20,7 @@ from shared.documents import service as documents
 from shared.documents.media_types import content_type_header
 
 from .auth import CurrentViewer
-from .render import render
+from .render import render, render_agreement
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -29,6 +29,10 @@ SAVED_NOTICES = {
     "milestone": "The milestone is marked done. Progress updates once the worker has run.",
     "engagement": "The engagement is recorded.",
     "report": "The report moved on.",
+    "report_draft": "The report's draft is saved.",
+    "report_submitted": "The report is submitted for review.",
+    "party_act": "The party act is recorded.",
+    "document": "The document is uploaded.",
 }
 
 
@@ -88,11 +92,7 @@ async def agreement(
 ) -> HTMLResponse:
     """One agreement: terms, parties, timeline, objectives, initiatives, milestones, ..."""
     page = await agreement_page(session, agreement_id, organization_scope=viewer.organization_id)
-    return render(
-        request,
-        "agreement.html",
-        {"page": page, "notice": SAVED_NOTICES.get(saved or ""), "forms": {}},
-    )
+    return render_agreement(request, page, notice=SAVED_NOTICES.get(saved or ""))
 
 
 @router.get("/attention", response_class=HTMLResponse)

@@ -45,7 +45,15 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{round(value * 100)}%"
 
 
-templates.env.filters.update(label=_label, day=_day, percent=_percent)
+def _size(value: int) -> str:
+    """A byte count as people read it: 25 MB, 512 KB, 300 bytes."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if value >= factor:
+            return f"{value / factor:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{value} bytes"
+
+
+templates.env.filters.update(label=_label, day=_day, percent=_percent, size=_size)
 templates.env.globals.update(health_words=HEALTH_WORDS)
 
 
@@ -65,3 +73,23 @@ def render(
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
+
+
+def render_agreement(
+    request: Request,
+    page: Any,
+    *,
+    notice: str | None = None,
+    forms: dict[str, Any] | None = None,
+    errors: list[Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The Agreement page; ``forms`` holds what a refused form had typed and its messages."""
+    context = {
+        "page": page,
+        "notice": notice,
+        "forms": forms or {},
+        "errors": errors or [],
+        "upload_limit": request.app.state.settings.max_document_bytes,
+    }
+    return render(request, "agreement.html", context, status_code=status_code)

@@ -15,7 +15,10 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
+    page_of,
     paginate,
+    rendered_answer,
+    rendered_page,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -62,10 +65,15 @@ async def create_initiative(
     return InitiativePublic.model_validate(initiative)
 
 
-@router.get("/v1/initiatives", responses=problem_responses(400, 401, 403, 422))
+@router.get(
+    "/v1/initiatives",
+    response_model=Page[InitiativePublic],
+    responses=problem_responses(400, 401, 403, 422),
+)
 async def list_initiatives(
     session: SessionDep,
     principal: Reader,
+    response: Response,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
@@ -76,26 +84,41 @@ async def list_initiatives(
     objective_ref: Annotated[
         str | None, Query(max_length=20, description="Only those carrying out this objective.")
     ] = None,
-) -> Page[InitiativePublic]:
+) -> Page[InitiativePublic] | Response:
     """List initiatives in creation order, with filters."""
-    rows = await service.list_initiatives(
-        session,
-        after=decode_cursor(cursor),
-        limit=limit,
-        organization_scope=principal.organization_id,
-        agreement_id=agreement_id,
-        status=status,
-        lead_organization_id=lead_organization_id,
-        objective_ref=objective_ref,
-    )
-    return paginate(rows, limit, InitiativePublic)
+    query = {
+        "after": decode_cursor(cursor),
+        "limit": limit,
+        "organization_scope": principal.organization_id,
+        "agreement_id": agreement_id,
+        "status": status,
+        "lead_organization_id": lead_organization_id,
+        "objective_ref": objective_ref,
+    }
+    stored = await service.list_rendered_initiatives(session, **query)
+    if stored is not None:
+        items, next_cursor = page_of(stored, limit, key=lambda row: row.id)
+        return rendered_answer(
+            rendered_page([row.rendered for row in items], next_cursor), response
+        )
+    return paginate(await service.list_initiatives(session, **query), limit, InitiativePublic)
 
 
-@router.get("/v1/initiatives/{initiative_id}", responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/v1/initiatives/{initiative_id}",
+    response_model=InitiativePublic,
+    responses=problem_responses(401, 403, 404, 422),
+)
 async def get_initiative(
     initiative_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
-) -> InitiativePublic:
+) -> InitiativePublic | Response:
     """Fetch one initiative; the `ETag` header carries its version."""
+    stored = await service.read_rendered_initiative(
+        session, initiative_id, organization_id=principal.organization_id
+    )
+    if stored is not None:
+        set_etag(response, stored.version)
+        return rendered_answer(stored.rendered, response)
     initiative = await service.get_initiative(
         session, initiative_id, organization_id=principal.organization_id
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.api.deps import Reader, SessionDep
+from services.api.http import rendered_answer
 from services.api.problems import problem_responses
 from shared.rollups import service
 from shared.rollups.schemas import (
@@ -28,17 +29,23 @@ recomputes a rollup after every change; `computed_at` tells when.
 
 @router.get(
     "/v1/agreements/{agreement_id}/rollup",
+    response_model=AgreementRollupPublic,
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_agreement_rollup(
-    agreement_id: uuid.UUID, session: SessionDep, principal: Reader
-) -> AgreementRollupPublic:
+    agreement_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
+) -> AgreementRollupPublic | Response:
     """Progress, schedule and health of an agreement, its initiatives and objectives.
 
     `progress` and `planned` are the means of its non-cancelled initiatives',
     weighted by initiative weight; the health is the worst of its
     initiatives' and its own schedule's.
     """
+    stored = await service.stored_agreement_rollup(
+        session, agreement_id, organization_id=principal.organization_id
+    )
+    if stored is not None:
+        return rendered_answer(stored, response)
     body = await service.agreement_rollup(
         session, agreement_id, organization_id=principal.organization_id
     )
@@ -50,16 +57,22 @@ get_agreement_rollup.__doc__ = (get_agreement_rollup.__doc__ or "") + HEALTH_RUL
 
 @router.get(
     "/v1/initiatives/{initiative_id}/rollup",
+    response_model=InitiativeRollupPublic,
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_initiative_rollup(
-    initiative_id: uuid.UUID, session: SessionDep, principal: Reader
-) -> InitiativeRollupPublic:
+    initiative_id: uuid.UUID, session: SessionDep, principal: Reader, response: Response
+) -> InitiativeRollupPublic | Response:
     """Progress, schedule and health of one initiative from its milestones.
 
     `progress` = Σ weight of done milestones / Σ weight; `planned` = Σ weight
     of milestones due by today / Σ weight; `spi` = progress / planned.
     """
+    stored = await service.stored_initiative_rollup(
+        session, initiative_id, organization_id=principal.organization_id
+    )
+    if stored is not None:
+        return rendered_answer(stored, response)
     body = await service.initiative_rollup(
         session, initiative_id, organization_id=principal.organization_id
     )

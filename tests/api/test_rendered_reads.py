@@ -1,0 +1,220 @@
+"""Stored JSON (shared.rendered) answers exactly what rendering on the spot answers,
+after every kind of write, on both databases; and the route's own headers apply."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Request, Response
+from sqlalchemy import select, update
+
+from services.api.agreements.router import get_agreement, list_agreements
+from services.api.deps import SessionDep
+from services.api.http import api_routes
+from shared.models import Agreement
+from shared.rendered import KINDS
+from shared.rollups.store import recompute_agreement
+from tests.api.act_factories import negotiating_agreement, record_act
+from tests.conftest import client_for, make_key
+from tests.factories import create_agreement, create_organization, transition
+
+# Per-request values: the request id, and the remaining quota.
+_VARYING_HEADERS = {"x-request-id", "ratelimit"}
+
+
+def _comparable(response: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    headers = {
+        name: value for name, value in response.headers.items() if name not in _VARYING_HEADERS
+    }
+    return response.status_code, headers, response.content
+
+
+async def _stored(app, agreement_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    async with app.state.sessionmaker() as session:
+        return await session.scalar(
+            select(Agreement.rendered).where(Agreement.id == uuid.UUID(agreement_id))
+        )
+
+
+async def _forget(app, agreement_ids: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Drop stored JSON, so that the routes render on the spot."""
+    async with app.state.sessionmaker() as session:
+        for kind in KINDS:
+            table = kind.table
+            values: dict[str, Any] = {"rendered": None}
+            if "updated_at" in table.c:
+                values["updated_at"] = table.c.updated_at
+            statement = update(table).values(**values)
+            if agreement_ids is not None:
+                if kind.model is not Agreement:
+                    continue
+                statement = statement.where(
+                    table.c.id.in_([uuid.UUID(id_) for id_ in agreement_ids])
+                )
+            await session.execute(statement)
+        await session.commit()
+
+
+async def _stored_then_live(app, client, paths: list[str]) -> list[tuple[Any, Any]]:  # type: ignore[no-untyped-def]
+    stored = [await client.get(path) for path in paths]
+    await _forget(app)
+    live = [await client.get(path) for path in paths]
+    return [(_comparable(a), _comparable(b)) for a, b in zip(stored, live, strict=True)]
+
+
+async def test_a_created_agreement_is_stored_as_the_route_answers_it(app, client) -> None:
+    first, second = await create_organization(client), await create_organization(client)
+    agreement = await create_agreement(client, [first, second])
+
+    body = await _stored(app, agreement["id"])
+    assert body is not None
+    answered = await client.get(f"/v1/agreements/{agreement['id']}")
+    assert answered.content == body.encode()
+
+
+async def test_after_every_kind_of_write_the_stored_answer_is_the_live_one(app, client) -> None:
+    agreement, stza, gei = await negotiating_agreement(client)
+    path = f"/v1/agreements/{agreement['id']}"
+
+    current = (await client.get(path)).headers["etag"]
+    patched = await client.patch(
+        path,
+        json={"title": "A changed title", "focus_areas": ["joint research", "zones"]},
+        headers={"If-Match": current},
+    )
+    assert patched.status_code == 200, patched.text
+    # A party act changes the party's dates (agreement_parties only).
+    signed = await record_act(client, agreement["id"], stza["id"], "signature", "2026-03-01")
+    assert signed.status_code == 201, signed.text
+    await record_act(client, agreement["id"], gei["id"], "signature", "2026-03-02")
+    moved = await transition(client, agreement["id"], "signed")
+    assert moved.status_code == 200, moved.text
+
+    stored = (await client.get(path)).json()
+    assert stored["title"] == "A changed title"
+    assert stored["status"] == "signed"
+    assert {party["signed_on"] for party in stored["parties"]} == {"2026-03-01", "2026-03-02"}
+    for answered, rendered_now in await _stored_then_live(app, client, [path]):
+        assert answered == rendered_now
+
+
+async def test_initiatives_and_rollups_answer_their_stored_json_as_rendered_live(
+    app, client
+) -> None:
+    agreement, stza, _gei = await negotiating_agreement(client)
+    created = await client.post(
+        f"/v1/agreements/{agreement['id']}/initiatives",
+        json={"title": "Policymaker training", "lead_organization_id": stza["id"]},
+    )
+    assert created.status_code == 201, created.text
+    initiative = created.json()
+    patched = await client.patch(
+        f"/v1/initiatives/{initiative['id']}",
+        json={"title": "Policymaker training, first cohort"},
+        headers={"If-Match": created.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    milestone = await client.post(
+        f"/v1/initiatives/{initiative['id']}/milestones",
+        json={"title": "First cohort trained", "due_on": "2026-06-30"},
+    )
+    assert milestone.status_code == 201, milestone.text
+    # What the worker does after such changes.
+    async with app.state.sessionmaker() as session:
+        await recompute_agreement(session, uuid.UUID(agreement["id"]))
+        await session.commit()
+    async with app.state.sessionmaker() as session:
+        for kind in KINDS:
+            assert await session.scalar(select(kind.table.c.rendered).limit(1)) is not None
+    paths = [
+        f"/v1/initiatives/{initiative['id']}",
+        f"/v1/initiatives?agreement_id={agreement['id']}",
+        f"/v1/agreements/{agreement['id']}/rollup",
+        f"/v1/initiatives/{initiative['id']}/rollup",
+    ]
+
+    answers = await _stored_then_live(app, client, paths)
+
+    assert (await client.get(paths[0])).json()["title"] == "Policymaker training, first cohort"
+    for answered, rendered_now in answers:
+        assert answered[0] == 200
+        assert answered == rendered_now
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?limit=2", "?status=draft", "?limit=1&status=draft", "?q=nothing-matches"]
+)
+async def test_pages_of_stored_json_are_the_pages_rendered_live(app, client, query) -> None:
+    organizations = [await create_organization(client) for _ in range(3)]
+    for index in range(4):
+        await create_agreement(client, [organizations[index % 3], organizations[(index + 1) % 3]])
+    oldest = (await client.get("/v1/agreements?limit=1")).json()["items"][0]
+    await transition(client, oldest["id"], "negotiation")
+    paths = [f"/v1/agreements{query}"]
+    first = (await client.get(paths[0])).json()
+    if first["next_cursor"]:
+        paths.append(f"/v1/agreements?cursor={first['next_cursor']}&{query.lstrip('?')}")
+
+    for answered, rendered_now in await _stored_then_live(app, client, paths):
+        assert answered == rendered_now
+
+
+async def test_a_page_with_one_row_not_stored_yet_is_rendered_whole(app, client) -> None:
+    first, second = await create_organization(client), await create_organization(client)
+    kept = await create_agreement(client, [first, second])
+    dropped = await create_agreement(client, [second, first])
+    await _forget(app, [dropped["id"]])
+
+    page = await client.get("/v1/agreements")
+
+    assert [item["id"] for item in page.json()["items"]] == [kept["id"], dropped["id"]]
+    assert page.json()["items"][1] == (await client.get(f"/v1/agreements/{dropped['id']}")).json()
+
+
+async def test_a_bound_key_sees_only_its_organizations_stored_agreements(app, client) -> None:
+    ours, theirs, partner = [await create_organization(client) for _ in range(3)]
+    mine = await create_agreement(client, [ours, partner])
+    other = await create_agreement(client, [theirs, partner])
+    key = await make_key(app, ["read"], organization_id=uuid.UUID(ours["id"]))
+
+    async with client_for(app, key) as bound:
+        assert (await bound.get(f"/v1/agreements/{mine['id']}")).status_code == 200
+        assert (await bound.get(f"/v1/agreements/{other['id']}")).status_code == 404
+        listed = (await bound.get("/v1/agreements")).json()["items"]
+
+    assert [item["id"] for item in listed] == [mine["id"]]
+
+
+@pytest.mark.parametrize("endpoint", [get_agreement, list_agreements])
+async def test_a_header_set_in_the_routes_dependency_shows_on_stored_answers(
+    app, client, endpoint
+) -> None:
+    first, second = await create_organization(client), await create_organization(client)
+    agreement = await create_agreement(client, [first, second])
+    assert await _stored(app, agreement["id"]) is not None
+    route = next(route for route in api_routes(app) if route.endpoint is endpoint)
+    reader = next(
+        dependency.call
+        for dependency in route.dependant.dependencies
+        if getattr(dependency.call, "__name__", "") == "check"
+    )
+
+    async def reader_with_a_header(request: Request, session: SessionDep, response: Response):  # type: ignore[no-untyped-def]
+        response.headers["X-Checked-By"] = "the route's dependency"
+        return await reader(request, session)
+
+    # The route's own dependency, replaced by one that also sets a header.
+    app.dependency_overrides[reader] = reader_with_a_header
+    try:
+        path = "/v1/agreements"
+        if endpoint is get_agreement:
+            path += f"/{agreement['id']}"
+        answered = await client.get(path)
+    finally:
+        app.dependency_overrides.clear()
+
+    assert answered.status_code == 200
+    assert answered.headers["x-checked-by"] == "the route's dependency"
