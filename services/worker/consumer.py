@@ -244,13 +244,14 @@ class EventBatcher:
     actor call, so one bad event fails (and is retried) alone.
 
     The worker hands over at most ``capacity`` events at once (its threads:
-    each actor call holds one until its batch commits). A second batch (up
-    to ``max_batches``) starts only when every call the worker can make is
-    running or waiting, so it is as large as the first could be: while one
-    batch waits on the database the other runs, without either being made
-    smaller. (Starting the second at once made batches of one or two, and at
-    100 events/s on two cores the worker fell behind.) Without a capacity,
-    one batch at a time.
+    each actor call holds one until its batch commits). Another batch (up to
+    ``max_batches`` at once) starts while one runs only when the events
+    waiting make a fair share of that capacity (4 of 8 threads for 2
+    batches): while one batch waits on the database the other runs, and
+    neither is made small. (Starting the second at once made batches of one
+    or two, and at 100 events/s on two cores the worker fell behind; starting
+    it once every thread held an event kept a first split such as 1 and 7
+    for good.) Without a capacity, one batch at a time.
     """
 
     def __init__(
@@ -280,8 +281,8 @@ class EventBatcher:
             return False
         if not self._running:
             return True
-        running = sum(self._running.values())
-        return self.capacity is not None and running + len(self._waiting) >= self.capacity
+        # As large as a fair share of what the worker can hold at once.
+        return self.capacity is not None and len(self._waiting) * self.max_batches >= self.capacity
 
     def _start(self) -> None:
         while self._may_start():
