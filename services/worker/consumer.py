@@ -267,7 +267,7 @@ class EventBatcher:
         self.max_batches = max_batches
         self.capacity = capacity
         self._waiting: list[tuple[uuid.UUID, asyncio.Future[bool]]] = []
-        self._running: dict[asyncio.Task[None], int] = {}
+        self._running: set[asyncio.Task[None]] = set()
 
     async def process(self, event_id: uuid.UUID) -> None:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -288,11 +288,11 @@ class EventBatcher:
         while self._may_start():
             batch, self._waiting = self._waiting, []
             task = asyncio.create_task(self._run(batch))
-            self._running[task] = len(batch)
+            self._running.add(task)
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
+        self._running.discard(task)
         self._start()
 
     async def _run(self, batch: list[tuple[uuid.UUID, asyncio.Future[bool]]]) -> None:
