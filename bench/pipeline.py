@@ -6,15 +6,18 @@
 With PostgreSQL (127.0.0.1:5432), RabbitMQ (127.0.0.1:5672, a throw-away
 virtual host) and one `accords worker` process next to `accords serve`:
 
-1. Latency: milestone changes (PATCH status=done) sent at a steady rate; for
-   each, from the event's commit (``outbox_events.occurred_at``, written in
-   the change's transaction, so slightly before the commit: the figure errs
-   high) to the commit of the rollup recomputed for it
-   (``processed_events.processed_at`` of the ``rollups`` consumer).
+1. Latency: changes sent at a steady rate, milestone changes (PATCH
+   status=done) with every :data:`MEASUREMENT_EVERY`-th an indicator
+   measurement (POST ``/v1/indicators/{id}/measurements``: initiative and
+   agreement rollups recomputed, SPEC 11); for each, from the event's commit
+   (``outbox_events.occurred_at``, written in the change's transaction, so
+   slightly before the commit: the figure errs high) to the commit of the
+   rollup recomputed for it (``processed_events.processed_at`` of the
+   ``rollups`` consumer).
 2. Recompute: ``recompute_agreement`` for one agreement (3 initiatives, 30
    milestones), timed in-process, in a portfolio of 100 and of 10,000 agreements.
 
-Targets: p99 latency under 1 s at 50 changes/s; recompute at 10,000 within
+Targets: p99 latency under 1 s at 50 and at 200 changes/s; recompute at 10,000 within
 1.5x the time at 100. Everything is dropped at the end.
 """
 
@@ -35,6 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -53,6 +57,8 @@ DATABASE = "accords_bench_pipeline"
 KEY = "accords-bench-pipeline-" + uuid.uuid4().hex
 INITIATIVES_PER_AGREEMENT = 3
 MILESTONES_PER_INITIATIVE = 10
+# Every 4th change is an indicator measurement (one indicator per initiative).
+MEASUREMENT_EVERY = 4
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -103,7 +109,8 @@ async def wait_ready(url: str, within: float = 60) -> None:
 
 
 async def seed(dsn: str, agreements: int, *, start: int = 0) -> list[uuid.UUID]:
-    """Agreements between two organizations, each 3 initiatives x 10 milestones."""
+    """Agreements between two organizations, each 3 initiatives x 10 milestones,
+    and one indicator per initiative."""
     from shared.ids import uuid7
 
     now = dt.datetime.now(dt.UTC)
@@ -117,6 +124,7 @@ async def seed(dsn: str, agreements: int, *, start: int = 0) -> list[uuid.UUID]:
         )
         org_ids = [row[0] for row in organizations]
         agreement_rows, party_rows, initiative_rows, milestone_rows = [], [], [], []
+        indicator_rows = []
         ids = []
         for number in range(start, start + agreements):
             agreement_id = uuid7()
@@ -137,6 +145,7 @@ async def seed(dsn: str, agreements: int, *, start: int = 0) -> list[uuid.UUID]:
             for _ in range(INITIATIVES_PER_AGREEMENT):
                 initiative_id = uuid7()
                 initiative_rows.append((initiative_id, agreement_id, "Work", "O1", org_ids[0]))
+                indicator_rows.append((uuid7(), initiative_id, agreement_id))
                 for m in range(MILESTONES_PER_INITIATIVE):
                     # All due later: no overdue notices from the sweep to compete with.
                     due = dt.date.today() + dt.timedelta(days=(m + 1) * 30)
@@ -164,6 +173,14 @@ async def seed(dsn: str, agreements: int, *, start: int = 0) -> list[uuid.UUID]:
             " VALUES ($1, $2, $3, $4, $5, 'pending', 1, 1, now(), now())",
             milestone_rows,
         )
+        await connection.executemany(
+            "INSERT INTO indicators (id, initiative_id, agreement_id, title, measure, unit,"
+            " baseline, target, objective_ref, version, created_at, updated_at)"
+            " VALUES ($1, $2, $3, 'People trained', 'unit', 'people',"
+            ' \'{"value": 0, "on": null}\'::jsonb, \'{"value": 100, "on": null}\'::jsonb,'
+            " 'O1', 1, now(), now())",
+            indicator_rows,
+        )
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
@@ -182,63 +199,122 @@ async def open_milestones(dsn: str) -> list[tuple[uuid.UUID, int]]:
     return [(row["id"], row["version"]) for row in rows]
 
 
+async def indicator_ids(dsn: str) -> list[uuid.UUID]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch("SELECT id FROM indicators ORDER BY random()")
+    finally:
+        await connection.close()
+    return [row["id"] for row in rows]
+
+
 # --- 1. change-to-rollup latency ----------------------------------------------
 
 
+@dataclass
+class Sent:
+    """The changes that were answered with success, by kind."""
+
+    milestone_ids: list[uuid.UUID]
+    measurement_notes: list[str]
+    achieved: float
+
+    def __len__(self) -> int:
+        return len(self.milestone_ids) + len(self.measurement_notes)
+
+
 async def drive(
-    api: str, milestones: list[tuple[uuid.UUID, int]], rate: float, seconds: float
-) -> tuple[list[uuid.UUID], float]:
-    """PATCH milestones to done at ``rate`` per second; returns the changed ids.
+    api: str,
+    milestones: list[tuple[uuid.UUID, int]],
+    indicators: list[uuid.UUID],
+    rate: float,
+    seconds: float,
+) -> Sent:
+    """Send changes at ``rate`` per second: milestones PATCHed to done, and every
+    :data:`MEASUREMENT_EVERY`-th a measurement POSTed to one of ``indicators``.
 
     Sent by the light generator of :mod:`bench.load`, which leaves the CPU to
-    the processes being measured.
+    the processes being measured. A measurement is told apart by its ``note``
+    (it is in its event's data).
     """
     count = int(rate * seconds)
-    chosen = [milestones.pop() for _ in range(min(count, len(milestones)))]
-    calls = [
-        Call(
-            "PATCH",
-            f"/v1/milestones/{milestone_id}",
-            {"status": "done"},
-            headers=(("if-match", f'"{version}"'),),
-        )
-        for milestone_id, version in chosen
-    ]
+    today = dt.date.today().isoformat()
+    calls: list[Call] = []
+    kinds: list[tuple[str, uuid.UUID | str]] = []
+    for number in range(count):
+        if number % MEASUREMENT_EVERY == MEASUREMENT_EVERY - 1:
+            note = f"bench {uuid.uuid4().hex}"
+            indicator_id = indicators[number % len(indicators)]
+            calls.append(
+                Call(
+                    "POST",
+                    f"/v1/indicators/{indicator_id}/measurements",
+                    {"value": random.randint(0, 100), "on": today, "note": note},
+                    headers=(("idempotency-key", note.split()[1]),),
+                )
+            )
+            kinds.append(("measurement", note))
+        elif milestones:
+            milestone_id, version = milestones.pop()
+            calls.append(
+                Call(
+                    "PATCH",
+                    f"/v1/milestones/{milestone_id}",
+                    {"status": "done"},
+                    headers=(("if-match", f'"{version}"'),),
+                )
+            )
+            kinds.append(("milestone", milestone_id))
     result = await load.drive(api, calls, rate=rate, headers=[("authorization", f"Bearer {KEY}")])
     for error in result.errors[:5]:
         print(f"  ! {error}")
-    refused = {status: n for status, n in result.statuses.items() if status != 200}
+    refused = {status: n for status, n in result.statuses.items() if status not in (200, 201)}
     if refused:
-        print(f"  ! PATCH answers other than 200: {refused}")
-    changed = [
-        milestone_id
-        for (milestone_id, _), status in zip(chosen, result.answers, strict=True)
-        if status == 200
-    ]
-    return changed, result.achieved
+        print(f"  ! answers other than 200/201: {refused}")
+    sent = Sent([], [], result.achieved)
+    for (kind, key), status in zip(kinds, result.answers, strict=True):
+        if kind == "milestone" and status == 200:
+            sent.milestone_ids.append(key)  # type: ignore[arg-type]
+        elif kind == "measurement" and status == 201:
+            sent.measurement_notes.append(key)  # type: ignore[arg-type]
+    return sent
 
 
-async def latencies(dsn: str, milestone_ids: list[uuid.UUID], within: float = 120) -> list[float]:
-    """Seconds from each change's event to its rollup, once all are processed."""
+async def latencies(dsn: str, sent: Sent, within: float = 120) -> dict[str, list[float]]:
+    """Seconds from each change's event to its rollup, by kind, once all are processed."""
     connection = await asyncpg.connect(dsn)
     query = """
-        SELECT extract(epoch FROM p.processed_at - e.occurred_at) AS seconds
+        SELECT CASE WHEN e.type = 'indicator.measured' THEN 'measurement' ELSE 'milestone' END
+               AS kind,
+               extract(epoch FROM p.processed_at - e.occurred_at) AS seconds
         FROM outbox_events e
         JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'rollups'
-        WHERE e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[])
+        WHERE (e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[]))
+           OR (e.type = 'indicator.measured' AND e.data->'measurement'->>'note' = ANY($2::text[]))
     """
     try:
         deadline = time.monotonic() + within
         while True:
-            rows = await connection.fetch(query, milestone_ids)
-            if len(rows) >= len(milestone_ids) or time.monotonic() > deadline:
+            rows = await connection.fetch(query, sent.milestone_ids, sent.measurement_notes)
+            if len(rows) >= len(sent) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
     finally:
         await connection.close()
-    if len(rows) < len(milestone_ids):
-        print(f"  ! only {len(rows)} of {len(milestone_ids)} changes reached a rollup")
-    return [float(row["seconds"]) for row in rows]
+    if len(rows) < len(sent):
+        print(f"  ! only {len(rows)} of {len(sent)} changes reached a rollup")
+    by_kind: dict[str, list[float]] = {"milestone": [], "measurement": []}
+    for row in rows:
+        by_kind[row["kind"]].append(float(row["seconds"]))
+    return by_kind
+
+
+def figures(seconds: list[float]) -> str:
+    return (
+        f"p50 {percentile(seconds, 0.5) * 1000:7.1f} ms"
+        f"  p99 {percentile(seconds, 0.99) * 1000:7.1f} ms"
+        f"  max {max(seconds) * 1000:7.1f} ms"
+    )
 
 
 # --- 2. recompute time ----------------------------------------------------------
@@ -307,19 +383,25 @@ async def run(options: argparse.Namespace) -> int:
         ):
             await wait_ready(f"{api}/readyz")
             milestones = await open_milestones(dsn)
+            indicators = await indicator_ids(dsn)
             for rate in options.rates:
                 print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
-                changed, achieved = await drive(api, milestones, rate, options.seconds)
-                seconds = await latencies(dsn, changed)
+                sent = await drive(api, milestones, indicators, rate, options.seconds)
+                by_kind = await latencies(dsn, sent)
+                seconds = by_kind["milestone"] + by_kind["measurement"]
                 if seconds:
-                    results.append(
+                    lines = [
                         f"change -> rollup @ {rate:>4g}/s"
-                        f" (sent {achieved:5.1f}/s, n={len(seconds)}):"
-                        f" p50 {percentile(seconds, 0.5) * 1000:7.1f} ms"
-                        f"  p99 {percentile(seconds, 0.99) * 1000:7.1f} ms"
-                        f"  max {max(seconds) * 1000:7.1f} ms"
-                    )
-                    print("  " + results[-1], flush=True)
+                        f" (sent {sent.achieved:5.1f}/s, n={len(seconds)}): {figures(seconds)}"
+                    ]
+                    for kind, label in (("milestone", "milestones"), ("measurement", "measures")):
+                        if by_kind[kind]:
+                            lines.append(
+                                f"  {label:>10} (n={len(by_kind[kind]):4}):"
+                                f" {figures(by_kind[kind])}"
+                            )
+                    results += lines
+                    print("\n".join("  " + line for line in lines), flush=True)
         print(f"recompute time, portfolio of {options.small}", flush=True)
         small = await recompute_times(database_url, small_ids, options.recomputes)
         print(f"seeding up to {options.large} agreements", flush=True)

@@ -38,6 +38,10 @@ DEAD_LETTER = "events.dead_letter"
 # re-publishes what was missed, and requests do not queue up behind a dead broker.
 PUBLISH_BACKOFF_SECONDS = 2.0
 PUBLISH_THREADS = 4
+# After a request's commit its published events are marked dispatched a moment
+# later, so that one UPDATE marks those of many requests (the relay only looks
+# at events left undispatched for seconds).
+MARK_LINGER_SECONDS = 0.05
 REDIS_HEARTBEAT_TIMEOUT_MS = 15_000
 REDIS_MAINTENANCE_CHANCE = 50_000  # per million commands
 
@@ -163,20 +167,24 @@ class OutboxPublisher:
 
     # --- after commit (async) -----------------------------------------------
 
-    async def publish_committed(self, event_ids: list[uuid.UUID]) -> None:
-        """Publish events just committed, then mark them dispatched (durable brokers)."""
+    async def publish_committed(self, event_ids: list[uuid.UUID], *, linger: float = 0.0) -> None:
+        """Publish events just committed, then mark them dispatched (durable brokers).
+
+        With ``linger``, the marking waits that long for other callers' events
+        to mark them in the same statement.
+        """
         if not event_ids or (self.durable and self.broker_recently_failed()):
             return
         published = await self.publish_async(event_ids)
         if published and self.durable and self.sessionmaker is not None:
-            await self._mark_dispatched(published)
+            await self._mark_dispatched(published, linger=linger)
 
-    async def _mark_dispatched(self, event_ids: list[uuid.UUID]) -> None:
+    async def _mark_dispatched(self, event_ids: list[uuid.UUID], *, linger: float = 0.0) -> None:
         """Mark published events dispatched, many requests' events per transaction.
 
-        While one caller's UPDATE runs, the ids of the others pile up and go
-        in its next one. An id left unmarked (failure, crash) only makes the
-        relay publish it again, which consumers absorb.
+        While one caller lingers or its UPDATE runs, the ids of the others pile
+        up and go in its next one. An id left unmarked (failure, crash) only
+        makes the relay publish it again, which consumers absorb.
         """
         sessionmaker = self.sessionmaker
         assert sessionmaker is not None
@@ -185,6 +193,8 @@ class OutboxPublisher:
             return
         self._marking = True
         try:
+            if linger:
+                await asyncio.sleep(linger)
             while self._unmarked:
                 batch, self._unmarked = self._unmarked, []
                 async with sessionmaker() as session:
@@ -201,7 +211,7 @@ class OutboxPublisher:
 
     async def _publish_quietly(self, event_ids: list[uuid.UUID]) -> None:
         try:
-            await self.publish_committed(event_ids)
+            await self.publish_committed(event_ids, linger=MARK_LINGER_SECONDS)
         except Exception:
             # Committed events are safe in the outbox; the relay publishes them.
             log.warning("event_handoff_failed", events=len(event_ids), exc_info=True)

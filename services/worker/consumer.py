@@ -1,4 +1,10 @@
-"""Consuming one outbox event: run every handler that wants it, once each."""
+"""Consuming outbox events: run every handler that wants an event, once each.
+
+:class:`EventBatcher` takes the events a worker holds at once together
+(:func:`process_events_together`: one transaction for all their handlers);
+:func:`process_event` is the one-transaction-per-handler path a failed batch
+falls back to.
+"""
 
 from __future__ import annotations
 
@@ -129,12 +135,15 @@ async def process_events_together(
     *,
     publisher: OutboxPublisher | None = None,
 ) -> None:
-    """Run the handlers of several events, one transaction per handler for all of them.
+    """Run the handlers of several events, all in one transaction.
 
-    The same work as :func:`process_event` for each, in fewer transactions.
-    Raises (leaving uncommitted work of the failing handler rolled back) when
-    any part fails or a concurrent delivery got there first; the caller then
-    processes the events one by one, which skips what was committed here.
+    The same work as :func:`process_event` for each, with one commit: the
+    transaction that reads the events runs every handler for all of them
+    (each handler once, on the list of events it applies to), writes all
+    their ``processed_events`` rows in one statement and commits. Raises
+    (leaving nothing written) when any part fails or a concurrent delivery
+    got there first; the caller then processes the events one by one, each
+    handler in its own transaction, which fails the bad one alone.
     Events run in (aggregate, id) order, so two batches take per-aggregate
     locks in the same order and cannot deadlock each other.
     """
@@ -166,13 +175,13 @@ async def process_events_together(
             ]
             if todo:
                 plan.append((handler, todo))
-        if not plan:
-            await session.commit()
-        else:
-            await _run_handler_together(session, *plan[0], publisher)
-    for handler, todo in plan[1:]:
-        async with sessionmaker() as session:
-            await _run_handler_together(session, handler, todo, publisher)
+        for handler, todo in plan:
+            await handler.run_all(session, todo)
+        await _record_processed(session, plan)
+        await session.commit()
+        recorded = new_event_ids(session)
+    if recorded and publisher is not None:
+        await publisher.publish_committed(recorded)
     if publisher is not None and not publisher.durable:
         async with sessionmaker() as session:
             await mark_dispatched(session, list(events))
@@ -194,49 +203,55 @@ def _all_handlers(events: list[OutboxEvent]) -> list[Handler]:
     return [handler for handler in registered_handlers() if handler.name in seen]
 
 
-async def _run_handler_together(
-    session: AsyncSession,
-    handler: Handler,
-    events: list[OutboxEvent],
-    publisher: OutboxPublisher | None,
+async def _record_processed(
+    session: AsyncSession, plan: list[tuple[Handler, list[OutboxEvent]]]
 ) -> None:
-    await handler.run_all(session, events)
+    """The ``processed_events`` rows of a batch's work, in one statement.
+
+    Stamped with when the work was done (benchmarks read it); a row that
+    exists already (a concurrent delivery committed first) abandons the batch.
+    """
+    if not plan:
+        return
     await session.flush()
     now = utcnow()
+    expected = [
+        {"consumer": handler.name, "event_id": event.id, "processed_at": now}
+        for handler, events in plan
+        for event in events
+    ]
     inserted = (
         await session.execute(
             dialect_insert(session)(ProcessedEvent)
             .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
             .returning(ProcessedEvent.event_id),
-            [
-                {"consumer": handler.name, "event_id": event.id, "processed_at": now}
-                for event in events
-            ],
+            expected,
         )
     ).all()
-    if len(inserted) < len(events):
+    if len(inserted) < len(expected):
         await session.rollback()
-        raise BatchAbandoned(f"{handler.name}: a concurrent delivery processed an event")
-    await session.commit()
-    recorded = new_event_ids(session)
-    if recorded and publisher is not None:
-        await publisher.publish_committed(recorded)
+        raise BatchAbandoned("a concurrent delivery processed an event of the batch")
 
 
 class EventBatcher:
     """Group commit for the events a worker process is handed at the same time.
 
-    Each actor call waits here; events arriving while ``max_batches`` batches
-    run are taken together by the next one, so a busy worker spends a few
-    transactions per batch rather than per event (an idle one starts at
-    once). The actor returns, and its message is acknowledged, only after the
-    batch committed; a batch that fails is redone event by event, each in
-    its own actor call, so one bad event fails (and is retried) alone.
+    Each actor call waits here; events arriving while a batch runs are taken
+    together by the next one, so a busy worker spends one transaction per
+    batch rather than several per event (an idle one starts at once). The
+    actor returns, and its message is acknowledged, only after the batch
+    committed; a batch that fails is redone event by event, each in its own
+    actor call, so one bad event fails (and is retried) alone.
 
-    One batch at a time by default: the busier the worker, the larger the
-    next batch, so its cost per event falls as the load rises. (Two at a
-    time made smaller batches, and at 100 events/s on two cores the worker
-    fell behind: webhook commit-to-fan-out p50 0.8-1.7 s against 0.12-0.14 s.)
+    The worker hands over at most ``capacity`` events at once (its threads:
+    each actor call holds one until its batch commits). Another batch (up to
+    ``max_batches`` at once) starts while one runs only when the events
+    waiting make a fair share of that capacity (4 of 8 threads for 2
+    batches): while one batch waits on the database the other runs, and
+    neither is made small. (Starting the second at once made batches of one
+    or two, and at 100 events/s on two cores the worker fell behind; starting
+    it once every thread held an event kept a first split such as 1 and 7
+    for good.) Without a capacity, one batch at a time.
     """
 
     def __init__(
@@ -244,11 +259,13 @@ class EventBatcher:
         sessionmaker: async_sessionmaker[AsyncSession],
         publisher: OutboxPublisher | None,
         *,
-        max_batches: int = 1,
+        max_batches: int = 2,
+        capacity: int | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.publisher = publisher
         self.max_batches = max_batches
+        self.capacity = capacity
         self._waiting: list[tuple[uuid.UUID, asyncio.Future[bool]]] = []
         self._running: set[asyncio.Task[None]] = set()
 
@@ -259,8 +276,16 @@ class EventBatcher:
         if not await future:
             await process_event(self.sessionmaker, event_id, publisher=self.publisher)
 
+    def _may_start(self) -> bool:
+        if not self._waiting or len(self._running) >= self.max_batches:
+            return False
+        if not self._running:
+            return True
+        # As large as a fair share of what the worker can hold at once.
+        return self.capacity is not None and len(self._waiting) * self.max_batches >= self.capacity
+
     def _start(self) -> None:
-        while self._waiting and len(self._running) < self.max_batches:
+        while self._may_start():
             batch, self._waiting = self._waiting, []
             task = asyncio.create_task(self._run(batch))
             self._running.add(task)
@@ -271,16 +296,38 @@ class EventBatcher:
         self._start()
 
     async def _run(self, batch: list[tuple[uuid.UUID, asyncio.Future[bool]]]) -> None:
+        if len(batch) == 1:
+            # Alone: processed here (so it holds its slot like any batch), in one
+            # transaction for all its handlers, or failing that one per handler.
+            [(event_id, future)] = batch
+            try:
+                await self._process_alone(event_id)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(True)
+            finally:
+                if not future.done():  # cancelled
+                    future.cancel()
+            return
         done = False
         try:
-            if len(batch) > 1:
-                await process_events_together(
-                    self.sessionmaker, [event_id for event_id, _ in batch], publisher=self.publisher
-                )
-                done = True
+            await process_events_together(
+                self.sessionmaker, [event_id for event_id, _ in batch], publisher=self.publisher
+            )
+            done = True
         except Exception as exc:
             log.info("event_batch_redone_singly", events=len(batch), reason=repr(exc))
         finally:
             for _, future in batch:
                 if not future.done():
                     future.set_result(done)
+
+    async def _process_alone(self, event_id: uuid.UUID) -> None:
+        try:
+            await process_events_together(self.sessionmaker, [event_id], publisher=self.publisher)
+        except Exception as exc:
+            log.info("event_redone_handler_by_handler", reason=repr(exc))
+            await process_event(self.sessionmaker, event_id, publisher=self.publisher)

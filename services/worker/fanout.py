@@ -21,7 +21,7 @@ from services.worker.dispatch import batch_handler
 from services.worker.pump import DeliveryPump, receiving_pump
 from shared.db import utcnow
 from shared.ids import uuid7
-from shared.models import AgreementParty, OutboxEvent, WebhookEndpoint
+from shared.models import OutboxEvent, OutboxEventAudience, WebhookEndpoint
 from shared.webhooks.deliveries import Claim, add_deliveries
 from shared.webhooks.rules import delivery_body, event_matches
 
@@ -61,35 +61,29 @@ def _after_rollback(session: Any) -> None:
     session.info[_TRANSACTION_STATE] = _TransactionState()
 
 
-async def _organizations_concerned(session: AsyncSession, event: OutboxEvent) -> set[uuid.UUID]:
-    """The organizations an event is about, for endpoints bound to an organization."""
-    concerned: set[uuid.UUID] = set()
-    data = event.data or {}
+async def _organizations_concerned(
+    session: AsyncSession, events: list[OutboxEvent]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """The organizations each event is about, for endpoints bound to an organization.
 
-    def add(value: object) -> None:
-        with contextlib.suppress(ValueError):
-            concerned.add(uuid.UUID(str(value)))
-
-    if event.aggregate_type == "agreement":
-        parties = await session.scalars(
-            select(AgreementParty.organization_id).where(
-                AgreementParty.agreement_id == event.aggregate_id
-            )
+    Those the event was stored with (``outbox_event_audiences``, fixed when it
+    was written: the organization, an agreement's parties, a collaboration's
+    participants; what an organization-bound key's feed shows), read in one
+    query for all the events; a webhook endpoint's own notices concern its
+    organization.
+    """
+    concerned: dict[uuid.UUID, set[uuid.UUID]] = {event.id: set() for event in events}
+    for event_id, organization_id in await session.execute(
+        select(OutboxEventAudience.event_id, OutboxEventAudience.organization_id).where(
+            OutboxEventAudience.event_id.in_(list(concerned))
         )
-        concerned.update(parties)
-        # A deleted agreement's parties are gone from the table but not from the event.
-        for party in data.get("parties") or []:
-            if isinstance(party, dict) and party.get("organization_id"):
-                add(party["organization_id"])
-    elif event.aggregate_type == "organization":
-        concerned.add(event.aggregate_id)
-    elif event.aggregate_type == "webhook_endpoint":
-        if data.get("organization_id"):
-            add(data["organization_id"])
-    else:
-        for participant in data.get("participants") or []:
-            if isinstance(participant, dict) and participant.get("organization_id"):
-                add(participant["organization_id"])
+    ):
+        concerned[event_id].add(organization_id)
+    for event in events:
+        value = (event.data or {}).get("organization_id")
+        if event.aggregate_type == "webhook_endpoint" and value:
+            with contextlib.suppress(ValueError):
+                concerned[event.id].add(uuid.UUID(str(value)))
     return concerned
 
 
@@ -120,16 +114,26 @@ async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> No
     next_attempt_at = pump.lease_end(now) if pump is not None else now
     rows: list[dict[str, Any]] = []
     claims: dict[uuid.UUID, Claim] = {}
+    wanted_by: dict[uuid.UUID, list[Any]] = {}
     for event in events:
         wanted = [
             row for row in state.endpoints if event_matches(event.type, row.event_types or [])
         ]
-        if any(row.organization_id is not None for row in wanted):
-            concerned = await _organizations_concerned(session, event)
+        if wanted:
+            wanted_by[event.id] = wanted
+    bound = [
+        event
+        for event in events
+        if any(row.organization_id is not None for row in wanted_by.get(event.id, ()))
+    ]
+    concerned = await _organizations_concerned(session, bound) if bound else {}
+    for event in events:
+        wanted = wanted_by.get(event.id, [])
+        if event.id in concerned:
             wanted = [
                 row
                 for row in wanted
-                if row.organization_id is None or row.organization_id in concerned
+                if row.organization_id is None or row.organization_id in concerned[event.id]
             ]
         if not wanted:
             continue

@@ -62,7 +62,9 @@ class PipelineRuntime(Middleware):
         # loop, and before any worker thread takes a message.
         global _current
         register_handlers()
-        get_event_loop_thread().run_coroutine(self._start(broker))
+        # Each worker thread holds one message until its batch commits.
+        capacity = getattr(worker, "worker_threads", None)
+        get_event_loop_thread().run_coroutine(self._start(broker, capacity))
         _current = self
 
     def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
@@ -70,7 +72,7 @@ class PipelineRuntime(Middleware):
         if thread is not None and thread.loop.is_running():
             thread.run_coroutine(self._stop())
 
-    async def _start(self, broker: Broker) -> None:
+    async def _start(self, broker: Broker, capacity: int | None = None) -> None:
         # No pre-ping: on asyncpg it costs three round trips (BEGIN, ping,
         # ROLLBACK) per checkout, several per event. A connection that died
         # fails its statement instead; SQLAlchemy then drops the pool's dead
@@ -82,7 +84,7 @@ class PipelineRuntime(Middleware):
             self.publisher = OutboxPublisher(broker, self.sessionmaker)
         elif self.publisher.sessionmaker is None:
             self.publisher.sessionmaker = self.sessionmaker
-        self.batcher = EventBatcher(self.sessionmaker, self.publisher)
+        self.batcher = EventBatcher(self.sessionmaker, self.publisher, capacity=capacity)
         if self.run_relay:
             relay = run_relay(
                 self.sessionmaker,

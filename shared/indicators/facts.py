@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,18 @@ from shared.rollups.rules import IndicatorFacts
 async def load_indicator_facts(
     session: AsyncSession, agreement_id: uuid.UUID
 ) -> dict[uuid.UUID, list[IndicatorFacts]]:
-    """Each initiative's indicators with their latest value; two indexed queries."""
+    """Each initiative's indicators with their latest value; one query."""
+    return await load_indicator_facts_of(session, [agreement_id])
+
+
+async def load_indicator_facts_of(
+    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[IndicatorFacts]]:
+    """:func:`load_indicator_facts` for several agreements (initiative ids are
+    unique across them); the same one query (indexed on the agreement)."""
+    if not agreement_ids:
+        return {}
+    ids = list(agreement_ids)
     ranked = (
         select(
             Measurement.indicator_id,
@@ -26,16 +38,10 @@ async def load_indicator_facts(
             )
             .label("rank"),
         )
-        .where(Measurement.agreement_id == agreement_id)
+        .where(Measurement.agreement_id.in_(ids))
         .subquery()
     )
-    latest = dict(
-        (
-            await session.execute(
-                select(ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1)
-            )
-        ).all()
-    )
+    latest = select(ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
     facts: dict[uuid.UUID, list[IndicatorFacts]] = {}
     for row in await session.execute(
         select(
@@ -46,8 +52,10 @@ async def load_indicator_facts(
             Indicator.target,
             Indicator.objective_ref,
             Indicator.updated_at,
+            latest.c.value.label("latest"),
         )
-        .where(Indicator.agreement_id == agreement_id)
+        .outerjoin(latest, latest.c.indicator_id == Indicator.id)
+        .where(Indicator.agreement_id.in_(ids))
         .order_by(Indicator.id)
     ):
         facts.setdefault(row.initiative_id, []).append(
@@ -56,7 +64,7 @@ async def load_indicator_facts(
                 measure=row.measure,
                 baseline=(row.baseline or {}).get("value"),
                 target=(row.target or {}).get("value"),
-                latest=latest.get(row.id),
+                latest=row.latest,
                 objective_ref=row.objective_ref,
                 updated_at=row.updated_at,
             )

@@ -65,57 +65,79 @@ class _Recipient:
     subscription_id: uuid.UUID | None
 
 
-async def _recipients(
-    session: AsyncSession, event: OutboxEvent, agreement_id: uuid.UUID | None
-) -> list[_Recipient]:
-    """Who hears of ``event``: matching subscriptions, then default focal points."""
-    parties: set[uuid.UUID] = set()
-    if agreement_id is not None:
-        parties = set(
+@dataclass
+class _Audience:
+    """What the events of one batch need to find their recipients, read once for all."""
+
+    subscriptions: list[Any]
+    parties: dict[uuid.UUID, set[uuid.UUID]]
+    focal_points: dict[uuid.UUID, list[uuid.UUID]]
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, events: list[tuple[OutboxEvent, uuid.UUID | None]]
+    ) -> _Audience:
+        agreements = {agreement_id for _, agreement_id in events if agreement_id is not None}
+        conditions = [NotificationSubscription.agreement_id.is_(None)]
+        if agreements:
+            conditions.append(NotificationSubscription.agreement_id.in_(agreements))
+        subscriptions = list(
             (
                 await session.scalars(
-                    select(AgreementParty.organization_id).where(
-                        AgreementParty.agreement_id == agreement_id
-                    )
+                    select(NotificationSubscription)
+                    .where(or_(*conditions))
+                    .order_by(NotificationSubscription.id)
                 )
             ).all()
         )
-    if event.aggregate_type == "organization":
-        parties.add(event.aggregate_id)
-    conditions = [NotificationSubscription.agreement_id.is_(None)]
-    if agreement_id is not None:
-        conditions.append(NotificationSubscription.agreement_id == agreement_id)
-    subscriptions = (
-        await session.scalars(
-            select(NotificationSubscription)
-            .where(or_(*conditions))
-            .order_by(NotificationSubscription.id)
-        )
-    ).all()
-    recipients = [
-        _Recipient(
-            subscription.contact_id,
-            subscription_scope(subscription.id),
-            subscription.delivery,
-            subscription.id,
-        )
-        for subscription in subscriptions
-        if event_matches(event.type, subscription.event_types)
-        and (subscription.organization_id is None or subscription.organization_id in parties)
-    ]
-    if event.type in REMINDER_TYPES and agreement_id is not None:
-        focal_points = (
-            await session.scalars(
-                select(FocalPoint.contact_id)
-                .where(FocalPoint.agreement_id == agreement_id)
+        parties: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        if agreements and any(row.organization_id is not None for row in subscriptions):
+            for agreement_id, organization_id in await session.execute(
+                select(AgreementParty.agreement_id, AgreementParty.organization_id).where(
+                    AgreementParty.agreement_id.in_(agreements)
+                )
+            ):
+                parties[agreement_id].add(organization_id)
+        reminded = {
+            agreement_id
+            for event, agreement_id in events
+            if event.type in REMINDER_TYPES and agreement_id is not None
+        }
+        focal_points: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        if reminded:
+            for agreement_id, contact_id in await session.execute(
+                select(FocalPoint.agreement_id, FocalPoint.contact_id)
+                .where(FocalPoint.agreement_id.in_(reminded))
                 .distinct()
+            ):
+                focal_points[agreement_id].append(contact_id)
+        for contacts in focal_points.values():
+            contacts.sort()
+        return cls(subscriptions, parties, focal_points)
+
+    def recipients(self, event: OutboxEvent, agreement_id: uuid.UUID | None) -> list[_Recipient]:
+        """Who hears of ``event``: matching subscriptions, then default focal points."""
+        parties = set(self.parties.get(agreement_id, ())) if agreement_id is not None else set()
+        if event.aggregate_type == "organization":
+            parties.add(event.aggregate_id)
+        recipients = [
+            _Recipient(
+                subscription.contact_id,
+                subscription_scope(subscription.id),
+                subscription.delivery,
+                subscription.id,
             )
-        ).all()
-        recipients += [
-            _Recipient(contact_id, agreement_scope(agreement_id), "immediate", None)
-            for contact_id in sorted(focal_points)
+            for subscription in self.subscriptions
+            if subscription.agreement_id in (None, agreement_id)
+            and event_matches(event.type, subscription.event_types)
+            and (subscription.organization_id is None or subscription.organization_id in parties)
         ]
-    return recipients
+        if event.type in REMINDER_TYPES and agreement_id is not None:
+            recipients += [
+                _Recipient(contact_id, agreement_scope(agreement_id), "immediate", None)
+                for contact_id in self.focal_points.get(agreement_id, ())
+            ]
+        return recipients
 
 
 async def _opted_out(
@@ -138,23 +160,39 @@ async def notify_events(
     session: AsyncSession, events: list[OutboxEvent], settings: Settings, *, now: dt.datetime
 ) -> int:
     """Write the notifications of these events (idempotent per event and contact);
-    the number of rows offered (a replay offers them again and writes none)."""
+    the number of rows offered (a replay offers them again and writes none).
+
+    Subscriptions, parties, focal points, opt-outs and agreement references
+    are read once for all the events, a few queries whatever their number.
+    """
+    about = [(event, _agreement_of(event)) for event in events]
+    audience = await _Audience.read(session, about)
+    heard = [
+        (event, agreement_id, recipients)
+        for event, agreement_id in about
+        if (recipients := audience.recipients(event, agreement_id))
+    ]
+    if not heard:
+        return 0
+    opted_out = await _opted_out(
+        session, {recipient.contact_id for _, _, recipients in heard for recipient in recipients}
+    )
+    agreements = {agreement_id for _, agreement_id, _ in heard if agreement_id is not None}
+    references: dict[uuid.UUID, str] = {}
+    if agreements:
+        references = dict(
+            (
+                await session.execute(
+                    select(Agreement.id, Agreement.reference).where(Agreement.id.in_(agreements))
+                )
+            ).all()
+        )
     rows: list[dict[str, Any]] = []
-    for event in events:
-        agreement_id = _agreement_of(event)
-        recipients = await _recipients(session, event, agreement_id)
-        if not recipients:
-            continue
-        opted_out = await _opted_out(session, {recipient.contact_id for recipient in recipients})
-        reference = None
-        if agreement_id is not None:
-            reference = await session.scalar(
-                select(Agreement.reference).where(Agreement.id == agreement_id)
-            )
+    for event, agreement_id, recipients in heard:
         notice = describe(
             event.type,
             event.data or {},
-            agreement_reference=reference,
+            agreement_reference=references.get(agreement_id) if agreement_id else None,
             public_url=settings.public_url,
         )
         seen: set[uuid.UUID] = set()

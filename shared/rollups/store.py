@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from shared import clock
 from shared.clock import utcnow
 from shared.events import Aggregate, record_event
-from shared.indicators.facts import load_indicator_facts
+from shared.indicators.facts import load_indicator_facts_of
 from shared.models import (
     Agreement,
     AgreementRollup,
@@ -113,30 +114,52 @@ def uninstall_recompute_listeners() -> None:
 async def load_agreement_facts(
     session: AsyncSession, agreement_id: uuid.UUID
 ) -> rules.AgreementFacts | None:
-    """The facts of one agreement; three indexed queries whatever the portfolio size."""
-    agreement = (
+    """The facts of one agreement; a few indexed queries whatever the portfolio size."""
+    return (await load_facts_of(session, [agreement_id])).get(agreement_id)
+
+
+async def load_facts_of(
+    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, rules.AgreementFacts]:
+    """The facts of each of these agreements that exists, with the same four
+    indexed queries for all of them."""
+    ids = list(agreement_ids)
+    if not ids:
+        return {}
+    engaged_at = (
+        select(func.max(Engagement.updated_at))
+        .where(Engagement.agreement_id == Agreement.id)
+        .scalar_subquery()
+    )
+    agreements = (
         await session.execute(
             select(
-                Agreement.id, Agreement.status, Agreement.objectives, Agreement.updated_at
-            ).where(Agreement.id == agreement_id)
-        )
-    ).one_or_none()
-    if agreement is None:
-        return None
-    initiatives = (
-        await session.execute(
-            select(
-                Initiative.id,
-                Initiative.status,
-                Initiative.weight,
-                Initiative.objective_ref,
-                Initiative.updated_at,
-            )
-            .where(Initiative.agreement_id == agreement_id)
-            .order_by(Initiative.id)
+                Agreement.id,
+                Agreement.status,
+                Agreement.objectives,
+                Agreement.updated_at,
+                engaged_at.label("engaged_at"),
+            ).where(Agreement.id.in_(ids))
         )
     ).all()
-    milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = {}
+    if not agreements:
+        return {}
+    ids = [row.id for row in agreements]
+    initiatives: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in await session.execute(
+        select(
+            Initiative.id,
+            Initiative.agreement_id,
+            Initiative.status,
+            Initiative.weight,
+            Initiative.objective_ref,
+            Initiative.updated_at,
+        )
+        .where(Initiative.agreement_id.in_(ids))
+        .order_by(Initiative.id)
+    ):
+        initiatives[row.agreement_id].append(row)
+    milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = defaultdict(list)
     for row in await session.execute(
         select(
             Milestone.id,
@@ -147,10 +170,10 @@ async def load_agreement_facts(
             Milestone.weight,
             Milestone.updated_at,
         )
-        .where(Milestone.agreement_id == agreement_id)
+        .where(Milestone.agreement_id.in_(ids))
         .order_by(Milestone.id)
     ):
-        milestones.setdefault(row.initiative_id, []).append(
+        milestones[row.initiative_id].append(
             rules.MilestoneFacts(
                 id=row.id,
                 title=row.title,
@@ -160,28 +183,28 @@ async def load_agreement_facts(
                 updated_at=row.updated_at,
             )
         )
-    indicators = await load_indicator_facts(session, agreement_id)
-    engaged_at = await session.scalar(
-        select(func.max(Engagement.updated_at)).where(Engagement.agreement_id == agreement_id)
-    )
-    return rules.AgreementFacts(
-        id=agreement.id,
-        status=agreement.status,
-        objective_refs=tuple(objective["ref"] for objective in agreement.objectives or ()),
-        initiatives=tuple(
-            rules.InitiativeFacts(
-                id=row.id,
-                status=row.status,
-                weight=row.weight,
-                objective_ref=row.objective_ref,
-                milestones=tuple(milestones.get(row.id, ())),
-                updated_at=row.updated_at,
-                indicators=tuple(indicators.get(row.id, ())),
-            )
-            for row in initiatives
-        ),
-        activity_at=(agreement.updated_at, engaged_at),
-    )
+    indicators = await load_indicator_facts_of(session, ids)
+    return {
+        agreement.id: rules.AgreementFacts(
+            id=agreement.id,
+            status=agreement.status,
+            objective_refs=tuple(objective["ref"] for objective in agreement.objectives or ()),
+            initiatives=tuple(
+                rules.InitiativeFacts(
+                    id=row.id,
+                    status=row.status,
+                    weight=row.weight,
+                    objective_ref=row.objective_ref,
+                    milestones=tuple(milestones.get(row.id, ())),
+                    updated_at=row.updated_at,
+                    indicators=tuple(indicators.get(row.id, ())),
+                )
+                for row in initiatives.get(agreement.id, ())
+            ),
+            activity_at=(agreement.updated_at, agreement.engaged_at),
+        )
+        for agreement in agreements
+    }
 
 
 def stored_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -195,11 +218,30 @@ async def lock_agreement(session: AsyncSession, agreement_id: uuid.UUID) -> None
     PostgreSQL: a transaction-level advisory lock on the agreement. SQLite:
     every transaction already holds the database write lock.
     """
-    if session.bind.dialect.name == "postgresql":
+    await lock_agreements(session, [agreement_id])
+
+
+async def lock_agreements(session: AsyncSession, agreement_ids: Collection[uuid.UUID]) -> None:
+    """:func:`lock_agreement` for several agreements, in one statement.
+
+    The locks are taken in the order of their keys, the same in every
+    transaction, so two transactions locking overlapping sets cannot deadlock.
+    """
+    if session.bind.dialect.name != "postgresql" or not agreement_ids:
+        return
+    keys = sorted({f"accords.rollup:{agreement_id}" for agreement_id in agreement_ids})
+    if len(keys) == 1:
         await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"accords.rollup:{agreement_id}"},
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": keys[0]}
         )
+        return
+    await session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0)))"
+            " FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS keys"
+        ),
+        {"keys": keys},
+    )
 
 
 async def recompute_agreement(
@@ -226,35 +268,73 @@ async def recompute_locked(
     log: RecomputeLog | None = None,
 ) -> rules.AgreementRollup | None:
     """:func:`recompute_agreement` for a caller already holding :func:`lock_agreement`."""
-    (log or recompute_log).pending(session, agreement_id)
-    facts = await load_agreement_facts(session, agreement_id)
-    if facts is None:
+    rollups = await recompute_all_locked(session, [agreement_id], today=today, log=log)
+    return rollups.get(agreement_id)
+
+
+async def recompute_all_locked(
+    session: AsyncSession,
+    agreement_ids: Collection[uuid.UUID],
+    *,
+    today: dt.date | None = None,
+    log: RecomputeLog | None = None,
+) -> dict[uuid.UUID, rules.AgreementRollup]:
+    """:func:`recompute_locked` for several agreements (all locked by the caller),
+    with the same few queries for all of them; the rollups of those that exist.
+
+    Health changes are recorded in the order of the agreement ids.
+    """
+    ordered = sorted(set(agreement_ids), key=str)
+    for agreement_id in ordered:
+        (log or recompute_log).pending(session, agreement_id)
+    facts = await load_facts_of(session, ordered)
+    gone = [agreement_id for agreement_id in ordered if agreement_id not in facts]
+    if gone:
         await session.execute(
-            delete(InitiativeRollup).where(InitiativeRollup.agreement_id == agreement_id)
+            delete(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(gone))
         )
-        await session.execute(
-            delete(AgreementRollup).where(AgreementRollup.agreement_id == agreement_id)
-        )
-        return None
+        await session.execute(delete(AgreementRollup).where(AgreementRollup.agreement_id.in_(gone)))
+    if not facts:
+        return {}
     today = today or clock.today()
-    rollup = rules.agreement_rollup(facts, today)
     now = utcnow()
-
-    stored = await session.get(AgreementRollup, agreement_id)
-    previous_health = stored.health if stored is not None else None
-    body = stored_body(rollup.body())
-    if stored is None:
-        stored = AgreementRollup(agreement_id=agreement_id)
-        session.add(stored)
-    stored.health = rollup.health
-    stored.last_activity_at = rollup.last_activity_at
-    stored.computed_at = now
-    stored.computed_on = today
-    stored.achievement = rollup.indicators["achievement"]
-    stored.body = body
-    await _store_initiatives(session, agreement_id, rollup, now)
-
-    if previous_health is not None and previous_health != rollup.health:
+    present = [agreement_id for agreement_id in ordered if agreement_id in facts]
+    stored_rollups = {
+        row.agreement_id: row
+        for row in (
+            await session.scalars(
+                select(AgreementRollup).where(AgreementRollup.agreement_id.in_(present))
+            )
+        ).all()
+    }
+    existing: dict[uuid.UUID, dict[uuid.UUID, InitiativeRollup]] = defaultdict(dict)
+    for row in (
+        await session.scalars(
+            select(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(present))
+        )
+    ).all():
+        existing[row.agreement_id][row.initiative_id] = row
+    rollups: dict[uuid.UUID, rules.AgreementRollup] = {}
+    changed: list[tuple[uuid.UUID, dict[str, Any], str]] = []
+    for agreement_id in present:
+        rollup = rollups[agreement_id] = rules.agreement_rollup(facts[agreement_id], today)
+        stored = stored_rollups.get(agreement_id)
+        previous_health = stored.health if stored is not None else None
+        body = stored_body(rollup.body())
+        if stored is None:
+            stored = AgreementRollup(agreement_id=agreement_id)
+            session.add(stored)
+        stored.health = rollup.health
+        stored.last_activity_at = rollup.last_activity_at
+        stored.computed_at = now
+        stored.computed_on = today
+        stored.achievement = rollup.indicators["achievement"]
+        stored.body = body
+        await _store_initiatives(session, agreement_id, rollup, now, existing[agreement_id])
+        if previous_health is not None and previous_health != rollup.health:
+            changed.append((agreement_id, body, previous_health))
+    await session.flush()
+    for agreement_id, body, previous_health in changed:
         await record_event(
             session,
             event_type="agreement.health_changed",
@@ -265,7 +345,7 @@ async def recompute_locked(
                 "previous_health": previous_health,
             },
         )
-    return rollup
+    return rollups
 
 
 async def _store_initiatives(
@@ -273,15 +353,9 @@ async def _store_initiatives(
     agreement_id: uuid.UUID,
     rollup: rules.AgreementRollup,
     now: dt.datetime,
+    existing: dict[uuid.UUID, InitiativeRollup],
 ) -> None:
-    existing = {
-        row.initiative_id: row
-        for row in (
-            await session.scalars(
-                select(InitiativeRollup).where(InitiativeRollup.agreement_id == agreement_id)
-            )
-        ).all()
-    }
+    """Add, change or delete the agreement's initiative rollups (flushed by the caller)."""
     for initiative in rollup.initiatives:
         initiative_body = stored_body({**initiative.body(), "agreement_id": agreement_id})
         row = existing.pop(initiative.initiative_id, None)
@@ -301,4 +375,3 @@ async def _store_initiatives(
             row.body = initiative_body
     for row in existing.values():
         await session.delete(row)
-    await session.flush()

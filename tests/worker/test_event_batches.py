@@ -113,3 +113,62 @@ async def test_the_batcher_redoes_a_failed_batch_event_by_event(client) -> None:
 
 def test_batch_abandoned_is_an_exception() -> None:
     assert issubclass(BatchAbandoned, Exception)
+
+
+async def test_a_second_batch_waits_for_a_fair_share_of_the_worker_threads(client) -> None:
+    """While a batch runs, the next starts only once the events waiting make a
+    fair share of what the worker holds at once (2 of 4 threads for 2 batches),
+    not one event at a time, and no more batches than allowed run at once."""
+    if sessions(client).kw["bind"].dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: two batches never run at once there")
+    for _ in range(4):
+        await create_organization(client)
+    first, *others = await all_event_ids(client)
+    gate = asyncio.Event()
+    started: asyncio.Queue[set[object]] = asyncio.Queue()
+
+    async def record(_session, events) -> None:  # type: ignore[no-untyped-def]
+        started.put_nowait({event.id for event in events})
+        if first in {event.id for event in events}:
+            await gate.wait()
+
+    dispatch.dispatcher.add(dispatch.batch_handler(record, "organization.", name="test.gated"))
+    try:
+        batcher = EventBatcher(sessions(client), None, max_batches=2, capacity=4)
+        running = [asyncio.create_task(batcher.process(first))]
+        # The first event runs alone, held at the gate.
+        assert await asyncio.wait_for(started.get(), 10) == {first}
+        running.append(asyncio.create_task(batcher.process(others[0])))
+        await asyncio.sleep(0.2)
+        assert started.empty()  # one waiting: less than a fair share
+        running.append(asyncio.create_task(batcher.process(others[1])))
+        # Two waiting: half the threads, so the second batch starts.
+        assert await asyncio.wait_for(started.get(), 10) == set(others[:2])
+        running.append(asyncio.create_task(batcher.process(others[2])))
+        await asyncio.sleep(0.2)
+        assert started.empty()  # two batches run: the last event waits for one
+        gate.set()
+        await asyncio.gather(*running)
+    finally:
+        dispatch.dispatcher.remove("test.gated")
+    assert await asyncio.wait_for(started.get(), 10) == {others[2]}
+
+
+async def test_an_event_alone_that_fails_is_redone_handler_by_handler(client) -> None:
+    """Its other handlers' work commits; the failing one fails (and is retried) alone."""
+    await create_organization(client)
+    register_handlers()
+    [event_id] = await all_event_ids(client)
+
+    @dispatch.on_event("organization.", name="test.alone_poison")
+    async def poison(_session, _event) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("poison")
+
+    try:
+        batcher = EventBatcher(sessions(client), None)
+        with pytest.raises(RuntimeError):
+            await batcher.process(event_id)
+    finally:
+        dispatch.dispatcher.remove("test.alone_poison")
+    done = {consumer for consumer, done_id in await processed(client) if done_id == event_id}
+    assert done == {"webhooks.fan_out", "notifications.write"}
