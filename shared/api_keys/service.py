@@ -6,11 +6,10 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.api_keys.schemas import ApiKeyPublic
-from shared.db import utcnow
+from shared.db import insert_for, utcnow
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_audit
 from shared.ids import uuid7
@@ -73,10 +72,8 @@ async def ensure_api_key(session: AsyncSession, *, key: str, name: str) -> ApiKe
     so exactly one of them stores it and writes its audit row.
     """
     key_hash = hash_api_key(key)
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(ApiKey)
+        insert_for(session)(ApiKey)
         .values(
             id=uuid7(),
             name=name,

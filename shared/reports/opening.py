@@ -24,9 +24,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_for
 from shared.events import Aggregate, record_event
 from shared.ids import uuid7
 from shared.models import Agreement, Report
@@ -38,11 +38,6 @@ from shared.reports.schemas import as_public
 REPORTING_STATUSES = ("signed", "active", "suspended")
 DUE_NOTICE_DAYS = 7
 MAX_OPENED_PER_RUN = 500
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def open_due_reports(session: AsyncSession, today: dt.date) -> list[Report]:
@@ -78,7 +73,7 @@ async def open_due_reports(session: AsyncSession, today: dt.date) -> list[Report
             if len(opened) >= MAX_OPENED_PER_RUN:
                 return opened  # the next run carries on
             report_id = await session.scalar(
-                _insert(session)(Report)
+                insert_for(session)(Report)
                 .values(
                     id=uuid7(),
                     version=1,
