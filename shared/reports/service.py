@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.visibility import under_visible_agreements
@@ -29,16 +29,14 @@ from shared.errors import (
 from shared.events import Actor, Aggregate, record_change
 from shared.indicators.schemas import MeasurementCreate
 from shared.indicators.service import check_measurement, get_indicator, record_measurement
+from shared.lifecycle import REPORT_OPEN_STATUSES, REPORT_TRANSITIONS
 from shared.models import Indicator, Report
 from shared.reports.schemas import ReportTransition, ReportUpdate, as_public
 
-REPORT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("submitted",),
-    "submitted": ("accepted", "returned"),
-    "returned": ("submitted",),
-    "accepted": (),
-}
-EDITABLE_STATUSES = ("open", "returned")
+
+def overdue_condition(on: dt.date) -> ColumnElement[bool]:
+    """SQL form of :func:`shared.lifecycle.report_is_overdue` (same statuses)."""
+    return and_(Report.status.in_(REPORT_OPEN_STATUSES), Report.due_on < on)
 
 
 def _aggregate(report: Report) -> Aggregate:
@@ -87,7 +85,7 @@ async def list_reports(
     if due_before:
         query = query.where(Report.due_on < due_before)
     if overdue is not None:
-        late = Report.status.in_(EDITABLE_STATUSES) & (Report.due_on < today)
+        late = overdue_condition(today)
         query = query.where(late if overdue else ~late)
     if after is not None:
         query = query.where(Report.id > after)
@@ -132,7 +130,7 @@ async def update_report(
     The draft is the reporter's: an organization-bound key drafts only as the
     reporter organization (as it submits)."""
     _check_may_move(report, "submitted", caller_organization_id)
-    if report.status not in EDITABLE_STATUSES:
+    if report.status not in REPORT_OPEN_STATUSES:
         raise Conflict(
             f"The report is {report.status}; its text can change only while it is open or returned."
         )
