@@ -136,15 +136,8 @@ class AmendmentChanges(RequestBody):
         refuse_null_in_schema(handler.resolve_ref_schema(schema), _TERMS_NEVER_NULL)
         return schema
 
-    @field_validator("parties")
-    @classmethod
-    def _parties_unique(cls, parties: list[Party] | None) -> list[Party] | None:
-        return None if parties is None else _unique_parties(parties)
-
-    @field_validator("objectives")
-    @classmethod
-    def _refs_unique(cls, objectives: list[Objective] | None) -> list[Objective] | None:
-        return None if objectives is None else _unique_refs(objectives)
+    _parties_unique = field_validator("parties")(_unique_parties)
+    _refs_unique = field_validator("objectives")(_unique_refs)
 
     @model_validator(mode="after")
     def _check_dates(self) -> AmendmentChanges:
