@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from shared.errors import InvalidTransition
+
 AgreementStatus = Literal[
     "draft",
     "negotiation",
@@ -63,6 +65,18 @@ INITIATIVE_TRANSITIONS: Mapping[str, tuple[InitiativeStatus, ...]] = {
     "completed": (),
     "cancelled": (),
 }
+
+
+def check_move(
+    what: str, transitions: Mapping[str, tuple[str, ...]], current: str, target: str
+) -> None:
+    """Refuse a move its state machine has no edge for (``what``: "An agreement", ...):
+    409 ``invalid-transition``, naming the statuses that may follow ``current``."""
+    allowed = transitions.get(current, ())
+    if target not in allowed:
+        raise InvalidTransition(
+            f"{what} cannot move from {current} to {target}.", allowed=list(allowed)
+        )
 
 
 def allowed_agreement_targets(current: str) -> tuple[str, ...]:

@@ -33,12 +33,13 @@ from shared.agreements.legal_schemas import (
 from shared.agreements.reads import as_public, get_agreement
 from shared.agreements.service import aggregate_of, apply_terms, check_terms_change
 from shared.agreements.visibility import under_visible_agreements
-from shared.errors import Conflict, DomainError, InvalidReference, NotFound
+from shared.errors import Conflict, DomainError, InvalidReference
 from shared.events import Actor, record_change
 from shared.ids import uuid7
 from shared.lifecycle import AGREEMENT_CLOSED_STATUSES
 from shared.models import Agreement, Amendment
 from shared.reports.schedule import check_reporting_change
+from shared.rows import one_or_404, rows_after
 
 log = structlog.get_logger("accords.agreements")
 
@@ -324,10 +325,7 @@ async def get_amendment(
         Amendment.agreement_id,
         organization_id,
     )
-    amendment = await session.scalar(query)
-    if amendment is None:
-        raise NotFound(f"Amendment {amendment_id} does not exist.")
-    return amendment
+    return await one_or_404(session, query, missing=f"Amendment {amendment_id} does not exist.")
 
 
 async def list_amendments(
@@ -341,6 +339,4 @@ async def list_amendments(
     query = select(Amendment).where(Amendment.agreement_id == agreement_id)
     if status is not None:
         query = query.where(Amendment.status == status)
-    if after is not None:
-        query = query.where(Amendment.id > after)
-    return list((await session.scalars(query.order_by(Amendment.id).limit(limit + 1))).all())
+    return await rows_after(session, query, Amendment.id, after=after, limit=limit)

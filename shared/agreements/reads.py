@@ -27,6 +27,7 @@ from shared.db import driver_connection
 from shared.errors import NotFound
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
 from shared.rendered import all_stored
+from shared.rows import rows_after
 
 
 def as_public(agreement: Agreement) -> dict[str, Any]:
@@ -329,12 +330,5 @@ async def list_history(
     session: AsyncSession, *, agreement_id: uuid.UUID, after: uuid.UUID | None, limit: int
 ) -> list[AgreementStatusChange]:
     """The agreement's lifecycle moves, oldest first."""
-    query = (
-        select(AgreementStatusChange)
-        .where(AgreementStatusChange.agreement_id == agreement_id)
-        .order_by(AgreementStatusChange.id)
-        .limit(limit + 1)
-    )
-    if after is not None:
-        query = query.where(AgreementStatusChange.id > after)
-    return list((await session.scalars(query)).all())
+    query = select(AgreementStatusChange).where(AgreementStatusChange.agreement_id == agreement_id)
+    return await rows_after(session, query, AgreementStatusChange.id, after=after, limit=limit)

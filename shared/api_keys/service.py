@@ -14,6 +14,7 @@ from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_audit
 from shared.ids import uuid7
 from shared.models import ApiKey, Organization
+from shared.rows import rows_after
 from shared.security import SCOPES, display_prefix, generate_api_key, hash_api_key
 
 
@@ -106,10 +107,8 @@ async def ensure_api_key(session: AsyncSession, *, key: str, name: str) -> ApiKe
 async def list_api_keys(
     session: AsyncSession, *, after: uuid.UUID | None, limit: int
 ) -> list[ApiKey]:
-    query = select(ApiKey).order_by(ApiKey.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(ApiKey.id > after)
-    return list((await session.scalars(query)).all())
+    query = select(ApiKey)
+    return await rows_after(session, query, ApiKey.id, after=after, limit=limit)
 
 
 async def delete_api_key(session: AsyncSession, *, actor: Actor, api_key_id: uuid.UUID) -> None:

@@ -29,6 +29,7 @@ from shared.models import (
     Organization,
     Report,
 )
+from shared.rows import one_or_404, rows_after
 from shared.security import hash_api_key
 
 TOKEN_PREFIX = "cal_"
@@ -118,9 +119,7 @@ async def list_feeds(
     limit: int,
 ) -> list[CalendarFeed]:
     query = _owned(select(CalendarFeed), api_key_id=api_key_id, is_admin=is_admin)
-    if after is not None:
-        query = query.where(CalendarFeed.id > after)
-    return list((await session.scalars(query.order_by(CalendarFeed.id).limit(limit + 1))).all())
+    return await rows_after(session, query, CalendarFeed.id, after=after, limit=limit)
 
 
 async def get_feed(
@@ -131,10 +130,7 @@ async def get_feed(
         api_key_id=api_key_id,
         is_admin=is_admin,
     )
-    feed = (await session.scalars(query)).one_or_none()
-    if feed is None:
-        raise NotFound(f"Calendar feed {feed_id} does not exist.")
-    return feed
+    return await one_or_404(session, query, missing=f"Calendar feed {feed_id} does not exist.")
 
 
 async def delete_feed(session: AsyncSession, *, actor: Actor, feed: CalendarFeed) -> None:

@@ -28,6 +28,7 @@ from shared.errors import Conflict, Forbidden, InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, AgreementParty, Contact, FocalPoint, Organization
+from shared.rows import one_or_404, rows_after
 
 
 def _aggregate(contact: Contact) -> Aggregate:
@@ -70,12 +71,8 @@ async def get_contact(
     condition = visible_contacts(organization_scope)
     if condition is not None:
         query = query.where(condition)
-    if for_update:
-        query = query.with_for_update()
-    contact = (await session.scalars(query)).one_or_none()
-    if contact is None:
-        raise NotFound(f"Contact {contact_id} does not exist.")
-    return contact
+    missing = f"Contact {contact_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Contact if for_update else None)
 
 
 async def list_contacts(
@@ -103,10 +100,7 @@ async def list_contacts(
                 func.lower(Contact.title).like(needle),
             )
         )
-    if after is not None:
-        query = query.where(Contact.id > after)
-    query = query.order_by(Contact.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, Contact.id, after=after, limit=limit)
 
 
 async def create_contact(

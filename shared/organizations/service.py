@@ -24,6 +24,7 @@ from shared.organizations.schemas import (
     OrganizationPublic,
     OrganizationUpdate,
 )
+from shared.rows import rows_after
 
 
 def as_public(organization: Organization) -> dict:
@@ -47,9 +48,7 @@ async def list_organizations(
     q: str | None = None,
 ) -> list[Organization]:
     """Up to ``limit + 1`` organizations after ``after``, in creation order."""
-    query = select(Organization).order_by(Organization.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(Organization.id > after)
+    query = select(Organization)
     if country:
         query = query.where(Organization.country == country.upper())
     if kind:
@@ -62,7 +61,7 @@ async def list_organizations(
                 func.lower(Organization.acronym).like(needle),
             )
         )
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, Organization.id, after=after, limit=limit)
 
 
 async def create_organization(

@@ -22,16 +22,16 @@ from shared.errors import (
     Conflict,
     Forbidden,
     InvalidReference,
-    InvalidTransition,
     NotFound,
     TransitionConditionFailed,
 )
 from shared.events import Actor, Aggregate, record_change
 from shared.indicators.schemas import MeasurementCreate
 from shared.indicators.service import check_measurement, get_indicator, record_measurement
-from shared.lifecycle import REPORT_OPEN_STATUSES, REPORT_TRANSITIONS
+from shared.lifecycle import REPORT_OPEN_STATUSES, REPORT_TRANSITIONS, check_move
 from shared.models import Indicator, Report
 from shared.reports.schemas import ReportTransition, ReportUpdate, as_public
+from shared.rows import one_or_404, rows_after
 
 
 def overdue_condition(on: dt.date) -> ColumnElement[bool]:
@@ -56,12 +56,8 @@ async def get_report(
 ) -> Report:
     """The report; 404 also when the caller may not see its agreement."""
     query = _visible(select(Report).where(Report.id == report_id), organization_id)
-    if for_update:
-        query = query.with_for_update(of=Report).execution_options(populate_existing=True)
-    report = (await session.scalars(query)).one_or_none()
-    if report is None:
-        raise NotFound(f"Report {report_id} does not exist.")
-    return report
+    missing = f"Report {report_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Report if for_update else None)
 
 
 async def list_reports(
@@ -87,9 +83,7 @@ async def list_reports(
     if overdue is not None:
         late = overdue_condition(today)
         query = query.where(late if overdue else ~late)
-    if after is not None:
-        query = query.where(Report.id > after)
-    return list((await session.scalars(query.order_by(Report.id).limit(limit + 1))).all())
+    return await rows_after(session, query, Report.id, after=after, limit=limit)
 
 
 async def _check_measurements(
@@ -185,11 +179,7 @@ async def transition_report(
     caller_organization_id: uuid.UUID | None,
 ) -> Report:
     """Submit, accept or return a report; accepting records its measurements."""
-    allowed = REPORT_TRANSITIONS[report.status]
-    if request.to not in allowed:
-        raise InvalidTransition(
-            f"A report cannot move from {report.status} to {request.to}.", allowed=list(allowed)
-        )
+    check_move("A report", REPORT_TRANSITIONS, report.status, request.to)
     _check_may_move(report, request.to, caller_organization_id)
     if request.to == "submitted" and not (report.narrative or "").strip():
         raise TransitionConditionFailed(

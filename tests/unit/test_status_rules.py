@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from shared.agreements.schemas import AgreementPublic
+from shared.errors import InvalidTransition
 from shared.initiatives.schemas import InitiativePublic
 from shared.lifecycle import (
     AGREEMENT_CLOSED_STATUSES,
@@ -19,6 +20,7 @@ from shared.lifecycle import (
     REPORT_STATUSES,
     REPORT_TRANSITIONS,
     RESEARCH_STATUSES,
+    check_move,
     milestone_is_overdue,
     report_is_overdue,
 )
@@ -88,3 +90,12 @@ def test_a_report_still_owed_past_its_date_is_overdue(status: str) -> None:
 @pytest.mark.parametrize("status", ["submitted", "accepted"])
 def test_a_submitted_or_accepted_report_is_never_overdue(status: str) -> None:
     assert not report_is_overdue(status, TODAY - dt.timedelta(days=400), TODAY)
+
+
+def test_a_move_without_an_edge_is_refused_naming_what_may_follow() -> None:
+    with pytest.raises(InvalidTransition) as refused:
+        check_move("A report", REPORT_TRANSITIONS, "open", "accepted")
+
+    assert refused.value.detail == "A report cannot move from open to accepted."
+    assert refused.value.extensions["allowed"] == ["submitted"]
+    check_move("A report", REPORT_TRANSITIONS, "submitted", "accepted")
