@@ -1,4 +1,5 @@
-"""Reading the one row a use case acts on, written once.
+"""How the use cases read rows, written once: one row by id, a page of a list,
+and the ``q`` text filter of the lists.
 
 Every ``get_*`` of a use case asks for a row by id under the caller's
 visibility (404 when it is missing *or* not visible, so a bound key learns
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import NotFound
@@ -48,3 +49,10 @@ async def rows_after(
 ) -> list[Any]:
     """The entities of :func:`page_after`'s page."""
     return list((await session.scalars(page_after(query, key, after=after, limit=limit))).all())
+
+
+def text_in(q: str, *columns: Any) -> ColumnElement[bool]:
+    """``q`` is part of one of ``columns``, ignoring case; taken literally (a ``%`` or
+    ``_`` in it matches itself, not any text)."""
+    needle = q.lower()
+    return or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns))

@@ -15,7 +15,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from shared.db import driver_connection
 from shared.errors import NotFound
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
 from shared.rendered import all_stored
-from shared.rows import rows_after
+from shared.rows import rows_after, text_in
 
 
 def as_public(agreement: Agreement) -> dict[str, Any]:
@@ -269,14 +269,7 @@ def list_query(
     if focus_area:
         query = query.where(_has_focus_area(focus_area, dialect))
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Agreement.reference).like(needle),
-                func.lower(Agreement.title).like(needle),
-                func.lower(Agreement.summary).like(needle),
-            )
-        )
+        query = query.where(text_in(q, Agreement.reference, Agreement.title, Agreement.summary))
     if expires_before:
         query = query.where(Agreement.expires_on < expires_before)
     return query

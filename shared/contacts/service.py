@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,7 +28,7 @@ from shared.errors import Conflict, Forbidden, InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, AgreementParty, Contact, FocalPoint, Organization
-from shared.rows import one_or_404, rows_after
+from shared.rows import one_or_404, rows_after, text_in
 
 
 def _aggregate(contact: Contact) -> Aggregate:
@@ -92,14 +92,7 @@ async def list_contacts(
     if organization_id is not None:
         query = query.where(Contact.organization_id == organization_id)
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Contact.name).like(needle),
-                func.lower(Contact.email).like(needle),
-                func.lower(Contact.title).like(needle),
-            )
-        )
+        query = query.where(text_in(q, Contact.name, Contact.email, Contact.title))
     return await rows_after(session, query, Contact.id, after=after, limit=limit)
 
 

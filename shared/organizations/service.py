@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Conflict, NotFound
@@ -24,7 +24,7 @@ from shared.organizations.schemas import (
     OrganizationPublic,
     OrganizationUpdate,
 )
-from shared.rows import rows_after
+from shared.rows import rows_after, text_in
 
 
 def as_public(organization: Organization) -> dict:
@@ -54,13 +54,7 @@ async def list_organizations(
     if kind:
         query = query.where(Organization.kind == kind)
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Organization.name).like(needle),
-                func.lower(Organization.acronym).like(needle),
-            )
-        )
+        query = query.where(text_in(q, Organization.name, Organization.acronym))
     return await rows_after(session, query, Organization.id, after=after, limit=limit)
 
 

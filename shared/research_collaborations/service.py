@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -40,7 +40,7 @@ from shared.research_collaborations.schemas import (
     check_dates,
 )
 from shared.research_collaborations.visibility import aggregate_for, visible_to
-from shared.rows import one_or_404, rows_after
+from shared.rows import one_or_404, rows_after, text_in
 
 _LOAD = (
     selectinload(ResearchCollaboration.participants),
@@ -103,12 +103,8 @@ async def list_collaborations(
             )
         )
     if q:
-        needle = f"%{q.lower()}%"
         query = query.where(
-            or_(
-                func.lower(ResearchCollaboration.title).like(needle),
-                func.lower(ResearchCollaboration.research_area).like(needle),
-            )
+            text_in(q, ResearchCollaboration.title, ResearchCollaboration.research_area)
         )
     return await rows_after(session, query, ResearchCollaboration.id, after=after, limit=limit)
 
