@@ -27,7 +27,7 @@ from shared.db import driver_connection
 from shared.errors import NotFound
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
 from shared.rendered import all_stored
-from shared.rows import rows_after, text_in
+from shared.rows import page_after, rows_after, text_in
 
 
 def as_public(agreement: Agreement) -> dict[str, Any]:
@@ -218,9 +218,7 @@ async def list_rendered_agreements(
         query=select(Agreement.id, Agreement.rendered),
         **filters,
     )
-    if after is not None:
-        query = query.where(Agreement.id > after)
-    query = query.order_by(Agreement.id).limit(limit + 1)
+    query = page_after(query, Agreement.id, after=after, limit=limit)
     return all_stored(list((await session.execute(query)).all()))
 
 
@@ -294,9 +292,7 @@ async def list_agreements(
     dialect = session.bind.dialect.name
     columns = select(*PUBLIC_COLUMNS) if dialect == "postgresql" else None
     query = list_query(dialect=dialect, query=columns, **filters)
-    if after is not None:
-        query = query.where(Agreement.id > after)
-    query = query.order_by(Agreement.id).limit(limit + 1)
+    query = page_after(query, Agreement.id, after=after, limit=limit)
     if columns is None:
         return list((await session.scalars(query)).all())
     rows = (await session.execute(query)).mappings().all()
@@ -308,14 +304,10 @@ async def list_rendered_history(
 ) -> list[Any] | None:
     """:func:`list_history` as stored JSON (rows of ``.id``, ``.rendered``);
     None when one has none yet (list them on the spot)."""
-    query = (
-        select(AgreementStatusChange.id, AgreementStatusChange.rendered)
-        .where(AgreementStatusChange.agreement_id == agreement_id)
-        .order_by(AgreementStatusChange.id)
-        .limit(limit + 1)
+    query = select(AgreementStatusChange.id, AgreementStatusChange.rendered).where(
+        AgreementStatusChange.agreement_id == agreement_id
     )
-    if after is not None:
-        query = query.where(AgreementStatusChange.id > after)
+    query = page_after(query, AgreementStatusChange.id, after=after, limit=limit)
     return all_stored(list((await session.execute(query)).all()))
 
 
