@@ -6,9 +6,9 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, params
 from fastapi.responses import StreamingResponse
 
 from services.api.agreements import router as agreements
@@ -114,13 +114,13 @@ def _filters_of(list_route: Callable[..., Any]) -> Callable[..., Awaitable[dict[
 
     An export filters as its resource's list route does, so the filters are
     declared once, on the list route: this reads them (name, type, default,
-    description and bounds) off its signature, less paging and the session.
+    description and bounds) off its signature: its query parameters but paging.
     """
     hints = get_type_hints(list_route, include_extras=True)
     parameters = [
         parameter.replace(annotation=hints[name], kind=inspect.Parameter.KEYWORD_ONLY)
         for name, parameter in inspect.signature(list_route).parameters.items()
-        if name not in _NOT_FILTERS
+        if name not in _PAGING and _is_query(hints[name])
     ]
 
     async def filters(**values: Any) -> dict[str, Any]:
@@ -130,7 +130,19 @@ def _filters_of(list_route: Callable[..., Any]) -> Callable[..., Awaitable[dict[
     return filters
 
 
-_NOT_FILTERS = {"session", "principal", "limit", "cursor"}
+_PAGING = {"limit", "cursor"}
+
+
+def _is_query(annotation: Any) -> bool:
+    """Whether FastAPI reads a parameter so annotated from the query string: not the
+    request or response objects, nor a dependency (the session, the principal)."""
+    if annotation in (Request, Response):
+        return False
+    if get_origin(annotation) is Annotated:
+        return not any(isinstance(extra, params.Depends) for extra in get_args(annotation)[1:])
+    return True
+
+
 _ABOUT_SHEETS = """
 
 Every row the key may see (all pages, not one), streamed, with the list
