@@ -71,16 +71,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-def dialect_insert(session: AsyncSession) -> Any:
-    """The ``insert`` of the session's dialect, which has ``on_conflict_do_*``.
-
-    PostgreSQL's and SQLite's share that interface; a session with no bind
-    is taken to be SQLite.
-    """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     """Build the async engine for ``settings.database_url``."""
     url = settings.database_url
@@ -204,9 +194,12 @@ async def borrowed_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
         await greenlet_spawn(pooled.close)
 
 
-def insert_for(session: AsyncSession | AsyncConnection) -> Any:
-    """The dialect's ``insert`` (PostgreSQL's or SQLite's), for ON CONFLICT clauses."""
-    dialect = (
-        session.bind.dialect.name if isinstance(session, AsyncSession) else session.dialect.name
-    )
+def insert_for(bind: AsyncSession | AsyncConnection | AsyncEngine) -> Any:
+    """The ``insert`` of the dialect behind ``bind``, which has ``on_conflict_do_*``.
+
+    PostgreSQL's and SQLite's share that interface; a session with no bind
+    is taken to be SQLite.
+    """
+    engine = bind.bind if isinstance(bind, AsyncSession) else bind
+    dialect = engine.dialect.name if engine is not None else "sqlite"
     return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import dialect_insert
+from shared.db import insert_for
 from shared.feed.audience import organizations_concerned
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
@@ -101,7 +101,7 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     An upsert on the counter row: the row lock it takes serialises concurrent
     writers of the same aggregate until their transactions end.
     """
-    statement = dialect_insert(session)(AggregateSequence).values(
+    statement = insert_for(session)(AggregateSequence).values(
         aggregate_type=aggregate.type, aggregate_id=aggregate.id, last_sequence=1
     )
     statement = statement.on_conflict_do_update(

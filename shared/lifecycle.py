@@ -1,5 +1,5 @@
-"""Statuses and state machines of agreements, initiatives, milestones and
-research collaborations: pure rules, no I/O.
+"""Statuses and state machines of agreements, initiatives, milestones, reports
+and research collaborations: pure rules, no I/O.
 
 Each status set is written once, here, as a ``Literal`` (what the schemas
 declare, so the OpenAPI enums come from it) and the tuple derived from it
@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
+
+from shared.errors import InvalidTransition
 
 AgreementStatus = Literal[
     "draft",
@@ -43,6 +45,15 @@ AGREEMENT_CLOSED_STATUSES: tuple[AgreementStatus, ...] = tuple(
     status for status in AGREEMENT_STATUSES if not AGREEMENT_TRANSITIONS[status]
 )
 
+# In force: reports are opened for them and their expiry is announced.
+AGREEMENT_LIVE_STATUSES: tuple[AgreementStatus, ...] = ("signed", "active", "suspended")
+# The ones the sweep moves to ``expired`` once ``expires_on`` has passed: those it may leave for it.
+AGREEMENT_EXPIRABLE_STATUSES: tuple[AgreementStatus, ...] = tuple(
+    status for status in AGREEMENT_STATUSES if "expired" in AGREEMENT_TRANSITIONS[status]
+)
+# Watched for dormancy (a suspended agreement is quiet on purpose).
+AGREEMENT_DORMANCY_STATUSES: tuple[AgreementStatus, ...] = ("signed", "active")
+
 InitiativeStatus = Literal["planned", "in_progress", "on_hold", "completed", "cancelled"]
 INITIATIVE_STATUSES: tuple[InitiativeStatus, ...] = get_args(InitiativeStatus)
 INITIATIVE_OPEN_STATUSES: tuple[InitiativeStatus, ...] = ("planned", "in_progress", "on_hold")
@@ -54,6 +65,18 @@ INITIATIVE_TRANSITIONS: Mapping[str, tuple[InitiativeStatus, ...]] = {
     "completed": (),
     "cancelled": (),
 }
+
+
+def check_move(
+    what: str, transitions: Mapping[str, tuple[str, ...]], current: str, target: str
+) -> None:
+    """Refuse a move its state machine has no edge for (``what``: "An agreement", ...):
+    409 ``invalid-transition``, naming the statuses that may follow ``current``."""
+    allowed = transitions.get(current, ())
+    if target not in allowed:
+        raise InvalidTransition(
+            f"{what} cannot move from {current} to {target}.", allowed=list(allowed)
+        )
 
 
 def allowed_agreement_targets(current: str) -> tuple[str, ...]:
@@ -163,3 +186,24 @@ RESEARCH_TRANSITIONS: Mapping[str, tuple[ResearchStatus, ...]] = {
 
 def allowed_research_targets(current: str) -> tuple[str, ...]:
     return RESEARCH_TRANSITIONS.get(current, ())
+
+
+ReportStatus = Literal["open", "submitted", "accepted", "returned"]
+REPORT_STATUSES: tuple[ReportStatus, ...] = get_args(ReportStatus)
+REPORT_TRANSITIONS: Mapping[str, tuple[ReportStatus, ...]] = {
+    "open": ("submitted",),
+    "submitted": ("accepted", "returned"),
+    "returned": ("submitted",),
+    "accepted": (),
+}
+# Still owed by the reporter: its text may change, and it is overdue past ``due_on``.
+REPORT_OPEN_STATUSES: tuple[ReportStatus, ...] = ("open", "returned")
+
+
+def report_is_overdue(status: str, due_on: dt.date, today: dt.date) -> bool:
+    """The report overdue rule: open or returned, and due before today.
+
+    Never stored; :func:`shared.reports.service.overdue_condition` is its SQL
+    form, built from the same :data:`REPORT_OPEN_STATUSES`.
+    """
+    return status in REPORT_OPEN_STATUSES and due_on < today

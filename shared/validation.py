@@ -124,9 +124,9 @@ def refuse_null_in_schema(schema: JsonSchemaValue, names: tuple[str, ...]) -> No
             prop["anyOf"] = kept
 
 
-class Patch(RequestBody):
-    """Base of PATCH bodies: null is refused for a field the resource cannot be
-    without (and the JSON schema says so: such a field is optional, not nullable)."""
+class NeverNull(RequestBody):
+    """A body whose ``required_fields`` may be left out but never sent as null
+    (the validator refuses it, and the JSON schema says so: optional, not nullable)."""
 
     required_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -148,6 +148,10 @@ class Patch(RequestBody):
         schema = handler(core_schema)
         refuse_null_in_schema(handler.resolve_ref_schema(schema), cls.required_fields)
         return schema
+
+
+class Patch(NeverNull):
+    """Base of PATCH bodies: null is refused for a field the resource cannot be without."""
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, with their new values."""

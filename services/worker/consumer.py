@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
 from shared.broker import OutboxPublisher, mark_dispatched, mark_settled
 from shared.clock import utcnow
-from shared.db import dialect_insert
+from shared.db import insert_for
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
 
@@ -65,7 +65,7 @@ async def run_handler(
     await handler.run(session, event)
     await session.flush()
     inserted = await session.scalar(
-        dialect_insert(session)(ProcessedEvent)
+        insert_for(session)(ProcessedEvent)
         .values(consumer=handler.name, event_id=event.id, processed_at=utcnow())
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(ProcessedEvent.consumer)
@@ -222,7 +222,7 @@ async def _record_processed(
     ]
     inserted = (
         await session.execute(
-            dialect_insert(session)(ProcessedEvent)
+            insert_for(session)(ProcessedEvent)
             .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
             .returning(ProcessedEvent.event_id),
             expected,

@@ -27,15 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import clock
 from shared.agreements.amendments import apply_due_amendments
 from shared.agreements.lifecycle import apply_transition
 from shared.agreements.reads import as_public, get_agreement
+from shared.agreements.windows import LAST_ACTIVITY, dormant_on, expiring_between, with_activity
 from shared.broker import OutboxPublisher
 from shared.events import Actor, Aggregate, new_event_ids, record_event
+from shared.lifecycle import AGREEMENT_EXPIRABLE_STATUSES
 from shared.milestones.schemas import as_public as milestone_public
 from shared.milestones.service import overdue_condition
 from shared.models import Agreement, AgreementRollup, Milestone, SweepMark
@@ -47,9 +49,6 @@ from shared.settings import Settings
 log = structlog.get_logger("accords.worker")
 
 SWEEP_LOCK_KEY = 0x6163636F726473_02
-LIVE_STATUSES = ("signed", "active", "suspended")
-EXPIRABLE_STATUSES = ("signed", "active")
-DORMANCY_STATUSES = ("signed", "active")
 BATCH = 500
 STALE_ROLLUPS_PER_SWEEP = 200
 
@@ -126,10 +125,9 @@ async def emit_expiring(session: AsyncSession, today: dt.date, *, days_before: l
         agreements = (
             await session.scalars(
                 select(Agreement.id).where(
-                    Agreement.status.in_(LIVE_STATUSES),
-                    Agreement.expires_on.is_not(None),
-                    Agreement.expires_on >= today + dt.timedelta(days=lower),
-                    Agreement.expires_on <= today + dt.timedelta(days=upper),
+                    expiring_between(
+                        today + dt.timedelta(days=lower), today + dt.timedelta(days=upper)
+                    )
                 )
             )
         ).all()
@@ -152,7 +150,7 @@ async def expire_agreements(session: AsyncSession, today: dt.date) -> int:
     agreement_ids = (
         await session.scalars(
             select(Agreement.id)
-            .where(Agreement.status.in_(EXPIRABLE_STATUSES), Agreement.expires_on < today)
+            .where(Agreement.status.in_(AGREEMENT_EXPIRABLE_STATUSES), Agreement.expires_on < today)
             .limit(BATCH)
         )
     ).all()
@@ -170,13 +168,10 @@ async def expire_agreements(session: AsyncSession, today: dt.date) -> int:
 
 
 async def emit_dormant(session: AsyncSession, today: dt.date, *, dormancy_days: int) -> int:
-    cutoff = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=dormancy_days)
-    last_activity = func.coalesce(AgreementRollup.last_activity_at, Agreement.updated_at)
     rows = (
         await session.execute(
-            select(Agreement.id, last_activity.label("last_activity_at"))
-            .outerjoin(AgreementRollup, AgreementRollup.agreement_id == Agreement.id)
-            .where(Agreement.status.in_(DORMANCY_STATUSES), last_activity < cutoff)
+            with_activity(select(Agreement.id, LAST_ACTIVITY.label("last_activity_at")))
+            .where(dormant_on(today, dormancy_days))
             .limit(BATCH * 4)
         )
     ).all()

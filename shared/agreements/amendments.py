@@ -6,7 +6,10 @@ as a PATCH), the agreement's ``terms_version`` and ``version`` bumped, the
 new terms version written and ``agreement.amended`` emitted. It applies at
 once when created (or moved) to today or a past date, else by the sweep
 (:func:`apply_due_amendments`). Deleting a pending amendment withdraws it;
-an applied one is the record and stays as it is.
+an applied one is the record and stays as it is. A closed agreement
+(completed, terminated, expired, cancelled) takes no amendment: none is
+recorded or changed, and a pending one whose date comes after the agreement
+closed is never applied.
 """
 
 from __future__ import annotations
@@ -30,16 +33,16 @@ from shared.agreements.legal_schemas import (
 from shared.agreements.reads import as_public, get_agreement
 from shared.agreements.service import aggregate_of, apply_terms, check_terms_change
 from shared.agreements.visibility import under_visible_agreements
-from shared.errors import Conflict, DomainError, InvalidReference, NotFound
+from shared.errors import Conflict, DomainError, InvalidReference
 from shared.events import Actor, record_change
 from shared.ids import uuid7
+from shared.lifecycle import AGREEMENT_CLOSED_STATUSES
 from shared.models import Agreement, Amendment
 from shared.reports.schedule import check_reporting_change
+from shared.rows import one_or_404, rows_after
 
 log = structlog.get_logger("accords.agreements")
 
-# An agreement in one of these is over: its terms no longer change.
-CLOSED_STATUSES = ("completed", "terminated", "expired", "cancelled")
 CHANGES_AT = ("body", "changes")
 # A bound on one sweep's work; the rest waits for the next sweep.
 DUE_PER_RUN = 500
@@ -57,8 +60,7 @@ async def _check_amendment(
     effective_from: dt.date,
 ) -> None:
     """An amendment's own rules, then its changes by the agreement's rules."""
-    if agreement.status in CLOSED_STATUSES:
-        raise Conflict(f"A {agreement.status} agreement can no longer be amended.")
+    _check_open(agreement)
     latest = await versions.latest_version(session, agreement_id=agreement.id)
     if latest is not None and latest.effective_from and effective_from < latest.effective_from:
         message = (
@@ -68,16 +70,31 @@ async def _check_amendment(
         raise InvalidReference(
             f"{message}.", errors=[{"loc": ["body", "effective_from"], "msg": message}]
         )
+    await _check_changes(session, agreement=agreement, changes=changes)
+
+
+def _check_open(agreement: Agreement) -> None:
+    """A closed agreement's terms no longer change: not by a new amendment, nor a pending one."""
+    if agreement.status in AGREEMENT_CLOSED_STATUSES:
+        raise Conflict(f"A {agreement.status} agreement can no longer be amended.")
+
+
+async def _check_changes(
+    session: AsyncSession, *, agreement: Agreement, changes: AmendmentChanges
+) -> dict[str, Any]:
+    """The changes by the agreement's own rules (as a PATCH), and a reporting
+    schedule's reporter stays a party; answers the changed fields."""
+    values = changes.model_dump(exclude_unset=True)
     await check_terms_change(
         session,
         agreement=agreement,
-        changes=changes.model_dump(exclude_unset=True),
+        changes=values,
         parties=changes.parties,
         objectives=changes.objectives,
         at=CHANGES_AT,
     )
-    # A reporting schedule's reporter stays a party.
     check_reporting_change(agreement, changes)
+    return values
 
 
 async def create_amendment(
@@ -199,9 +216,11 @@ async def apply_amendment(
 
     The UPDATE that marks it applied is guarded by its status, so a second
     application (another worker, a retried sweep) changes nothing and answers
-    ``False``. Its changes are checked again: the agreement may have moved on
-    since the amendment was recorded.
+    ``False``. The agreement may have moved on since the amendment was
+    recorded, so it is checked again: a closed agreement refuses it
+    (:class:`Conflict`), and its changes must still fit.
     """
+    _check_open(agreement)
     now = clock.utcnow()
     claimed = await session.execute(
         update(Amendment)
@@ -219,16 +238,7 @@ async def apply_amendment(
         return False
     await session.refresh(amendment)
     changes = AmendmentChanges.model_validate(amendment.changes)
-    values = changes.model_dump(exclude_unset=True)
-    await check_terms_change(
-        session,
-        agreement=agreement,
-        changes=values,
-        parties=changes.parties,
-        objectives=changes.objectives,
-        at=CHANGES_AT,
-    )
-    check_reporting_change(agreement, changes)
+    values = await _check_changes(session, agreement=agreement, changes=changes)
     before = as_public(agreement)
     await apply_terms(
         session,
@@ -270,11 +280,19 @@ async def apply_due_amendments(
 
     Each runs in a savepoint: one whose changes no longer fit its agreement
     (say, it drops an objective an initiative took up since) stays pending,
-    is logged, and does not hold back the others.
+    is logged, and does not hold back the others. The pending amendments of a
+    closed agreement are not taken up at all (its terms no longer change):
+    they stay pending, and may still be deleted (withdrawn).
     """
     actor = actor or Actor.system(request_id="sweep")
-    query = select(Amendment.id, Amendment.agreement_id).where(
-        Amendment.status == "pending", Amendment.effective_from <= today
+    query = (
+        select(Amendment.id, Amendment.agreement_id)
+        .join(Agreement, Agreement.id == Amendment.agreement_id)
+        .where(
+            Amendment.status == "pending",
+            Amendment.effective_from <= today,
+            Agreement.status.not_in(AGREEMENT_CLOSED_STATUSES),
+        )
     )
     if agreement_id is not None:
         query = query.where(Amendment.agreement_id == agreement_id)
@@ -307,10 +325,7 @@ async def get_amendment(
         Amendment.agreement_id,
         organization_id,
     )
-    amendment = await session.scalar(query)
-    if amendment is None:
-        raise NotFound(f"Amendment {amendment_id} does not exist.")
-    return amendment
+    return await one_or_404(session, query, missing=f"Amendment {amendment_id} does not exist.")
 
 
 async def list_amendments(
@@ -324,6 +339,4 @@ async def list_amendments(
     query = select(Amendment).where(Amendment.agreement_id == agreement_id)
     if status is not None:
         query = query.where(Amendment.status == status)
-    if after is not None:
-        query = query.where(Amendment.id > after)
-    return list((await session.scalars(query.order_by(Amendment.id).limit(limit + 1))).all())
+    return await rows_after(session, query, Amendment.id, after=after, limit=limit)

@@ -11,12 +11,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    GetJsonSchemaHandler,
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
 
 from shared.agreements.schemas import (
     FocusArea,
@@ -28,7 +25,7 @@ from shared.agreements.schemas import (
     _unique_refs,
 )
 from shared.clock import today
-from shared.validation import RequestBody, refuse_null_in_schema
+from shared.validation import NeverNull, RequestBody
 
 ActKind = Literal["signature", "ratification", "acceptance", "approval", "accession", "withdrawal"]
 AmendmentKind = Literal[
@@ -103,11 +100,12 @@ _TERMS_NEVER_NULL = ("title", "focus_areas", "objectives", "parties")
 _AMENDMENT_NEVER_NULL = ("title", "kind", "effective_from", "changes")
 
 
-class AmendmentChanges(RequestBody):
+class AmendmentChanges(NeverNull):
     """A partial agreement: the terms an amendment changes, checked by the
     agreement's own rules."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    required_fields = _TERMS_NEVER_NULL
 
     title: Title | None = None  # type: ignore[valid-type]
     summary: str | None = Field(default=None, max_length=20_000)
@@ -120,31 +118,12 @@ class AmendmentChanges(RequestBody):
     @model_validator(mode="before")
     @classmethod
     def _something_changes(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            if not values:
-                raise ValueError("changes must name at least one term")
-            nulled = [name for name in _TERMS_NEVER_NULL if values.get(name, ...) is None]
-            if nulled:
-                raise ValueError(f"{', '.join(nulled)} cannot be null")
+        if isinstance(values, dict) and not values:
+            raise ValueError("changes must name at least one term")
         return values
 
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler(core_schema)
-        refuse_null_in_schema(handler.resolve_ref_schema(schema), _TERMS_NEVER_NULL)
-        return schema
-
-    @field_validator("parties")
-    @classmethod
-    def _parties_unique(cls, parties: list[Party] | None) -> list[Party] | None:
-        return None if parties is None else _unique_parties(parties)
-
-    @field_validator("objectives")
-    @classmethod
-    def _refs_unique(cls, objectives: list[Objective] | None) -> list[Objective] | None:
-        return None if objectives is None else _unique_refs(objectives)
+    _parties_unique = field_validator("parties")(_unique_parties)
+    _refs_unique = field_validator("objectives")(_unique_refs)
 
     @model_validator(mode="after")
     def _check_dates(self) -> AmendmentChanges:
@@ -179,7 +158,7 @@ class AmendmentCreate(RequestBody):
     changes: AmendmentChanges
 
 
-class AmendmentUpdate(RequestBody):
+class AmendmentUpdate(NeverNull):
     """Fields of a `pending` amendment to change; `changes` is replaced whole.
 
     (Not a :class:`Patch`: its ``changes()`` method would shadow the field.)
@@ -188,23 +167,7 @@ class AmendmentUpdate(RequestBody):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"effective_from": "2028-09-04"}]}
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_for_required(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            nulled = [name for name in _AMENDMENT_NEVER_NULL if values.get(name, ...) is None]
-            if nulled:
-                raise ValueError(f"{', '.join(nulled)} cannot be null")
-        return values
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler(core_schema)
-        refuse_null_in_schema(handler.resolve_ref_schema(schema), _AMENDMENT_NEVER_NULL)
-        return schema
+    required_fields = _AMENDMENT_NEVER_NULL
 
     title: Title | None = None  # type: ignore[valid-type]
     kind: AmendmentKind | None = None

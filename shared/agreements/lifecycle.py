@@ -12,10 +12,10 @@ from shared.agreements import acts, versions
 from shared.agreements.reads import as_public
 from shared.agreements.schemas import TransitionRequest
 from shared.agreements.service import aggregate_of
-from shared.errors import InvalidTransition, TransitionConditionFailed
+from shared.errors import TransitionConditionFailed
 from shared.events import Actor, record_change
 from shared.initiatives import agreement_rules
-from shared.lifecycle import AgreementFacts, allowed_agreement_targets, missing_conditions
+from shared.lifecycle import AGREEMENT_TRANSITIONS, AgreementFacts, check_move, missing_conditions
 from shared.models import Agreement, AgreementStatusChange, Organization
 
 
@@ -27,12 +27,7 @@ async def transition_agreement(
     request: TransitionRequest,
 ) -> Agreement:
     """Move an agreement along its lifecycle, recording history and the event."""
-    allowed = allowed_agreement_targets(agreement.status)
-    if request.to not in allowed:
-        raise InvalidTransition(
-            f"An agreement cannot move from {agreement.status} to {request.to}.",
-            allowed=list(allowed),
-        )
+    check_move("An agreement", AGREEMENT_TRANSITIONS, agreement.status, request.to)
     facts = AgreementFacts(
         party_roles=tuple(party.role for party in agreement.parties),
         signed_on=agreement.signed_on,

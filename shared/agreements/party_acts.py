@@ -20,10 +20,11 @@ from shared.agreements.legal_schemas import PartyActCreate, PartyActPublic
 from shared.agreements.reads import as_public
 from shared.agreements.service import aggregate_of
 from shared.agreements.visibility import under_visible_agreements
-from shared.errors import Conflict, InvalidReference, NotFound
+from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, PartyAct
+from shared.rows import one_or_404, rows_after
 
 
 def act_public(act: PartyAct) -> dict[str, Any]:
@@ -133,10 +134,7 @@ async def get_party_act(
     query = under_visible_agreements(
         select(PartyAct).where(PartyAct.id == act_id), PartyAct.agreement_id, organization_id
     )
-    act = await session.scalar(query)
-    if act is None:
-        raise NotFound(f"Party act {act_id} does not exist.")
-    return act
+    return await one_or_404(session, query, missing=f"Party act {act_id} does not exist.")
 
 
 async def list_party_acts(
@@ -154,6 +152,4 @@ async def list_party_acts(
         query = query.where(PartyAct.organization_id == organization_id)
     if act is not None:
         query = query.where(PartyAct.act == act)
-    if after is not None:
-        query = query.where(PartyAct.id > after)
-    return list((await session.scalars(query.order_by(PartyAct.id).limit(limit + 1))).all())
+    return await rows_after(session, query, PartyAct.id, after=after, limit=limit)

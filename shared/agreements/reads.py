@@ -15,7 +15,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ from shared.db import driver_connection
 from shared.errors import NotFound
 from shared.models import Agreement, AgreementParty, AgreementStatusChange, Organization
 from shared.rendered import all_stored
+from shared.rows import page_after, rows_after, text_in
 
 
 def as_public(agreement: Agreement) -> dict[str, Any]:
@@ -217,9 +218,7 @@ async def list_rendered_agreements(
         query=select(Agreement.id, Agreement.rendered),
         **filters,
     )
-    if after is not None:
-        query = query.where(Agreement.id > after)
-    query = query.order_by(Agreement.id).limit(limit + 1)
+    query = page_after(query, Agreement.id, after=after, limit=limit)
     return all_stored(list((await session.execute(query)).all()))
 
 
@@ -268,14 +267,7 @@ def list_query(
     if focus_area:
         query = query.where(_has_focus_area(focus_area, dialect))
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Agreement.reference).like(needle),
-                func.lower(Agreement.title).like(needle),
-                func.lower(Agreement.summary).like(needle),
-            )
-        )
+        query = query.where(text_in(q, Agreement.reference, Agreement.title, Agreement.summary))
     if expires_before:
         query = query.where(Agreement.expires_on < expires_before)
     return query
@@ -300,9 +292,7 @@ async def list_agreements(
     dialect = session.bind.dialect.name
     columns = select(*PUBLIC_COLUMNS) if dialect == "postgresql" else None
     query = list_query(dialect=dialect, query=columns, **filters)
-    if after is not None:
-        query = query.where(Agreement.id > after)
-    query = query.order_by(Agreement.id).limit(limit + 1)
+    query = page_after(query, Agreement.id, after=after, limit=limit)
     if columns is None:
         return list((await session.scalars(query)).all())
     rows = (await session.execute(query)).mappings().all()
@@ -314,14 +304,10 @@ async def list_rendered_history(
 ) -> list[Any] | None:
     """:func:`list_history` as stored JSON (rows of ``.id``, ``.rendered``);
     None when one has none yet (list them on the spot)."""
-    query = (
-        select(AgreementStatusChange.id, AgreementStatusChange.rendered)
-        .where(AgreementStatusChange.agreement_id == agreement_id)
-        .order_by(AgreementStatusChange.id)
-        .limit(limit + 1)
+    query = select(AgreementStatusChange.id, AgreementStatusChange.rendered).where(
+        AgreementStatusChange.agreement_id == agreement_id
     )
-    if after is not None:
-        query = query.where(AgreementStatusChange.id > after)
+    query = page_after(query, AgreementStatusChange.id, after=after, limit=limit)
     return all_stored(list((await session.execute(query)).all()))
 
 
@@ -329,12 +315,5 @@ async def list_history(
     session: AsyncSession, *, agreement_id: uuid.UUID, after: uuid.UUID | None, limit: int
 ) -> list[AgreementStatusChange]:
     """The agreement's lifecycle moves, oldest first."""
-    query = (
-        select(AgreementStatusChange)
-        .where(AgreementStatusChange.agreement_id == agreement_id)
-        .order_by(AgreementStatusChange.id)
-        .limit(limit + 1)
-    )
-    if after is not None:
-        query = query.where(AgreementStatusChange.id > after)
-    return list((await session.scalars(query)).all())
+    query = select(AgreementStatusChange).where(AgreementStatusChange.agreement_id == agreement_id)
+    return await rows_after(session, query, AgreementStatusChange.id, after=after, limit=limit)

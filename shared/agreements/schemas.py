@@ -57,17 +57,19 @@ class Objective(RequestBody):
     text: ObjectiveText  # type: ignore[valid-type]
 
 
-def _unique_parties(parties: list[Party]) -> list[Party]:
+def _unique_parties(parties: list[Party] | None) -> list[Party] | None:
+    """No organization listed twice (``None``, a PATCH leaving parties alone, passes)."""
     seen: set[uuid.UUID] = set()
-    for party in parties:
+    for party in parties or ():
         if party.organization_id in seen:
             raise ValueError(f"organization {party.organization_id} is listed twice")
         seen.add(party.organization_id)
     return parties
 
 
-def _unique_refs(objectives: list[Objective]) -> list[Objective]:
-    refs = [objective.ref for objective in objectives]
+def _unique_refs(objectives: list[Objective] | None) -> list[Objective] | None:
+    """No objective ref used twice (``None``, a PATCH leaving objectives alone, passes)."""
+    refs = [objective.ref for objective in objectives or ()]
     duplicates = sorted({ref for ref in refs if refs.count(ref) > 1})
     if duplicates:
         raise ValueError(f"objective refs must be unique; repeated: {', '.join(duplicates)}")
@@ -136,15 +138,8 @@ class AgreementUpdate(Patch):
         "keep their periods.",
     )
 
-    @field_validator("parties")
-    @classmethod
-    def _parties_unique(cls, parties: list[Party] | None) -> list[Party] | None:
-        return None if parties is None else _unique_parties(parties)
-
-    @field_validator("objectives")
-    @classmethod
-    def _refs_unique(cls, objectives: list[Objective] | None) -> list[Objective] | None:
-        return None if objectives is None else _unique_refs(objectives)
+    _parties_unique = field_validator("parties")(_unique_parties)
+    _refs_unique = field_validator("objectives")(_unique_refs)
 
 
 class AgreementPublic(BaseModel):

@@ -20,6 +20,7 @@ from shared.agreements.legal_schemas import Terms
 from shared.agreements.schemas import AgreementPublic, PartyPublic
 from shared.errors import NotFound
 from shared.models import Agreement, AgreementVersion, PartyAct
+from shared.rows import rows_after
 
 TERMS_FIELDS = tuple(Terms.model_fields)
 
@@ -83,15 +84,9 @@ async def correct_current_version(session: AsyncSession, *, agreement: Agreement
 async def list_versions(
     session: AsyncSession, *, agreement_id: uuid.UUID, after: uuid.UUID | None, limit: int
 ) -> list[AgreementVersion]:
-    query = (
-        select(AgreementVersion)
-        .where(AgreementVersion.agreement_id == agreement_id)
-        .order_by(AgreementVersion.id)  # ids are time-ordered: the order of n
-        .limit(limit + 1)
-    )
-    if after is not None:
-        query = query.where(AgreementVersion.id > after)
-    return list((await session.scalars(query)).all())
+    query = select(AgreementVersion).where(AgreementVersion.agreement_id == agreement_id)
+    # ids are time-ordered: the order of n
+    return await rows_after(session, query, AgreementVersion.id, after=after, limit=limit)
 
 
 async def get_version(

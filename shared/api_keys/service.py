@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.api_keys.schemas import ApiKeyPublic
-from shared.db import utcnow
+from shared.db import insert_for, utcnow
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_audit
 from shared.ids import uuid7
 from shared.models import ApiKey, Organization
+from shared.rows import rows_after
 from shared.security import SCOPES, display_prefix, generate_api_key, hash_api_key
 
 
@@ -73,10 +73,8 @@ async def ensure_api_key(session: AsyncSession, *, key: str, name: str) -> ApiKe
     so exactly one of them stores it and writes its audit row.
     """
     key_hash = hash_api_key(key)
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(ApiKey)
+        insert_for(session)(ApiKey)
         .values(
             id=uuid7(),
             name=name,
@@ -109,10 +107,8 @@ async def ensure_api_key(session: AsyncSession, *, key: str, name: str) -> ApiKe
 async def list_api_keys(
     session: AsyncSession, *, after: uuid.UUID | None, limit: int
 ) -> list[ApiKey]:
-    query = select(ApiKey).order_by(ApiKey.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(ApiKey.id > after)
-    return list((await session.scalars(query)).all())
+    query = select(ApiKey)
+    return await rows_after(session, query, ApiKey.id, after=after, limit=limit)
 
 
 async def delete_api_key(session: AsyncSession, *, actor: Actor, api_key_id: uuid.UUID) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import AuditEntry
+from shared.rows import rows_after
 
 
 async def list_audit_entries(
@@ -20,13 +21,11 @@ async def list_audit_entries(
     api_key_id: uuid.UUID | None = None,
 ) -> list[AuditEntry]:
     """Up to ``limit + 1`` entries after ``after``, oldest first (ids are time-ordered)."""
-    query = select(AuditEntry).order_by(AuditEntry.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(AuditEntry.id > after)
+    query = select(AuditEntry)
     if entity_type:
         query = query.where(AuditEntry.entity_type == entity_type)
     if entity_id:
         query = query.where(AuditEntry.entity_id == entity_id)
     if api_key_id:
         query = query.where(AuditEntry.api_key_id == api_key_id)
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, AuditEntry.id, after=after, limit=limit)

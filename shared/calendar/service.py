@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.visibility import visible_to
 from shared.calendar.ics import CalendarItem
 from shared.calendar.schemas import CalendarFeedCreate
+from shared.dashboard.links import agreement_url
 from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_audit
 from shared.ids import uuid7
@@ -26,6 +29,7 @@ from shared.models import (
     Organization,
     Report,
 )
+from shared.rows import one_or_404, rows_after
 from shared.security import hash_api_key
 
 TOKEN_PREFIX = "cal_"
@@ -115,9 +119,7 @@ async def list_feeds(
     limit: int,
 ) -> list[CalendarFeed]:
     query = _owned(select(CalendarFeed), api_key_id=api_key_id, is_admin=is_admin)
-    if after is not None:
-        query = query.where(CalendarFeed.id > after)
-    return list((await session.scalars(query.order_by(CalendarFeed.id).limit(limit + 1))).all())
+    return await rows_after(session, query, CalendarFeed.id, after=after, limit=limit)
 
 
 async def get_feed(
@@ -128,10 +130,7 @@ async def get_feed(
         api_key_id=api_key_id,
         is_admin=is_admin,
     )
-    feed = (await session.scalars(query)).one_or_none()
-    if feed is None:
-        raise NotFound(f"Calendar feed {feed_id} does not exist.")
-    return feed
+    return await one_or_404(session, query, missing=f"Calendar feed {feed_id} does not exist.")
 
 
 async def delete_feed(session: AsyncSession, *, actor: Actor, feed: CalendarFeed) -> None:
@@ -189,6 +188,21 @@ def _scoped(
     return query
 
 
+@dataclass(frozen=True)
+class _Source:
+    """One kind of entry: the rows it shows (joined to their agreement) and how each reads."""
+
+    model: Any
+    since: Callable[[dt.date], ColumnElement[bool]]
+    item: Callable[[Any, str, str], CalendarItem]
+
+    def query(self, since: dt.date) -> Select[Any]:
+        query = select(self.model, Agreement.id, Agreement.reference)
+        if self.model is not Agreement:
+            query = query.join(Agreement, Agreement.id == self.model.agreement_id)
+        return query.where(self.since(since))
+
+
 async def feed_items(
     session: AsyncSession,
     feed: CalendarFeed,
@@ -200,147 +214,82 @@ async def feed_items(
     """Every entry the feed shows, oldest first: what its creating key may see, in scope."""
     since = today - HISTORY
     items: list[CalendarItem] = []
-    if "milestones" in feed.include:
-        items += await _milestones(session, feed, key_organization, since, public_url)
-    if "engagements" in feed.include:
-        items += await _engagements(session, feed, key_organization, since, public_url)
-    if "expiries" in feed.include:
-        items += await _expiries(session, feed, key_organization, since, public_url)
-    if "reports" in feed.include:
-        items += await _reports(session, feed, key_organization, since, public_url)
+    for kind, source in SOURCES.items():
+        if kind not in feed.include:
+            continue
+        query = _scoped(source.query(since), feed, key_organization)
+        for entity, agreement_id, reference in (await session.execute(query)).all():
+            items.append(source.item(entity, reference, agreement_url(public_url, agreement_id)))
     return sorted(items, key=lambda item: (item.starts_on, item.uid))
 
 
-def _page(public_url: str, agreement_id: uuid.UUID) -> str:
-    return f"{public_url.rstrip('/')}/app/agreements/{agreement_id}"
-
-
-async def _milestones(
-    session: AsyncSession,
-    feed: CalendarFeed,
-    key_organization: uuid.UUID | None,
-    since: dt.date,
-    public_url: str,
-) -> list[CalendarItem]:
-    query = _scoped(
-        select(Milestone, Agreement.reference)
-        .join(Agreement, Agreement.id == Milestone.agreement_id)
-        .where(Milestone.due_on >= since),
-        feed,
-        key_organization,
+def _milestone(milestone: Milestone, reference: str, link: str) -> CalendarItem:
+    return CalendarItem(
+        uid=f"milestone-{milestone.id}@accords",
+        sequence=milestone.version - 1,
+        summary=f"Milestone due: {milestone.title} ({reference})",
+        description=f"Milestone of {reference}, status {milestone.status}.\n{link}",
+        starts_on=milestone.due_on,
+        cancelled=milestone.status == "cancelled",
+        url=link,
+        modified_at=milestone.updated_at,
     )
-    items = []
-    for milestone, reference in (await session.execute(query)).all():
-        link = _page(public_url, milestone.agreement_id)
-        items.append(
-            CalendarItem(
-                uid=f"milestone-{milestone.id}@accords",
-                sequence=milestone.version - 1,
-                summary=f"Milestone due: {milestone.title} ({reference})",
-                description=f"Milestone of {reference}, status {milestone.status}.\n{link}",
-                starts_on=milestone.due_on,
-                cancelled=milestone.status == "cancelled",
-                url=link,
-                modified_at=milestone.updated_at,
-            )
-        )
-    return items
 
 
-async def _engagements(
-    session: AsyncSession,
-    feed: CalendarFeed,
-    key_organization: uuid.UUID | None,
-    since: dt.date,
-    public_url: str,
-) -> list[CalendarItem]:
-    query = _scoped(
-        select(Engagement, Agreement.reference)
-        .join(Agreement, Agreement.id == Engagement.agreement_id)
-        .where(or_(Engagement.starts_on >= since, Engagement.ends_on >= since)),
-        feed,
-        key_organization,
+def _engagement(engagement: Engagement, reference: str, link: str) -> CalendarItem:
+    where = f" in {engagement.location}" if engagement.location else ""
+    return CalendarItem(
+        uid=f"engagement-{engagement.id}@accords",
+        sequence=engagement.version - 1,
+        summary=f"{engagement.title} ({reference})",
+        description=(
+            f"{engagement.kind.replace('_', ' ').capitalize()}{where}, under {reference}.\n{link}"
+        ),
+        starts_on=engagement.starts_on,
+        ends_on=engagement.ends_on,
+        url=link,
+        modified_at=engagement.updated_at,
     )
-    items = []
-    for engagement, reference in (await session.execute(query)).all():
-        link = _page(public_url, engagement.agreement_id)
-        where = f" in {engagement.location}" if engagement.location else ""
-        items.append(
-            CalendarItem(
-                uid=f"engagement-{engagement.id}@accords",
-                sequence=engagement.version - 1,
-                summary=f"{engagement.title} ({reference})",
-                description=(
-                    f"{engagement.kind.replace('_', ' ').capitalize()}{where}, under {reference}.\n"
-                    f"{link}"
-                ),
-                starts_on=engagement.starts_on,
-                ends_on=engagement.ends_on,
-                url=link,
-                modified_at=engagement.updated_at,
-            )
-        )
-    return items
 
 
-async def _expiries(
-    session: AsyncSession,
-    feed: CalendarFeed,
-    key_organization: uuid.UUID | None,
-    since: dt.date,
-    public_url: str,
-) -> list[CalendarItem]:
-    query = select(Agreement).where(
-        Agreement.expires_on.is_not(None), Agreement.expires_on >= since
+def _expiry(agreement: Agreement, reference: str, link: str) -> CalendarItem:
+    return CalendarItem(
+        uid=f"agreement-expiry-{agreement.id}@accords",
+        sequence=agreement.version - 1,
+        summary=f"Expires: {reference} {agreement.title}",
+        description=f"{reference} expires on {agreement.expires_on}.\n{link}",
+        starts_on=agreement.expires_on,
+        cancelled=agreement.status in CLOSED_AGREEMENT_STATUSES,
+        url=link,
+        modified_at=agreement.updated_at,
     )
-    query = _scoped(query, feed, key_organization)
-    items = []
-    for agreement in (await session.scalars(query)).all():
-        link = _page(public_url, agreement.id)
-        items.append(
-            CalendarItem(
-                uid=f"agreement-expiry-{agreement.id}@accords",
-                sequence=agreement.version - 1,
-                summary=f"Expires: {agreement.reference} {agreement.title}",
-                description=f"{agreement.reference} expires on {agreement.expires_on}.\n{link}",
-                starts_on=agreement.expires_on,
-                cancelled=agreement.status in CLOSED_AGREEMENT_STATUSES,
-                url=link,
-                modified_at=agreement.updated_at,
-            )
-        )
-    return items
 
 
-async def _reports(
-    session: AsyncSession,
-    feed: CalendarFeed,
-    key_organization: uuid.UUID | None,
-    since: dt.date,
-    public_url: str,
-) -> list[CalendarItem]:
-    query = _scoped(
-        select(Report, Agreement.reference)
-        .join(Agreement, Agreement.id == Report.agreement_id)
-        .where(Report.due_on >= since),
-        feed,
-        key_organization,
+def _report(report: Report, reference: str, link: str) -> CalendarItem:
+    period = f"{report.period_start} to {report.period_end}"
+    return CalendarItem(
+        uid=f"report-{report.id}@accords",
+        sequence=report.version - 1,
+        summary=f"Progress report due: {reference} ({period})",
+        description=f"Report for {period} under {reference}, status {report.status}.\n{link}",
+        starts_on=report.due_on,
+        url=link,
+        modified_at=report.updated_at,
     )
-    items = []
-    for report, reference in (await session.execute(query)).all():
-        link = _page(public_url, report.agreement_id)
-        period = f"{report.period_start} to {report.period_end}"
-        items.append(
-            CalendarItem(
-                uid=f"report-{report.id}@accords",
-                sequence=report.version - 1,
-                summary=f"Progress report due: {reference} ({period})",
-                description=(
-                    f"Report for {period} under {reference}, status {report.status}.\n{link}"
-                ),
-                starts_on=report.due_on,
-                url=link,
-                modified_at=report.updated_at,
-            )
-        )
-    return items
+
+
+# What ``include`` may name, each with its rows: those still ahead, or at most HISTORY ago.
+SOURCES: dict[str, _Source] = {
+    "milestones": _Source(Milestone, lambda since: Milestone.due_on >= since, _milestone),
+    "engagements": _Source(
+        Engagement,
+        lambda since: or_(Engagement.starts_on >= since, Engagement.ends_on >= since),
+        _engagement,
+    ),
+    "expiries": _Source(
+        Agreement,
+        lambda since: and_(Agreement.expires_on.is_not(None), Agreement.expires_on >= since),
+        _expiry,
+    ),
+    "reports": _Source(Report, lambda since: Report.due_on >= since, _report),
+}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,6 +28,7 @@ from shared.errors import Conflict, Forbidden, InvalidReference, NotFound
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, AgreementParty, Contact, FocalPoint, Organization
+from shared.rows import one_or_404, rows_after, text_in
 
 
 def _aggregate(contact: Contact) -> Aggregate:
@@ -70,12 +71,8 @@ async def get_contact(
     condition = visible_contacts(organization_scope)
     if condition is not None:
         query = query.where(condition)
-    if for_update:
-        query = query.with_for_update()
-    contact = (await session.scalars(query)).one_or_none()
-    if contact is None:
-        raise NotFound(f"Contact {contact_id} does not exist.")
-    return contact
+    missing = f"Contact {contact_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Contact if for_update else None)
 
 
 async def list_contacts(
@@ -95,18 +92,8 @@ async def list_contacts(
     if organization_id is not None:
         query = query.where(Contact.organization_id == organization_id)
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Contact.name).like(needle),
-                func.lower(Contact.email).like(needle),
-                func.lower(Contact.title).like(needle),
-            )
-        )
-    if after is not None:
-        query = query.where(Contact.id > after)
-    query = query.order_by(Contact.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+        query = query.where(text_in(q, Contact.name, Contact.email, Contact.title))
+    return await rows_after(session, query, Contact.id, after=after, limit=limit)
 
 
 async def create_contact(

@@ -1,8 +1,8 @@
 """The Attention page: what needs someone to act.
 
-The windows are the sweep's (services/worker/sweep.py): live agreements
-expiring soon, signed or active agreements without activity for
-``DORMANCY_DAYS``, and milestones past due.
+The windows are the sweep's, written once (shared.agreements.windows, the
+milestones' overdue rule): live agreements expiring soon, signed or active
+agreements without activity for ``DORMANCY_DAYS``, and milestones past due.
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shared.agreements.visibility import visible_to
+from shared.agreements.windows import dormant_on, expiring_between, with_activity
 from shared.clock import today
 from shared.dashboard.record import reports_needing_attention
 from shared.dashboard.rows import AgreementRow, agreement_rows
 from shared.milestones import service as milestones
 from shared.milestones.schemas import MilestonePublic
-from shared.models import Agreement, AgreementRollup
+from shared.models import Agreement
 from shared.reports.schemas import ReportPublic
 
 EXPIRING_WITHIN_DAYS = 90
-LIVE_STATUSES = ("signed", "active", "suspended")
-DORMANCY_STATUSES = ("signed", "active")
 LIMIT = 200
 REPORTS_DUE_WITHIN_DAYS = 30
 
@@ -83,24 +82,16 @@ async def attention_page(
         _in_view(
             select(Agreement)
             .options(selectinload(Agreement.parties))
-            .where(
-                Agreement.status.in_(LIVE_STATUSES),
-                Agreement.expires_on >= on,
-                Agreement.expires_on <= on + dt.timedelta(days=EXPIRING_WITHIN_DAYS),
-            )
+            .where(expiring_between(on, on + dt.timedelta(days=EXPIRING_WITHIN_DAYS)))
             .order_by(Agreement.expires_on)
             .limit(LIMIT),
             organization_scope,
         )
     )
-    cutoff = dt.datetime.combine(on, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=dormancy_days)
-    last_activity = func.coalesce(AgreementRollup.last_activity_at, Agreement.updated_at)
     dormant = await session.scalars(
         _in_view(
-            select(Agreement)
-            .options(selectinload(Agreement.parties))
-            .outerjoin(AgreementRollup, AgreementRollup.agreement_id == Agreement.id)
-            .where(Agreement.status.in_(DORMANCY_STATUSES), last_activity < cutoff)
+            with_activity(select(Agreement).options(selectinload(Agreement.parties)))
+            .where(dormant_on(on, dormancy_days))
             .order_by(Agreement.id)
             .limit(LIMIT),
             organization_scope,

@@ -13,21 +13,13 @@ from shared.agreements import reads as agreements
 from shared.agreements.schemas import AgreementStatus
 from shared.dashboard.charts import Bar, health_bars
 from shared.dashboard.rows import AgreementRow, agreement_rows
+from shared.lifecycle import AGREEMENT_STATUSES
+from shared.rollups import rules as rollup_rules
 from shared.rollups import service as rollups
 
 PAGE_SIZE = 25
-HEALTH_ORDER = ("off_track", "at_risk", "on_track", "not_started", "completed", "pending")
-STATUS_ORDER = (
-    "draft",
-    "negotiation",
-    "signed",
-    "active",
-    "suspended",
-    "completed",
-    "terminated",
-    "expired",
-    "cancelled",
-)
+# Worst first, then the agreements whose rollup is not computed yet.
+HEALTH_ORDER = (*reversed(rollup_rules.HEALTH_ORDER), "pending")
 
 
 class PortfolioFilters(BaseModel):
@@ -87,7 +79,7 @@ async def portfolio_page(
     return PortfolioPage(
         total=counts["total"],
         by_health=by_health,
-        by_status=[item for item in _ordered(counts["by_status"], STATUS_ORDER) if item[1]],
+        by_status=[item for item in _ordered(counts["by_status"], AGREEMENT_STATUSES) if item[1]],
         focus_areas=sorted(counts["by_focus_area"]),
         health_chart=health_bars(by_health),
         rows=rows,

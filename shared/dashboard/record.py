@@ -23,6 +23,7 @@ from shared.documents import service as documents
 from shared.documents.schemas import DocumentKind, DocumentPublic
 from shared.indicators import service as indicators
 from shared.indicators.schemas import IndicatorPublic
+from shared.lifecycle import REPORT_OPEN_STATUSES, REPORT_TRANSITIONS
 from shared.reports import service as reports
 from shared.reports.schemas import ReportPublic
 
@@ -45,7 +46,7 @@ class RecordParts:
 
     def editable_reports(self) -> list[ReportPublic]:
         """Reports whose text may still be written and submitted (open or returned)."""
-        return [row for row in self.reports if row.status in reports.EDITABLE_STATUSES]
+        return [row for row in self.reports if row.status in REPORT_OPEN_STATUSES]
 
 
 async def record_parts(
@@ -69,9 +70,7 @@ async def record_parts(
         indicators=indicator_rows[:LIMIT],
         reports=[ReportPublic.model_validate(row) for row in report_rows[:LIMIT]],
         documents=[DocumentPublic.model_validate(row) for row in document_rows[:LIMIT]],
-        report_targets={
-            row.id: reports.REPORT_TRANSITIONS.get(row.status, ()) for row in report_rows
-        },
+        report_targets={row.id: REPORT_TRANSITIONS.get(row.status, ()) for row in report_rows},
         party_acts=acts,
     )
 
@@ -91,7 +90,7 @@ async def reports_needing_attention(
     )
     due = [ReportPublic.model_validate(row) for row in rows[:LIMIT]]
     return sorted(
-        (report for report in due if report.status in ("open", "returned")),
+        (report for report in due if report.status in REPORT_OPEN_STATUSES),
         key=lambda report: report.due_on,
     )
 

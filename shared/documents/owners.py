@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +26,9 @@ from shared.models import (
     Engagement,
     Report,
     ResearchCollaboration,
-    ResearchParticipant,
 )
+from shared.research_collaborations.visibility import aggregate_for
+from shared.research_collaborations.visibility import visible_to as collaborations_visible_to
 
 
 @dataclass(frozen=True)
@@ -56,122 +58,55 @@ def _party(agreement_id: object, organization_id: uuid.UUID) -> ColumnElement[bo
     )
 
 
-async def _find_agreement(
-    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
-) -> Owner | None:
-    query = select(Agreement.id).where(Agreement.id == owner_id)
-    if organization_id is not None:
-        query = query.where(_party(Agreement.id, organization_id))
-    found = await session.scalar(query)
-    return None if found is None else Owner("agreement", owner_id, Aggregate("agreement", found))
+def _under_agreement(owner_type: str, model: Any) -> OwnerKind:
+    """The entry of an owner that hangs under an agreement (its ``agreement_id``;
+    an agreement is its own): seen by the agreement's parties, on its stream."""
+    agreement_id = Agreement.id if model is Agreement else model.agreement_id
 
+    async def find(
+        session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
+    ) -> Owner | None:
+        query = select(agreement_id).where(model.id == owner_id)
+        if organization_id is not None:
+            query = query.where(_party(agreement_id, organization_id))
+        found = await session.scalar(query)
+        return None if found is None else Owner(owner_type, owner_id, Aggregate("agreement", found))
 
-async def _find_engagement(
-    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
-) -> Owner | None:
-    query = select(Engagement.agreement_id).where(Engagement.id == owner_id)
-    if organization_id is not None:
-        query = query.where(_party(Engagement.agreement_id, organization_id))
-    agreement_id = await session.scalar(query)
-    if agreement_id is None:
-        return None
-    return Owner("engagement", owner_id, Aggregate("agreement", agreement_id))
+    def visible_to(organization_id: uuid.UUID) -> ColumnElement[bool]:
+        if model is Agreement:
+            return _party(Document.owner_id, organization_id)
+        return exists().where(model.id == Document.owner_id, _party(agreement_id, organization_id))
 
-
-async def _find_report(
-    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
-) -> Owner | None:
-    query = select(Report.agreement_id).where(Report.id == owner_id)
-    if organization_id is not None:
-        query = query.where(_party(Report.agreement_id, organization_id))
-    agreement_id = await session.scalar(query)
-    if agreement_id is None:
-        return None
-    return Owner("report", owner_id, Aggregate("agreement", agreement_id))
-
-
-async def _find_amendment(
-    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
-) -> Owner | None:
-    query = select(Amendment.agreement_id).where(Amendment.id == owner_id)
-    if organization_id is not None:
-        query = query.where(_party(Amendment.agreement_id, organization_id))
-    agreement_id = await session.scalar(query)
-    if agreement_id is None:
-        return None
-    return Owner("amendment", owner_id, Aggregate("agreement", agreement_id))
-
-
-def _collaboration_visible(organization_id: uuid.UUID) -> ColumnElement[bool]:
-    # As shared.research_collaborations.service.visible_to: through its
-    # agreement when it has one, else through its participants.
-    return or_(
-        and_(
-            ResearchCollaboration.agreement_id.is_not(None),
-            _party(ResearchCollaboration.agreement_id, organization_id),
-        ),
-        and_(
-            ResearchCollaboration.agreement_id.is_(None),
-            exists().where(
-                ResearchParticipant.research_collaboration_id == ResearchCollaboration.id,
-                ResearchParticipant.organization_id == organization_id,
-            ),
-        ),
-    )
+    return OwnerKind(find=find, visible_to=visible_to)
 
 
 async def _find_collaboration(
     session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
 ) -> Owner | None:
-    query = select(ResearchCollaboration.id, ResearchCollaboration.agreement_id).where(
-        ResearchCollaboration.id == owner_id
-    )
-    if organization_id is not None:
-        query = query.where(_collaboration_visible(organization_id))
+    query = select(ResearchCollaboration.agreement_id).where(ResearchCollaboration.id == owner_id)
+    condition = collaborations_visible_to(organization_id)
+    if condition is not None:
+        query = query.where(condition)
     row = (await session.execute(query)).one_or_none()
     if row is None:
         return None
-    aggregate = (
-        Aggregate("agreement", row.agreement_id)
-        if row.agreement_id is not None
-        else Aggregate("research_collaboration", owner_id)
-    )
-    return Owner("research_collaboration", owner_id, aggregate)
+    return Owner("research_collaboration", owner_id, aggregate_for(owner_id, row.agreement_id))
+
+
+def _collaboration_visible(organization_id: uuid.UUID) -> ColumnElement[bool]:
+    condition = collaborations_visible_to(organization_id)
+    assert condition is not None  # an organization is given
+    return exists().where(ResearchCollaboration.id == Document.owner_id, condition)
 
 
 OWNER_KINDS: dict[str, OwnerKind] = {
-    "agreement": OwnerKind(
-        find=_find_agreement,
-        visible_to=lambda organization_id: _party(Document.owner_id, organization_id),
-    ),
-    "amendment": OwnerKind(
-        find=_find_amendment,
-        visible_to=lambda organization_id: exists().where(
-            Amendment.id == Document.owner_id,
-            _party(Amendment.agreement_id, organization_id),
-        ),
-    ),
-    "engagement": OwnerKind(
-        find=_find_engagement,
-        visible_to=lambda organization_id: exists().where(
-            Engagement.id == Document.owner_id,
-            _party(Engagement.agreement_id, organization_id),
-        ),
-    ),
+    "agreement": _under_agreement("agreement", Agreement),
+    "amendment": _under_agreement("amendment", Amendment),
+    "engagement": _under_agreement("engagement", Engagement),
     # Reports are a record: never deleted, so their documents stay with them.
-    "report": OwnerKind(
-        find=_find_report,
-        visible_to=lambda organization_id: exists().where(
-            Report.id == Document.owner_id,
-            _party(Report.agreement_id, organization_id),
-        ),
-    ),
+    "report": _under_agreement("report", Report),
     "research_collaboration": OwnerKind(
-        find=_find_collaboration,
-        visible_to=lambda organization_id: exists().where(
-            ResearchCollaboration.id == Document.owner_id,
-            _collaboration_visible(organization_id),
-        ),
+        find=_find_collaboration, visible_to=_collaboration_visible
     ),
 }
 

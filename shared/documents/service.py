@@ -22,6 +22,7 @@ from shared.errors import InvalidReference, NotFound
 from shared.events import Actor, record_change
 from shared.ids import uuid7
 from shared.models import Amendment, Document, DocumentChunk
+from shared.rows import one_or_404, rows_after
 
 CHUNK_BYTES = 256 * 1024
 
@@ -82,12 +83,8 @@ async def get_document(
     condition = documents_visible_to(organization_scope)
     if condition is not None:
         query = query.where(condition)
-    if for_update:
-        query = query.with_for_update()
-    document = (await session.scalars(query)).one_or_none()
-    if document is None:
-        raise NotFound(f"Document {document_id} does not exist.")
-    return document
+    missing = f"Document {document_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Document if for_update else None)
 
 
 async def list_documents(
@@ -111,10 +108,7 @@ async def list_documents(
         query = query.where(Document.owner_id == owner_id)
     if kind:
         query = query.where(Document.kind == kind)
-    if after is not None:
-        query = query.where(Document.id > after)
-    query = query.order_by(Document.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, Document.id, after=after, limit=limit)
 
 
 async def add_document(

@@ -18,10 +18,11 @@ from shared.engagements.schemas import (
     as_public,
     check_dates,
 )
-from shared.errors import Conflict, InvalidReference, NotFound
+from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.models import Agreement, Engagement, EngagementParticipant, Milestone, Organization
+from shared.rows import one_or_404, rows_after
 
 
 def _aggregate(engagement: Engagement) -> Aggregate:
@@ -46,12 +47,10 @@ async def get_engagement(
         .where(Engagement.id == engagement_id),
         organization_id,
     )
-    if for_update:
-        query = query.with_for_update(of=Engagement)
-    engagement = (await session.scalars(query)).one_or_none()
-    if engagement is None:
-        raise NotFound(f"Engagement {engagement_id} does not exist.")
-    return engagement
+    missing = f"Engagement {engagement_id} does not exist."
+    return await one_or_404(
+        session, query, missing=missing, lock=Engagement if for_update else None
+    )
 
 
 async def list_engagements(
@@ -88,10 +87,7 @@ async def list_engagements(
         query = query.where(Engagement.starts_on > starts_after)
     if starts_before:
         query = query.where(Engagement.starts_on < starts_before)
-    if after is not None:
-        query = query.where(Engagement.id > after)
-    query = query.order_by(Engagement.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, Engagement.id, after=after, limit=limit)
 
 
 async def _check_agreement(

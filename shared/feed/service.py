@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.agreements.visibility import visible_to
 from shared.errors import Conflict, NotFound
 from shared.models import Agreement, OutboxEvent, OutboxEventAudience, ResearchCollaboration
-from shared.research_collaborations.service import visible_to as collaborations_visible_to
+from shared.research_collaborations.visibility import visible_to as collaborations_visible_to
 
 
 def _visible_events(organization_id: uuid.UUID) -> ColumnElement[bool]:

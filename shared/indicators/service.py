@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from shared.agreements.visibility import under_visible_agreements
 from shared.clock import today
-from shared.errors import Conflict, InvalidReference, NotFound
+from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
 from shared.indicators.rules import achievement
@@ -30,6 +30,7 @@ from shared.indicators.schemas import (
     check_fits,
 )
 from shared.models import Agreement, Indicator, Initiative, Measurement
+from shared.rows import one_or_404, rows_after
 
 
 def _aggregate(indicator: Indicator) -> Aggregate:
@@ -79,12 +80,8 @@ async def get_indicator(
 ) -> Indicator:
     """The indicator; 404 also when the caller may not see its agreement."""
     query = _visible(select(Indicator).where(Indicator.id == indicator_id), organization_id)
-    if for_update:
-        query = query.with_for_update(of=Indicator).execution_options(populate_existing=True)
-    indicator = (await session.scalars(query)).one_or_none()
-    if indicator is None:
-        raise NotFound(f"Indicator {indicator_id} does not exist.")
-    return indicator
+    missing = f"Indicator {indicator_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Indicator if for_update else None)
 
 
 async def latest_measurement(session: AsyncSession, indicator_id: uuid.UUID) -> Measurement | None:
@@ -147,9 +144,7 @@ async def list_indicators(
         query = query.where(Indicator.agreement_id == agreement_id)
     if objective_ref:
         query = query.where(Indicator.objective_ref == objective_ref)
-    if after is not None:
-        query = query.where(Indicator.id > after)
-    indicators = list((await session.scalars(query.order_by(Indicator.id).limit(limit + 1))).all())
+    indicators = await rows_after(session, query, Indicator.id, after=after, limit=limit)
     latest = await latest_measurements(session, [indicator.id for indicator in indicators])
     return [public(indicator, latest.get(indicator.id)) for indicator in indicators]
 
@@ -326,6 +321,4 @@ async def list_measurements(
 ) -> list[Measurement]:
     """Up to ``limit + 1`` measurements after ``after``, in the order they were recorded."""
     query = select(Measurement).where(Measurement.indicator_id == indicator_id)
-    if after is not None:
-        query = query.where(Measurement.id > after)
-    return list((await session.scalars(query.order_by(Measurement.id).limit(limit + 1))).all())
+    return await rows_after(session, query, Measurement.id, after=after, limit=limit)

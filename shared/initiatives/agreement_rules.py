@@ -18,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Conflict
 from shared.events import Actor, Aggregate, record_change
-from shared.indicators.guards import ensure_objectives_unmeasured
 from shared.initiatives.schemas import as_public
 from shared.lifecycle import INITIATIVE_OPEN_STATUSES, initiative_cascade
-from shared.models import Engagement, Initiative, ResearchCollaboration
+from shared.models import Engagement, Indicator, Initiative, ResearchCollaboration
 
 CASCADING_MOVES = ("suspended", "terminated")
 
@@ -91,30 +90,33 @@ async def cascade_to_initiatives(
     return moved
 
 
+# What names an objective by its ref, and what to do before removing it.
+_OBJECTIVE_USERS = (
+    (
+        Initiative,
+        "is carried out by initiatives; move those initiatives to another objective "
+        "before removing it.",
+    ),
+    (Indicator, "is named by indicators; change their objective_ref before removing it."),
+)
+
+
 async def ensure_objectives_unused(
     session: AsyncSession, *, agreement_id: uuid.UUID, kept_refs: Iterable[str]
 ) -> None:
-    """409 when new objectives would drop a ref an initiative still carries out."""
+    """409 when new objectives would drop a ref an initiative or an indicator still names."""
     kept = set(kept_refs)
-    used = set(
-        (
+    for model, what_to_do in _OBJECTIVE_USERS:
+        used = (
             await session.scalars(
-                select(Initiative.objective_ref)
-                .where(
-                    Initiative.agreement_id == agreement_id,
-                    Initiative.objective_ref.is_not(None),
-                )
+                select(model.objective_ref)
+                .where(model.agreement_id == agreement_id, model.objective_ref.is_not(None))
                 .distinct()
             )
         ).all()
-    )
-    dropped = sorted(used - kept)
-    if dropped:
-        raise Conflict(
-            f"Objective {', '.join(dropped)} is carried out by initiatives; move those "
-            "initiatives to another objective before removing it."
-        )
-    await ensure_objectives_unmeasured(session, agreement_id=agreement_id, kept_refs=kept)
+        dropped = sorted(set(used) - kept)
+        if dropped:
+            raise Conflict(f"Objective {', '.join(dropped)} {what_to_do}")
 
 
 async def ensure_leads_remain_parties(

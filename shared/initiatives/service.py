@@ -19,7 +19,6 @@ from shared.clock import today
 from shared.errors import (
     Conflict,
     InvalidReference,
-    InvalidTransition,
     NotFound,
     TransitionConditionFailed,
 )
@@ -34,9 +33,10 @@ from shared.initiatives.schemas import (
     check_date_order,
     initiative_date_pairs,
 )
-from shared.lifecycle import AGREEMENT_CLOSED_STATUSES, allowed_initiative_targets
+from shared.lifecycle import AGREEMENT_CLOSED_STATUSES, INITIATIVE_TRANSITIONS, check_move
 from shared.models import Agreement, Initiative, Milestone
 from shared.rendered import all_stored
+from shared.rows import one_or_404, page_after
 
 
 def _aggregate(initiative: Initiative) -> Aggregate:
@@ -57,12 +57,10 @@ async def get_initiative(
 ) -> Initiative:
     """The initiative; 404 also when the caller may not see its agreement."""
     query = _visible(select(Initiative).where(Initiative.id == initiative_id), organization_id)
-    if for_update:
-        query = query.with_for_update(of=Initiative).execution_options(populate_existing=True)
-    initiative = (await session.scalars(query)).one_or_none()
-    if initiative is None:
-        raise NotFound(f"Initiative {initiative_id} does not exist.")
-    return initiative
+    missing = f"Initiative {initiative_id} does not exist."
+    return await one_or_404(
+        session, query, missing=missing, lock=Initiative if for_update else None
+    )
 
 
 async def lock_for_change(
@@ -96,9 +94,7 @@ def _list_query(
         query = query.where(Initiative.lead_organization_id == lead_organization_id)
     if objective_ref:
         query = query.where(Initiative.objective_ref == objective_ref)
-    if after is not None:
-        query = query.where(Initiative.id > after)
-    return query.order_by(Initiative.id).limit(limit + 1)
+    return page_after(query, Initiative.id, after=after, limit=limit)
 
 
 async def list_initiatives(session: AsyncSession, **filters: Any) -> list[Initiative]:
@@ -236,12 +232,7 @@ async def transition_initiative(
     request: InitiativeTransition,
 ) -> Initiative:
     """Move an initiative along planned -> in_progress <-> on_hold -> completed."""
-    allowed = allowed_initiative_targets(initiative.status)
-    if request.to not in allowed:
-        raise InvalidTransition(
-            f"An initiative cannot move from {initiative.status} to {request.to}.",
-            allowed=list(allowed),
-        )
+    check_move("An initiative", INITIATIVE_TRANSITIONS, initiative.status, request.to)
     if request.to == "in_progress" and (
         agreement.status == "suspended" or agreement.status in AGREEMENT_CLOSED_STATUSES
     ):

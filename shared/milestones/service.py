@@ -22,6 +22,7 @@ from shared.lifecycle import MILESTONE_CLOSED_STATUSES
 from shared.milestones.schemas import MilestoneCreate, MilestoneUpdate, as_public
 from shared.models import Engagement, Initiative, Milestone
 from shared.rendered import all_stored, milestone_with_overdue
+from shared.rows import one_or_404, page_after
 
 
 def overdue_condition(on: dt.date) -> ColumnElement[bool]:
@@ -46,12 +47,8 @@ async def get_milestone(
 ) -> Milestone:
     """The milestone; 404 also when the caller may not see its agreement."""
     query = _visible(select(Milestone).where(Milestone.id == milestone_id), organization_id)
-    if for_update:
-        query = query.with_for_update(of=Milestone)
-    milestone = (await session.scalars(query)).one_or_none()
-    if milestone is None:
-        raise NotFound(f"Milestone {milestone_id} does not exist.")
-    return milestone
+    missing = f"Milestone {milestone_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Milestone if for_update else None)
 
 
 def _list_query(
@@ -81,9 +78,7 @@ def _list_query(
         query = query.where(condition if overdue else not_(condition))
     if due_before:
         query = query.where(Milestone.due_on < due_before)
-    if after is not None:
-        query = query.where(Milestone.id > after)
-    return query.order_by(Milestone.id).limit(limit + 1)
+    return page_after(query, Milestone.id, after=after, limit=limit)
 
 
 async def list_milestones(session: AsyncSession, **filters: Any) -> list[Milestone]:

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.clock import today
 from shared.db import Base, JSONDocument, UTCDateTime, utcnow
 from shared.ids import uuid7
+from shared.lifecycle import report_is_overdue
 from shared.models.mixins import VersionedResource
-
-OPEN_REPORT_STATUSES = ("open", "returned")
 
 
 class Indicator(VersionedResource, Base):
@@ -102,4 +101,4 @@ class Report(VersionedResource, Base):
 
     @property
     def overdue(self) -> bool:
-        return self.status in OPEN_REPORT_STATUSES and self.due_on < today()
+        return report_is_overdue(self.status, self.due_on, today())

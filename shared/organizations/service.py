@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Conflict, NotFound
@@ -24,6 +24,7 @@ from shared.organizations.schemas import (
     OrganizationPublic,
     OrganizationUpdate,
 )
+from shared.rows import rows_after, text_in
 
 
 def as_public(organization: Organization) -> dict:
@@ -47,22 +48,14 @@ async def list_organizations(
     q: str | None = None,
 ) -> list[Organization]:
     """Up to ``limit + 1`` organizations after ``after``, in creation order."""
-    query = select(Organization).order_by(Organization.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(Organization.id > after)
+    query = select(Organization)
     if country:
         query = query.where(Organization.country == country.upper())
     if kind:
         query = query.where(Organization.kind == kind)
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Organization.name).like(needle),
-                func.lower(Organization.acronym).like(needle),
-            )
-        )
-    return list((await session.scalars(query)).all())
+        query = query.where(text_in(q, Organization.name, Organization.acronym))
+    return await rows_after(session, query, Organization.id, after=after, limit=limit)
 
 
 async def create_organization(

@@ -24,25 +24,20 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_for
 from shared.events import Aggregate, record_event
 from shared.ids import uuid7
+from shared.lifecycle import AGREEMENT_LIVE_STATUSES, REPORT_OPEN_STATUSES
 from shared.models import Agreement, Report
-from shared.models.results import OPEN_REPORT_STATUSES
 from shared.reports.periods import started_periods
 from shared.reports.schedule import ReportingSchedule
 from shared.reports.schemas import as_public
+from shared.reports.service import overdue_condition
 
-REPORTING_STATUSES = ("signed", "active", "suspended")
 DUE_NOTICE_DAYS = 7
 MAX_OPENED_PER_RUN = 500
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def open_due_reports(session: AsyncSession, today: dt.date) -> list[Report]:
@@ -50,7 +45,7 @@ async def open_due_reports(session: AsyncSession, today: dt.date) -> list[Report
     schedules = (
         await session.execute(
             select(Agreement.id, Agreement.reporting)
-            .where(Agreement.reporting.is_not(None), Agreement.status.in_(REPORTING_STATUSES))
+            .where(Agreement.reporting.is_not(None), Agreement.status.in_(AGREEMENT_LIVE_STATUSES))
             .order_by(Agreement.id)
         )
     ).all()
@@ -78,7 +73,7 @@ async def open_due_reports(session: AsyncSession, today: dt.date) -> list[Report
             if len(opened) >= MAX_OPENED_PER_RUN:
                 return opened  # the next run carries on
             report_id = await session.scalar(
-                _insert(session)(Report)
+                insert_for(session)(Report)
                 .values(
                     id=uuid7(),
                     version=1,
@@ -126,19 +121,16 @@ async def notify_due_reports(session: AsyncSession, today: dt.date) -> tuple[int
     Returns how many of each were emitted.
     """
     counts = []
+    due_soon = Report.due_on.between(today, today + dt.timedelta(days=DUE_NOTICE_DAYS))
     windows = (
-        (
-            "report.due",
-            Report.due_notified_at,
-            Report.due_on.between(today, today + dt.timedelta(days=DUE_NOTICE_DAYS)),
-        ),
-        ("report.overdue", Report.overdue_notified_at, Report.due_on < today),
+        ("report.due", Report.due_notified_at, Report.status.in_(REPORT_OPEN_STATUSES) & due_soon),
+        ("report.overdue", Report.overdue_notified_at, overdue_condition(today)),
     )
     for event_type, marker, window in windows:
         reports = (
             await session.scalars(
                 select(Report)
-                .where(Report.status.in_(OPEN_REPORT_STATUSES), marker.is_(None), window)
+                .where(marker.is_(None), window)
                 .order_by(Report.id)
                 .limit(MAX_OPENED_PER_RUN)
             )

@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.indicators.schemas import Value
+from shared.lifecycle import ReportStatus
 from shared.validation import Patch, RequestBody
 
-ReportStatus = Literal["open", "submitted", "accepted", "returned"]
 ReportTarget = Literal["submitted", "accepted", "returned"]
 MAX_TEXT = 50_000
 MAX_MEASUREMENTS = 200

@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.visibility import under_visible_agreements
@@ -22,23 +22,21 @@ from shared.errors import (
     Conflict,
     Forbidden,
     InvalidReference,
-    InvalidTransition,
     NotFound,
     TransitionConditionFailed,
 )
 from shared.events import Actor, Aggregate, record_change
 from shared.indicators.schemas import MeasurementCreate
 from shared.indicators.service import check_measurement, get_indicator, record_measurement
+from shared.lifecycle import REPORT_OPEN_STATUSES, REPORT_TRANSITIONS, check_move
 from shared.models import Indicator, Report
 from shared.reports.schemas import ReportTransition, ReportUpdate, as_public
+from shared.rows import one_or_404, rows_after
 
-REPORT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("submitted",),
-    "submitted": ("accepted", "returned"),
-    "returned": ("submitted",),
-    "accepted": (),
-}
-EDITABLE_STATUSES = ("open", "returned")
+
+def overdue_condition(on: dt.date) -> ColumnElement[bool]:
+    """SQL form of :func:`shared.lifecycle.report_is_overdue` (same statuses)."""
+    return and_(Report.status.in_(REPORT_OPEN_STATUSES), Report.due_on < on)
 
 
 def _aggregate(report: Report) -> Aggregate:
@@ -58,12 +56,8 @@ async def get_report(
 ) -> Report:
     """The report; 404 also when the caller may not see its agreement."""
     query = _visible(select(Report).where(Report.id == report_id), organization_id)
-    if for_update:
-        query = query.with_for_update(of=Report).execution_options(populate_existing=True)
-    report = (await session.scalars(query)).one_or_none()
-    if report is None:
-        raise NotFound(f"Report {report_id} does not exist.")
-    return report
+    missing = f"Report {report_id} does not exist."
+    return await one_or_404(session, query, missing=missing, lock=Report if for_update else None)
 
 
 async def list_reports(
@@ -87,11 +81,9 @@ async def list_reports(
     if due_before:
         query = query.where(Report.due_on < due_before)
     if overdue is not None:
-        late = Report.status.in_(EDITABLE_STATUSES) & (Report.due_on < today)
+        late = overdue_condition(today)
         query = query.where(late if overdue else ~late)
-    if after is not None:
-        query = query.where(Report.id > after)
-    return list((await session.scalars(query.order_by(Report.id).limit(limit + 1))).all())
+    return await rows_after(session, query, Report.id, after=after, limit=limit)
 
 
 async def _check_measurements(
@@ -132,7 +124,7 @@ async def update_report(
     The draft is the reporter's: an organization-bound key drafts only as the
     reporter organization (as it submits)."""
     _check_may_move(report, "submitted", caller_organization_id)
-    if report.status not in EDITABLE_STATUSES:
+    if report.status not in REPORT_OPEN_STATUSES:
         raise Conflict(
             f"The report is {report.status}; its text can change only while it is open or returned."
         )
@@ -187,11 +179,7 @@ async def transition_report(
     caller_organization_id: uuid.UUID | None,
 ) -> Report:
     """Submit, accept or return a report; accepting records its measurements."""
-    allowed = REPORT_TRANSITIONS[report.status]
-    if request.to not in allowed:
-        raise InvalidTransition(
-            f"A report cannot move from {report.status} to {request.to}.", allowed=list(allowed)
-        )
+    check_move("A report", REPORT_TRANSITIONS, report.status, request.to)
     _check_may_move(report, request.to, caller_organization_id)
     if request.to == "submitted" and not (report.narrative or "").strip():
         raise TransitionConditionFailed(

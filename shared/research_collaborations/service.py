@@ -12,15 +12,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shared.documents.service import delete_documents_of
-from shared.errors import InvalidReference, InvalidTransition, NotFound
+from shared.errors import InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
-from shared.lifecycle import allowed_research_targets
+from shared.lifecycle import RESEARCH_TRANSITIONS, check_move
 from shared.models import (
     Agreement,
     AgreementParty,
@@ -39,6 +39,8 @@ from shared.research_collaborations.schemas import (
     as_public,
     check_dates,
 )
+from shared.research_collaborations.visibility import aggregate_for, visible_to
+from shared.rows import one_or_404, rows_after, text_in
 
 _LOAD = (
     selectinload(ResearchCollaboration.participants),
@@ -48,30 +50,7 @@ _LOAD = (
 
 
 def aggregate_of(collaboration: ResearchCollaboration) -> Aggregate:
-    if collaboration.agreement_id is not None:
-        return Aggregate("agreement", collaboration.agreement_id)
-    return Aggregate("research_collaboration", collaboration.id)
-
-
-def visible_to(organization_id: uuid.UUID | None) -> ColumnElement[bool] | None:
-    if organization_id is None:
-        return None
-    return or_(
-        and_(
-            ResearchCollaboration.agreement_id.is_not(None),
-            exists().where(
-                AgreementParty.agreement_id == ResearchCollaboration.agreement_id,
-                AgreementParty.organization_id == organization_id,
-            ),
-        ),
-        and_(
-            ResearchCollaboration.agreement_id.is_(None),
-            exists().where(
-                ResearchParticipant.research_collaboration_id == ResearchCollaboration.id,
-                ResearchParticipant.organization_id == organization_id,
-            ),
-        ),
-    )
+    return aggregate_for(collaboration.id, collaboration.agreement_id)
 
 
 async def get_collaboration(
@@ -90,12 +69,10 @@ async def get_collaboration(
     condition = visible_to(organization_id)
     if condition is not None:
         query = query.where(condition)
-    if for_update:
-        query = query.with_for_update(of=ResearchCollaboration)
-    collaboration = (await session.scalars(query)).one_or_none()
-    if collaboration is None:
-        raise NotFound(f"Research collaboration {collaboration_id} does not exist.")
-    return collaboration
+    missing = f"Research collaboration {collaboration_id} does not exist."
+    return await one_or_404(
+        session, query, missing=missing, lock=ResearchCollaboration if for_update else None
+    )
 
 
 async def list_collaborations(
@@ -126,17 +103,10 @@ async def list_collaborations(
             )
         )
     if q:
-        needle = f"%{q.lower()}%"
         query = query.where(
-            or_(
-                func.lower(ResearchCollaboration.title).like(needle),
-                func.lower(ResearchCollaboration.research_area).like(needle),
-            )
+            text_in(q, ResearchCollaboration.title, ResearchCollaboration.research_area)
         )
-    if after is not None:
-        query = query.where(ResearchCollaboration.id > after)
-    query = query.order_by(ResearchCollaboration.id).limit(limit + 1)
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, ResearchCollaboration.id, after=after, limit=limit)
 
 
 async def _check_agreement(
@@ -289,12 +259,8 @@ async def update_collaboration(
         return collaboration
     previous = collaboration.status
     status = changes.get("status", previous)
-    if status != previous and status not in allowed_research_targets(previous):
-        allowed = allowed_research_targets(previous)
-        raise InvalidTransition(
-            f"A research collaboration cannot move from {previous} to {status}.",
-            allowed=list(allowed),
-        )
+    if status != previous:
+        check_move("A research collaboration", RESEARCH_TRANSITIONS, previous, status)
     try:
         check_dates(
             changes.get("start_on", collaboration.start_on),

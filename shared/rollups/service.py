@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.agreements.reads import ensure_visible
-from shared.agreements.visibility import visible_to
+from shared.agreements.visibility import under_visible_agreements, visible_to
 from shared.clock import today, utcnow
 from shared.errors import NotFound
 from shared.models import (
@@ -38,30 +38,20 @@ async def stored_agreement_rollup(
     session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
 ) -> str | None:
     """The agreement's rollup as stored JSON (shared.rendered); None: read it on the spot."""
-    query = (
-        select(AgreementRollup.rendered)
-        .join(Agreement, Agreement.id == AgreementRollup.agreement_id)
-        .where(AgreementRollup.agreement_id == agreement_id)
+    query = select(AgreementRollup.rendered).where(AgreementRollup.agreement_id == agreement_id)
+    return await session.scalar(
+        under_visible_agreements(query, AgreementRollup.agreement_id, organization_id)
     )
-    condition = visible_to(organization_id)
-    if condition is not None:
-        query = query.where(condition)
-    return await session.scalar(query)
 
 
 async def stored_initiative_rollup(
     session: AsyncSession, initiative_id: uuid.UUID, *, organization_id: uuid.UUID | None
 ) -> str | None:
     """The initiative's rollup as stored JSON (shared.rendered); None: read it on the spot."""
-    query = (
-        select(InitiativeRollup.rendered)
-        .join(Agreement, Agreement.id == InitiativeRollup.agreement_id)
-        .where(InitiativeRollup.initiative_id == initiative_id)
+    query = select(InitiativeRollup.rendered).where(InitiativeRollup.initiative_id == initiative_id)
+    return await session.scalar(
+        under_visible_agreements(query, InitiativeRollup.agreement_id, organization_id)
     )
-    condition = visible_to(organization_id)
-    if condition is not None:
-        query = query.where(condition)
-    return await session.scalar(query)
 
 
 async def agreement_rollup(

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import dialect_insert, utcnow
+from shared.db import insert_for, utcnow
 from shared.models import WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
 
@@ -103,7 +103,7 @@ async def add_deliveries(
     """
     # Rows as parameters, not .values(rows): a multi-VALUES statement is
     # compiled afresh for each number of rows, this one once per process.
-    statement = dialect_insert(session)(WebhookDelivery).on_conflict_do_nothing(
+    statement = insert_for(session)(WebhookDelivery).on_conflict_do_nothing(
         index_elements=["endpoint_id", "event_id"]
     )
     if not returning:

@@ -22,6 +22,7 @@ from shared.events import Actor, Aggregate, record_audit, record_change
 from shared.ids import uuid7
 from shared.models import WebhookEndpoint
 from shared.net import TargetRefused, TargetUnresolvable, checked_addresses
+from shared.rows import rows_after
 from shared.secret_box import SecretBox
 from shared.settings import Settings
 from shared.webhooks.rules import (
@@ -119,14 +120,12 @@ async def list_endpoints(
     organization_id: uuid.UUID | None,
     enabled: bool | None = None,
 ) -> list[WebhookEndpoint]:
-    query = select(WebhookEndpoint).order_by(WebhookEndpoint.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(WebhookEndpoint.id > after)
+    query = select(WebhookEndpoint)
     if organization_id is not None:
         query = query.where(WebhookEndpoint.organization_id == organization_id)
     if enabled is not None:
         query = query.where(WebhookEndpoint.enabled == enabled)
-    return list((await session.scalars(query)).all())
+    return await rows_after(session, query, WebhookEndpoint.id, after=after, limit=limit)
 
 
 async def create_endpoint(

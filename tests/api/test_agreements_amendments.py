@@ -9,7 +9,11 @@ import uuid
 import pytest
 
 from services.worker.sweep import sweep_once
-from shared.agreements.amendments import apply_due_amendments
+from shared.agreements.amendments import apply_amendment, apply_due_amendments
+from shared.agreements.reads import get_agreement
+from shared.errors import Conflict
+from shared.events import Actor
+from shared.models import Amendment
 from tests.api.act_factories import events_of
 from tests.api.legal_factories import upload
 from tests.conftest import client_for, make_key
@@ -516,3 +520,53 @@ async def test_an_amendment_that_no_longer_fits_stays_pending_and_the_others_app
 
     assert report.amended == 1
     assert statuses == ["pending", "applied"]
+
+
+async def test_a_pending_amendment_of_an_agreement_closed_since_is_never_applied(
+    client, app, settings
+) -> None:
+    agreement = await _active(client)
+    day = dt.date.fromisoformat(_days_from_today(30))
+    amendment = (await _amend(client, agreement["id"], _extension(day.isoformat()))).json()
+    ended = await transition(client, agreement["id"], "terminated", reason="Partner withdrew")
+    assert ended.status_code == 200, ended.text
+
+    report = await sweep_once(app.state.sessionmaker, settings, today=day)
+    async with app.state.sessionmaker() as session, session.begin():
+        later = await apply_due_amendments(session, day + dt.timedelta(days=1))
+    fetched = (await client.get(f"/v1/amendments/{amendment['id']}")).json()
+    closed = (await client.get(f"/v1/agreements/{agreement['id']}")).json()
+    events = [event.type for event in await events_of(app, agreement["id"])]
+    withdrawn = await client.delete(
+        f"/v1/amendments/{amendment['id']}", headers={"If-Match": f'"{fetched["version"]}"'}
+    )
+
+    assert (report.amended, later) == (0, 0)
+    assert (fetched["status"], fetched["terms_version"]) == ("pending", None)
+    assert (closed["status"], closed["expires_on"], closed["terms_version"]) == (
+        "terminated",
+        EXPIRES_ON,
+        1,
+    )
+    assert "agreement.amended" not in events
+    assert withdrawn.status_code == 204
+
+
+async def test_applying_a_pending_amendment_to_a_closed_agreement_is_refused(client, app) -> None:
+    agreement = await _active(client)
+    day = _days_from_today(30)
+    amendment = (await _amend(client, agreement["id"], _extension(day))).json()
+    await transition(client, agreement["id"], "terminated", reason="Partner withdrew")
+
+    async with app.state.sessionmaker() as session:
+        closed = await get_agreement(session, uuid.UUID(agreement["id"]), for_update=True)
+        pending = await session.get(Amendment, uuid.UUID(amendment["id"]))
+        assert pending is not None
+        with pytest.raises(Conflict, match="terminated agreement can no longer be amended"):
+            await apply_amendment(
+                session, actor=Actor.system(request_id="test"), agreement=closed, amendment=pending
+            )
+        await session.rollback()
+    fetched = (await client.get(f"/v1/amendments/{amendment['id']}")).json()
+
+    assert fetched["status"] == "pending"

@@ -323,3 +323,20 @@ async def test_an_unknown_indicator_answers_404(client) -> None:
     response = await client.get(f"/v1/indicators/{uuid.uuid4()}")
 
     assert response.status_code == 404
+
+
+async def test_removing_an_objective_an_indicator_names_answers_409(
+    client, agreement, initiative
+) -> None:
+    await create_indicator(client, initiative["id"], objective_ref="O2")
+
+    response = await client.patch(
+        f"/v1/agreements/{agreement['id']}",
+        json={"objectives": [{"ref": "O1", "text": "Capacity building."}]},
+        headers={"If-Match": f'"{agreement["version"]}"'},
+    )
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        "Objective O2 is named by indicators; change their objective_ref before removing it."
+    )

@@ -72,6 +72,8 @@ async def filtered(client) -> dict[str, dict]:
         pytest.param({"kind": "government_agency"}, ["STZA"], id="kind"),
         pytest.param({"q": "gei"}, ["GEI"], id="q-on-acronym"),
         pytest.param({"q": "zones"}, ["STZA"], id="q-on-name"),
+        pytest.param({"q": "%"}, [], id="q-percent-is-literal"),
+        pytest.param({"q": "g_i"}, [], id="q-underscore-is-literal"),
     ],
 )
 async def test_a_filter_lists_only_the_matching_organizations(

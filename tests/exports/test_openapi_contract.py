@@ -169,3 +169,19 @@ async def test_every_schema_carries_an_example_that_validates(openapi: dict[str,
         )
         errors = [error.message for error in validator.iter_errors(examples[0])]
         assert errors == [], name
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["agreements", "initiatives", "milestones", "engagements", "indicators", "reports"],
+)
+async def test_an_export_takes_exactly_its_list_routes_filters(
+    openapi: dict[str, Any], resource: str
+) -> None:
+    def query(path: str) -> list[dict[str, Any]]:
+        parameters = openapi["paths"][path]["get"]["parameters"]
+        return [
+            p for p in parameters if p["in"] == "query" and p["name"] not in ("limit", "cursor")
+        ]
+
+    assert query(f"/v1/exports/{resource}.{{format}}") == query(f"/v1/{resource}")

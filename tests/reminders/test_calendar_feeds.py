@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import get_args
 
 import icalendar
 import pytest
 
+from shared.calendar.schemas import FeedContent
+from shared.calendar.service import SOURCES
+from shared.dashboard.links import agreement_url
 from tests.api.tracking_factories import create_engagement, create_initiative, create_milestone
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement, create_organization
@@ -232,3 +236,16 @@ async def test_the_demo_feed_holds_the_mous_milestones_expiry_and_reports(app, c
     assert any(uid.startswith("milestone-") for uid in uids)
     assert any(uid.startswith("agreement-expiry-") for uid in uids)
     assert any(uid.startswith("report-") for uid in uids)
+
+
+def test_every_kind_a_feed_may_include_has_one_source() -> None:
+    assert tuple(SOURCES) == get_args(FeedContent)
+
+
+def test_entries_link_to_the_agreements_dashboard_page() -> None:
+    agreement_id = uuid.uuid4()
+
+    assert agreement_url("https://accords.example/", agreement_id) == (
+        f"https://accords.example/app/agreements/{agreement_id}"
+    )
+    assert agreement_url("https://accords.example", None) == "https://accords.example/app/"

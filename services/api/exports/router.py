@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import inspect
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, params
 from fastapi.responses import StreamingResponse
 
+from services.api.agreements import router as agreements
 from services.api.deps import Reader, SessionDep, SettingsDep
+from services.api.engagements import router as engagements
+from services.api.indicators import router as indicators
+from services.api.initiatives import router as initiatives
+from services.api.milestones import router as milestones
 from services.api.problems import problem_responses
-from shared.agreements.schemas import AgreementStatus, InstrumentType
+from services.api.reports import router as reports
+from shared.agreements.schemas import AgreementStatus
 from shared.clock import today
-from shared.engagements.schemas import EngagementKind
 from shared.exports.resources import SHEETS
 from shared.exports.sheets import csv_stream, first_page, rows_of, xlsx_stream
 from shared.iati import service as iati
-from shared.initiatives.schemas import InitiativeStatus
-from shared.milestones.schemas import MilestoneStatus
-from shared.reports.schemas import ReportStatus
 
 router = APIRouter(tags=["exports"])
 
@@ -105,223 +109,108 @@ _SHEET_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _sheet_response(
-    request: Request, session: Any, resource: str, format: str, filters: dict[str, Any]
-) -> StreamingResponse:
+def _filters_of(list_route: Callable[..., Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A dependency taking exactly the query filters that ``list_route`` takes.
+
+    An export filters as its resource's list route does, so the filters are
+    declared once, on the list route: this reads them (name, type, default,
+    description and bounds) off its signature: its query parameters but paging.
+    """
+    hints = get_type_hints(list_route, include_extras=True)
+    parameters = [
+        parameter.replace(annotation=hints[name], kind=inspect.Parameter.KEYWORD_ONLY)
+        for name, parameter in inspect.signature(list_route).parameters.items()
+        if name not in _PAGING and _is_query(hints[name])
+    ]
+
+    async def filters(**values: Any) -> dict[str, Any]:
+        return values
+
+    filters.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return filters
+
+
+_PAGING = {"limit", "cursor"}
+
+
+def _is_query(annotation: Any) -> bool:
+    """Whether FastAPI reads a parameter so annotated from the query string: not the
+    request or response objects, nor a dependency (the session, the principal)."""
+    if annotation in (Request, Response):
+        return False
+    if get_origin(annotation) is Annotated:
+        return not any(isinstance(extra, params.Depends) for extra in get_args(annotation)[1:])
+    return True
+
+
+_ABOUT_SHEETS = """
+
+Every row the key may see (all pages, not one), streamed, with the list
+route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
+are ISO 8601, lists are joined with `; `, and text a spreadsheet would
+run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`."""
+
+
+@dataclass(frozen=True)
+class _Export:
+    list_route: Callable[..., Any]
+    about: str
+    # Filled in at each request, as the list route fills them in.
+    extra: Callable[[], dict[str, Any]] = dict
+
+
+# In the order of the documentation, each with the list route whose filters it takes.
+_EXPORTS = {
+    "agreements": _Export(
+        agreements.list_agreements,
+        "Agreements as a spreadsheet (parties as `organization_id: role`).",
+    ),
+    "initiatives": _Export(initiatives.list_initiatives, "Initiatives as a spreadsheet."),
+    "milestones": _Export(milestones.list_milestones, "Milestones as a spreadsheet."),
+    "engagements": _Export(engagements.list_engagements, "Engagements as a spreadsheet."),
+    "indicators": _Export(
+        indicators.list_indicators,
+        "Indicators as a spreadsheet (baseline and target as `value: on`, with the latest\n"
+        "measurement and the achievement).",
+    ),
+    "reports": _Export(
+        reports.list_reports, "Reports as a spreadsheet.", lambda: {"today": today()}
+    ),
+}
+
+
+def _sheet_route(resource: str, export: _Export) -> Callable[..., Awaitable[StreamingResponse]]:
     sheet = SHEETS[resource]
-    first = await first_page(sheet, session, filters)
-    pages = rows_of(sheet, first, request.app.state.read_sessionmaker, filters)
-    if format == "csv":
-        body = csv_stream(sheet.columns, pages)
-    else:
-        body = xlsx_stream(resource, sheet.columns, pages)
-    return StreamingResponse(
-        body,
-        media_type=_MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{resource}.{format}"'},
+
+    async def export_sheet(
+        request: Request,
+        format: SheetFormat,
+        session: SessionDep,
+        principal: Reader,
+        filters: dict[str, Any] = Depends(_filters_of(export.list_route)),
+    ) -> StreamingResponse:
+        scoped = {"organization_scope": principal.organization_id, **filters, **export.extra()}
+        first = await first_page(sheet, session, scoped)
+        pages = rows_of(sheet, first, request.app.state.read_sessionmaker, scoped)
+        if format == "csv":
+            body = csv_stream(sheet.columns, pages)
+        else:
+            body = xlsx_stream(resource, sheet.columns, pages)
+        return StreamingResponse(
+            body,
+            media_type=_MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{resource}.{format}"'},
+        )
+
+    return export_sheet
+
+
+for _resource, _export in _EXPORTS.items():
+    router.add_api_route(
+        f"/v1/exports/{_resource}.{{format}}",
+        _sheet_route(_resource, _export),
+        methods=["GET"],
+        name=f"export_{_resource}",
+        description=_export.about + _ABOUT_SHEETS,
+        responses=_SHEET_RESPONSES,
     )
-
-
-@router.get("/v1/exports/agreements.{format}", responses=_SHEET_RESPONSES)
-async def export_agreements(
-    request: Request,
-    format: SheetFormat,
-    session: SessionDep,
-    principal: Reader,
-    status: AgreementStatus | None = None,
-    organization_id: uuid.UUID | None = Query(
-        default=None, description="Only agreements this organization is party to."
-    ),
-    country: Annotated[
-        str | None,
-        Query(
-            min_length=2, max_length=2, description="Only agreements with a party of this country."
-        ),
-    ] = None,
-    instrument_type: InstrumentType | None = None,
-    focus_area: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Part of the reference, title or summary.")
-    ] = None,
-    expires_before: dt.date | None = Query(
-        default=None, description="Only agreements expiring before this date."
-    ),
-) -> StreamingResponse:
-    """Agreements as a spreadsheet (parties as `organization_id: role`).
-
-    Every row the key may see (all pages, not one), streamed, with the list
-    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
-    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
-    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
-    """
-    filters = {
-        "organization_scope": principal.organization_id,
-        "status": status,
-        "organization_id": organization_id,
-        "country": country,
-        "instrument_type": instrument_type,
-        "focus_area": focus_area,
-        "q": q,
-        "expires_before": expires_before,
-    }
-    return await _sheet_response(request, session, "agreements", format, filters)
-
-
-@router.get("/v1/exports/initiatives.{format}", responses=_SHEET_RESPONSES)
-async def export_initiatives(
-    request: Request,
-    format: SheetFormat,
-    session: SessionDep,
-    principal: Reader,
-    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
-    status: InitiativeStatus | None = None,
-    lead_organization_id: uuid.UUID | None = Query(
-        default=None, description="Only initiatives this organization leads."
-    ),
-    objective_ref: Annotated[
-        str | None, Query(max_length=20, description="Only those carrying out this objective.")
-    ] = None,
-) -> StreamingResponse:
-    """Initiatives as a spreadsheet.
-
-    Every row the key may see (all pages, not one), streamed, with the list
-    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
-    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
-    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
-    """
-    filters = {
-        "organization_scope": principal.organization_id,
-        "agreement_id": agreement_id,
-        "status": status,
-        "lead_organization_id": lead_organization_id,
-        "objective_ref": objective_ref,
-    }
-    return await _sheet_response(request, session, "initiatives", format, filters)
-
-
-@router.get("/v1/exports/milestones.{format}", responses=_SHEET_RESPONSES)
-async def export_milestones(
-    request: Request,
-    format: SheetFormat,
-    session: SessionDep,
-    principal: Reader,
-    initiative_id: uuid.UUID | None = Query(default=None, description="Only this initiative's."),
-    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
-    engagement_id: uuid.UUID | None = Query(
-        default=None, description="Only those decided at this engagement."
-    ),
-    status: MilestoneStatus | None = None,
-    overdue: bool | None = Query(default=None, description="`true`: only overdue milestones."),
-    due_before: dt.date | None = Query(default=None, description="Only those due before this."),
-) -> StreamingResponse:
-    """Milestones as a spreadsheet.
-
-    Every row the key may see (all pages, not one), streamed, with the list
-    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
-    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
-    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
-    """
-    filters = {
-        "organization_scope": principal.organization_id,
-        "initiative_id": initiative_id,
-        "agreement_id": agreement_id,
-        "engagement_id": engagement_id,
-        "status": status,
-        "overdue": overdue,
-        "due_before": due_before,
-    }
-    return await _sheet_response(request, session, "milestones", format, filters)
-
-
-@router.get("/v1/exports/engagements.{format}", responses=_SHEET_RESPONSES)
-async def export_engagements(
-    request: Request,
-    format: SheetFormat,
-    session: SessionDep,
-    principal: Reader,
-    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
-    kind: EngagementKind | None = None,
-    organization_id: uuid.UUID | None = Query(
-        default=None, description="Only those this organization hosted or took part in."
-    ),
-    starts_after: dt.date | None = Query(default=None, description="Only those starting after."),
-    starts_before: dt.date | None = Query(default=None, description="Only those starting before."),
-) -> StreamingResponse:
-    """Engagements as a spreadsheet.
-
-    Every row the key may see (all pages, not one), streamed, with the list
-    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
-    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
-    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
-    """
-    filters = {
-        "organization_scope": principal.organization_id,
-        "agreement_id": agreement_id,
-        "kind": kind,
-        "organization_id": organization_id,
-        "starts_after": starts_after,
-        "starts_before": starts_before,
-    }
-    return await _sheet_response(request, session, "engagements", format, filters)
-
-
-@router.get("/v1/exports/indicators.{format}", responses=_SHEET_RESPONSES)
-async def export_indicators(
-    request: Request,
-    format: SheetFormat,
-    session: SessionDep,
-    principal: Reader,
-    initiative_id: uuid.UUID | None = Query(default=None, description="Only this initiative's."),
-    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
-    objective_ref: Annotated[
-        str | None, Query(max_length=20, description="Only those serving this objective.")
-    ] = None,
-) -> StreamingResponse:
-    """Indicators as a spreadsheet (baseline and target as `value: on`, with the latest
-    measurement and the achievement).
-
-    Every row the key may see (all pages, not one), streamed, with the list
-    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
-    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
-    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
-    """
-    filters = {
-        "organization_scope": principal.organization_id,
-        "initiative_id": initiative_id,
-        "agreement_id": agreement_id,
-        "objective_ref": objective_ref,
-    }
-    return await _sheet_response(request, session, "indicators", format, filters)
-
-
-@router.get("/v1/exports/reports.{format}", responses=_SHEET_RESPONSES)
-async def export_reports(
-    request: Request,
-    format: SheetFormat,
-    session: SessionDep,
-    principal: Reader,
-    agreement_id: uuid.UUID | None = Query(default=None, description="Only this agreement's."),
-    status: ReportStatus | None = None,
-    due_before: dt.date | None = Query(
-        default=None, description="Only reports due strictly before this date."
-    ),
-    overdue: bool | None = Query(
-        default=None, description="`true`: only open or returned reports past `due_on`."
-    ),
-) -> StreamingResponse:
-    """Reports as a spreadsheet.
-
-    Every row the key may see (all pages, not one), streamed, with the list
-    route's filters; `format` is `csv` (UTF-8, header row) or `xlsx`. Dates
-    are ISO 8601, lists are joined with `; `, and text a spreadsheet would
-    run as a formula (leading `=`, `+`, `-`, `@`) is prefixed with `'`.
-    """
-    filters = {
-        "organization_scope": principal.organization_id,
-        "agreement_id": agreement_id,
-        "status": status,
-        "due_before": due_before,
-        "overdue": overdue,
-        "today": today(),
-    }
-    return await _sheet_response(request, session, "reports", format, filters)

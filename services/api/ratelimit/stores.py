@@ -12,10 +12,9 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import create_engine
+from shared.db import create_engine, insert_for
 from shared.models import RateLimitCounter
 from shared.settings import Settings
 
@@ -54,10 +53,8 @@ class DatabaseCounterStore:
 
     async def hit(self, bucket: str, window: int, amount: int = 1) -> int:
         engine = self._engine_for_use()
-        dialect = engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(RateLimitCounter)
+            insert_for(engine)(RateLimitCounter)
             .values(bucket=bucket, window=window, hits=amount)
             .on_conflict_do_update(
                 index_elements=[RateLimitCounter.bucket, RateLimitCounter.window],
@@ -66,7 +63,7 @@ class DatabaseCounterStore:
             .returning(RateLimitCounter.hits)
         )
         prune = self._pruned_window != window
-        if dialect == "postgresql":
+        if engine.dialect.name == "postgresql":
             async with engine.connect() as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 hits = (await connection.execute(statement)).scalar_one()
