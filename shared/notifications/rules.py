@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.dashboard.links import agreement_url
+
 # Focal points of an agreement receive these unless they unsubscribed (SPEC 12).
 REMINDER_TYPES = (
     "agreement.expiring",
@@ -88,11 +90,10 @@ def describe(
     event_type: str, data: Mapping[str, Any], *, agreement_reference: str | None, public_url: str
 ) -> Notice:
     """The subject and lines of a notification about one event."""
-    base = public_url.rstrip("/")
     agreement_id = data.get("agreement_id") or (
         data.get("id") if event_type.startswith("agreement.") else None
     )
-    link = f"{base}/app/agreements/{agreement_id}" if agreement_id else f"{base}/app/"
+    link = agreement_url(public_url, agreement_id)
     about = agreement_reference or _text(data, "reference")
     suffix = f" ({about})" if about else ""
     title = _text(data, "title", "name")

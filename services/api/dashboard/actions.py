@@ -20,6 +20,7 @@ from shared.agreements import reads as agreements
 from shared.agreements.schemas import TransitionRequest
 from shared.dashboard.agreement import agreement_page
 from shared.dashboard.forms import FieldError, parse_form, prefixed, refusal
+from shared.dashboard.links import agreement_path
 from shared.engagements import service as engagements
 from shared.engagements.schemas import EngagementCreate
 from shared.errors import DomainError, Forbidden, NotFound
@@ -61,7 +62,7 @@ async def refused(
 
 
 def saved(agreement_id: uuid.UUID, what: str, anchor: str) -> RedirectResponse:
-    return RedirectResponse(f"/app/agreements/{agreement_id}?saved={what}#{anchor}", 303)
+    return RedirectResponse(f"{agreement_path(agreement_id)}?saved={what}#{anchor}", 303)
 
 
 @router.post("/agreements/{agreement_id}/transition")
