@@ -96,10 +96,23 @@ def settings(database_url: str) -> Settings:
 
 
 async def _empty_tables(engine: AsyncEngine) -> None:
+    """Delete every row, children first.
+
+    On PostgreSQL a DELETE of the few rows a test leaves is two orders of
+    magnitude cheaper than TRUNCATE (which makes new files for every table
+    and index, ~0.7 s a test on a busy disk). The replica role skips row
+    triggers for this cleanup only: the audit log's append-only trigger and
+    the foreign-key checks (the order already satisfies them).
+    """
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+            raw = (await connection.get_raw_connection()).driver_connection
+            # One round trip: a simple-protocol query may hold several statements.
+            await raw.execute(
+                "SET LOCAL session_replication_role = replica; "
+                + "; ".join(f"DELETE FROM {table}" for table in tables)
+            )
         else:
             for table in tables:
                 await connection.execute(text(f"DELETE FROM {table}"))
