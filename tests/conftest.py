@@ -6,7 +6,9 @@ same revisions production runs); tables are emptied between tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,6 +36,9 @@ async def _create_pg_database(name: str) -> None:
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
+        # A commit need not wait for its WAL to reach the disk: only a crash of
+        # the server could lose it, and a test database outlives no crash.
+        await connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     finally:
         await connection.close()
 
@@ -44,6 +49,29 @@ async def _drop_pg_database(name: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+_PENDING_DROPS: list[threading.Thread] = []
+
+
+def drop_pg_database_later(name: str) -> None:
+    """Drop ``name`` on a thread of its own; the session waits for it at its end.
+
+    DROP DATABASE waits for a checkpoint of the whole server (seconds, when
+    other databases are busy) and no test needs to wait for it.
+    """
+    thread = threading.Thread(
+        target=asyncio.run, args=(_drop_pg_database(name),), name=f"drop {name}", daemon=True
+    )
+    thread.start()
+    _PENDING_DROPS.append(thread)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish() -> None:
+    """Every database dropped later is gone before the session ends."""
+    for thread in _PENDING_DROPS:
+        thread.join(timeout=600)
 
 
 def pg_url(database: str) -> str:
@@ -62,7 +90,7 @@ async def postgres_url() -> AsyncIterator[str]:
     try:
         yield url
     finally:
-        await _drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 @pytest.fixture(scope="session")
