@@ -20,10 +20,17 @@ run: $(STAMP)
 # Most tests run on several workers (a module stays on one worker, so its
 # servers and databases are set up once); the few that stop a shared server
 # (RabbitMQ, Redis) run alone afterwards, so they disturb nobody else's test.
+# Files go out in the order tests/conftest.py gives them (the slow process
+# tests first), not xdist's own (fewest tests last).
 PYTEST_WORKERS ?= 4
 
+# Bytecode is kept under .venv (never in the tree), even where the
+# environment sets PYTHONDONTWRITEBYTECODE: otherwise every pytest worker
+# and every `accords` process a test starts compiles the project again.
+test: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(STAMP) lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not disruptive"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not disruptive"
 	$(BIN)/pytest -m disruptive
 
 lint: $(STAMP)

@@ -14,7 +14,7 @@ import shared.models  # noqa: F401
 from shared.db import Base, create_engine
 from shared.migrate import alembic_config, upgrade_async
 from shared.settings import Settings
-from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
+from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
 from tests.servers import POSTGRES
 
 
@@ -35,7 +35,7 @@ async def empty_database(request, tmp_path):  # type: ignore[no-untyped-def]
     try:
         yield pg_url(name)
     finally:
-        await _drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 async def _run(database_url: str, action) -> None:  # type: ignore[no-untyped-def]

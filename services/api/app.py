@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -186,28 +187,61 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-                webhooks=app.webhooks.routes,
-            )
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "An Accords api key."}
-            }
-            for path, path_item in schema.get("paths", {}).items():
-                if path.startswith("/v1"):
-                    for operation in path_item.values():
-                        operation["security"] = [{"bearer": []}]
-            app.openapi_schema = document_examples(
-                tidy_webhooks(
-                    document_contract(
-                        document_rate_limits(document_idempotency(document_problems(schema)))
-                    )
-                )
-            )
+            key = _routes_key(app)
+            if key not in _OPENAPI_DOCUMENTS:
+                _OPENAPI_DOCUMENTS[key] = _build_openapi(app)
+            # A copy: whatever one app's caller does to it stays with that app.
+            app.openapi_schema = copy.deepcopy(_OPENAPI_DOCUMENTS[key])
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+# The document is built once per process for each distinct set of routes
+# (every app create_app makes has the same): building it takes seconds.
+_OPENAPI_DOCUMENTS: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _routes_key(app: FastAPI) -> tuple[Any, ...]:
+    def described(route: Any) -> tuple[Any, ...]:
+        endpoint = getattr(route, "endpoint", None)
+        return (
+            type(route).__qualname__,
+            getattr(route, "path", None),
+            tuple(sorted(getattr(route, "methods", None) or ())),
+            getattr(route, "name", None),
+            getattr(endpoint, "__module__", None),
+            getattr(endpoint, "__qualname__", None),
+            getattr(route, "include_in_schema", None),
+        )
+
+    return (
+        app.title,
+        app.version,
+        app.description,
+        tuple(map(described, app.routes)),
+        tuple(map(described, app.webhooks.routes)),
+    )
+
+
+def _build_openapi(app: FastAPI) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        webhooks=app.webhooks.routes,
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An Accords api key."}
+    }
+    for path, path_item in schema.get("paths", {}).items():
+        if path.startswith("/v1"):
+            for operation in path_item.values():
+                operation["security"] = [{"bearer": []}]
+    return document_examples(
+        tidy_webhooks(
+            document_contract(document_rate_limits(document_idempotency(document_problems(schema))))
+        )
+    )

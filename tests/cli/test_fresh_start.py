@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from shared.migrate import upgrade_async
-from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
+from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
 from tests.live import ACCORDS, accords_env, free_port
 from tests.servers import POSTGRES, POSTGRES_ADMIN_URL
 
@@ -43,7 +43,7 @@ async def template() -> AsyncIterator[str]:
     try:
         yield name
     finally:
-        await _drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 async def _admin(statement: str) -> None:
@@ -61,7 +61,7 @@ async def fresh_database(template: str) -> AsyncIterator[str]:
     try:
         yield name
     finally:
-        await _drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 @contextlib.contextmanager
@@ -197,4 +197,4 @@ async def test_two_migrations_started_at_the_same_instant_on_an_empty_database_b
             await connection.close()
         assert len(versions) == 1
     finally:
-        await _drop_pg_database(name)
+        drop_pg_database_later(name)

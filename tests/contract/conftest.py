@@ -9,7 +9,7 @@ import pytest
 
 from shared.migrate import upgrade
 from shared.security import generate_api_key
-from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
+from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
 from tests.live import accords_env, serving
 from tests.servers import POSTGRES
 
@@ -41,4 +41,4 @@ def live_api() -> Iterator[LiveApi]:
         with serving(env, ready_path="/healthz") as base_url:
             yield LiveApi(base_url=base_url, admin_key=key)
     finally:
-        asyncio.run(_drop_pg_database(name))
+        drop_pg_database_later(name)

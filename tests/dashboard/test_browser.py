@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from shared.migrate import upgrade_async
-from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
+from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
 from tests.live import ACCORDS, accords_env, running, serving
 from tests.servers import POSTGRES, RABBITMQ
 
@@ -82,7 +82,7 @@ async def database() -> AsyncIterator[str]:
     try:
         yield name
     finally:
-        await _drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 @pytest.fixture(scope="module")
