@@ -149,24 +149,20 @@ def rollup_public(body: dict[str, Any], computed_at: Any) -> dict[str, Any]:
     return {**body, "computed_at": computed_at}
 
 
-def _render_agreement_rollups(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = _loaded(session, AgreementRollup, AgreementRollup.agreement_id, ids)
-    return {
-        row.agreement_id: dump(
-            AgreementRollupPublic.model_validate(rollup_public(row.body, row.computed_at))
-        )
-        for row in rows
-    }
+def _rollups(
+    model: type[Any], key: Any, public: type[BaseModel]
+) -> Callable[[Session, set[uuid.UUID]], dict[uuid.UUID, str]]:
+    """The renderer of a stored rollup table: its body, with when it was computed."""
 
+    def render(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        return {
+            getattr(row, key.key): dump(
+                public.model_validate(rollup_public(row.body, row.computed_at))
+            )
+            for row in _loaded(session, model, key, ids)
+        }
 
-def _render_initiative_rollups(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = _loaded(session, InitiativeRollup, InitiativeRollup.initiative_id, ids)
-    return {
-        row.initiative_id: dump(
-            InitiativeRollupPublic.model_validate(rollup_public(row.body, row.computed_at))
-        )
-        for row in rows
-    }
+    return render
 
 
 def _of(model: type[Any], attribute: str) -> Callable[[object], uuid.UUID | None]:
@@ -195,13 +191,13 @@ KINDS = (
         "agreement_rollups",
         AgreementRollup,
         _of(AgreementRollup, "agreement_id"),
-        _render_agreement_rollups,
+        _rollups(AgreementRollup, AgreementRollup.agreement_id, AgreementRollupPublic),
     ),
     Kind(
         "initiative_rollups",
         InitiativeRollup,
         _of(InitiativeRollup, "initiative_id"),
-        _render_initiative_rollups,
+        _rollups(InitiativeRollup, InitiativeRollup.initiative_id, InitiativeRollupPublic),
     ),
 )
 _STORE = {kind.name: kind.store_statement() for kind in KINDS}

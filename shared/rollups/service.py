@@ -34,24 +34,27 @@ async def _computed_now(session: AsyncSession, agreement_id: uuid.UUID) -> rules
     return rules.agreement_rollup(facts, today())
 
 
+async def _stored(
+    session: AsyncSession, model: type[Any], key: Any, *, organization_id: uuid.UUID | None
+) -> str | None:
+    query = select(model.rendered).where(getattr(model, model.__mapper__.primary_key[0].key) == key)
+    return await session.scalar(
+        under_visible_agreements(query, model.agreement_id, organization_id)
+    )
+
+
 async def stored_agreement_rollup(
     session: AsyncSession, agreement_id: uuid.UUID, *, organization_id: uuid.UUID | None
 ) -> str | None:
     """The agreement's rollup as stored JSON (shared.rendered); None: read it on the spot."""
-    query = select(AgreementRollup.rendered).where(AgreementRollup.agreement_id == agreement_id)
-    return await session.scalar(
-        under_visible_agreements(query, AgreementRollup.agreement_id, organization_id)
-    )
+    return await _stored(session, AgreementRollup, agreement_id, organization_id=organization_id)
 
 
 async def stored_initiative_rollup(
     session: AsyncSession, initiative_id: uuid.UUID, *, organization_id: uuid.UUID | None
 ) -> str | None:
     """The initiative's rollup as stored JSON (shared.rendered); None: read it on the spot."""
-    query = select(InitiativeRollup.rendered).where(InitiativeRollup.initiative_id == initiative_id)
-    return await session.scalar(
-        under_visible_agreements(query, InitiativeRollup.agreement_id, organization_id)
-    )
+    return await _stored(session, InitiativeRollup, initiative_id, organization_id=organization_id)
 
 
 async def agreement_rollup(
