@@ -26,7 +26,9 @@ def sessions(client):  # type: ignore[no-untyped-def]
 
 async def all_event_ids(client) -> list:  # type: ignore[no-untyped-def]
     async with sessions(client)() as session:
-        return list((await session.scalars(select(OutboxEvent.id))).all())
+        # In the order they were written: the test events' positions depend on it.
+        query = select(OutboxEvent.id).order_by(OutboxEvent.occurred_at, OutboxEvent.id)
+        return list((await session.scalars(query)).all())
 
 
 async def processed(client) -> set[tuple[str, object]]:  # type: ignore[no-untyped-def]
