@@ -190,6 +190,7 @@ class BodySizeLimitMiddleware:
         if scope["method"] == "POST":
             max_bytes = self.allowances.get(scope["path"].rstrip("/"), max_bytes)
         too_large = f"The request body is larger than {max_bytes} bytes."
+        refused = False
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -197,14 +198,21 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > max_bytes:
-                    await send_problem(scope, receive, send, 413, too_large)
-                    return
+                    if not _is_dashboard(scope["path"]):
+                        await send_problem(scope, receive, send, 413, too_large)
+                        return
+                    # A page answers with the dashboard's error page: refused at
+                    # the first read, before any of the body is taken in.
+                    refused = True
         received = 0
 
         async def limited_receive() -> Message:
             # A chunked body has no length up front: count it as it streams in.
-            # The HTTPException reaches the problem handler like any other.
+            # The HTTPException reaches the problem handler (or, under /app,
+            # the dashboard's error page) like any other.
             nonlocal received
+            if refused:
+                raise HTTPException(413, too_large)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -213,6 +221,10 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _is_dashboard(path: str) -> bool:
+    return path == "/app" or path.startswith("/app/")
 
 
 def _is_html(message: Message) -> bool:

@@ -308,6 +308,30 @@ async def test_a_file_over_the_limit_answers_413_on_the_page(small_limit_app) ->
     assert len(listed.json()["items"]) == 1
 
 
+async def test_a_body_far_over_the_limit_answers_the_page_not_json(small_limit_app) -> None:
+    app = small_limit_app
+    admin_key = await make_key(app, ["admin"])
+    async with client_for(app, admin_key) as admin:
+        agreement = await create_agreement(admin)
+        async with signed_in(app, await make_key(app, ["write"])) as browsing:
+            # Refused by its declared length, before the route reads any of it.
+            over = await _upload(
+                browsing,
+                agreement["id"],
+                {"kind": "draft", "title": "Far too big"},
+                ("draft.pdf", pdf_bytes(padding=2_000_000), "application/pdf"),
+            )
+        listed = await admin.get(
+            "/v1/documents", params={"owner_type": "agreement", "owner_id": agreement["id"]}
+        )
+    assert over.status_code == 413
+    assert over.headers["content-type"].startswith("text/html")
+    # The Agreement page again, the rule's message in its error summary.
+    assert "There is a problem" in over.text
+    assert "The file is larger than the limit of 1000 bytes." in over.text
+    assert listed.json()["items"] == []
+
+
 # --- reports ------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ TITLES = {
     405: "Not allowed here",
     409: "Refused",
     412: "Changed meanwhile",
+    413: "Too large",
     422: "Something in the request is wrong",
     429: "Too many requests",
 }
