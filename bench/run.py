@@ -260,11 +260,12 @@ def report(measurements: list[Measurement], options: BenchOptions, elapsed: floa
     print()
     print(render_table(measurements, options))
     print()
+    floors = {(m.scenario, m.connections): m for m in measurements if m.target == "floor"}
     below = [
         m
         for m in measurements
         if m.target == "accords"
-        and (floor := _floor_of(measurements, m)) is not None
+        and (floor := floors.get((m.scenario, m.connections))) is not None
         and m.result.requests_per_second < 0.3 * floor.result.requests_per_second
     ]
     for m in below:
@@ -302,13 +303,6 @@ def report(measurements: list[Measurement], options: BenchOptions, elapsed: floa
         options.json_path.write_text(json.dumps(rows, indent=2) + "\n")
     # Figures over error responses measure the wrong thing.
     return 1 if errors else 0
-
-
-def _floor_of(measurements: list[Measurement], api: Measurement) -> Measurement | None:
-    for m in measurements:
-        if (m.scenario, m.connections, m.target) == (api.scenario, api.connections, "floor"):
-            return m
-    return None
 
 
 # --- the run ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -50,6 +51,20 @@ async def _drop_pg_database(name: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@asynccontextmanager
+async def migrated_pg_database(prefix: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database at the head revision, named ``<prefix>_<random>``;
+    dropped (in the background) afterwards."""
+    POSTGRES.require()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _create_pg_database(name)
+    await upgrade_async(pg_url(name))
+    try:
+        yield name
+    finally:
+        drop_pg_database_later(name)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

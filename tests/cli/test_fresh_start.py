@@ -23,8 +23,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.migrate import upgrade_async
-from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
+from tests.conftest import _create_pg_database, drop_pg_database_later, migrated_pg_database, pg_url
 from tests.live import ACCORDS, accords_env, free_port
 from tests.servers import POSTGRES, POSTGRES_ADMIN_URL
 
@@ -36,14 +35,8 @@ STARTUP_COMPLETE = b"Application startup complete."
 @pytest.fixture(scope="module")
 async def template() -> AsyncIterator[str]:
     """A migrated, empty database the fresh ones are copied from."""
-    POSTGRES.require()
-    name = f"accords_fresh_tpl_{uuid.uuid4().hex[:8]}"
-    await _create_pg_database(name)
-    await upgrade_async(pg_url(name))
-    try:
+    async with migrated_pg_database("accords_fresh_tpl") as name:
         yield name
-    finally:
-        drop_pg_database_later(name)
 
 
 async def _admin(statement: str) -> None:

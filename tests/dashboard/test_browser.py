@@ -12,24 +12,22 @@ fails under CI=true, like the other server-backed tests).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from shared.migrate import upgrade_async
-from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
+from tests.conftest import pg_url
 from tests.live import ACCORDS, accords_env, running, serving
-from tests.servers import POSTGRES, RABBITMQ
+from tests.worker.test_processes import database, vhost  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -56,37 +54,8 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
-def vhost() -> Iterator[str]:
-    RABBITMQ.require()
-    name = f"accords_browser_{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
-        yield name
-    finally:
-        with contextlib.suppress(Exception):
-            rabbitmqctl("delete_vhost", name)
-
-
-@pytest.fixture(scope="module")
-async def database() -> AsyncIterator[str]:
-    POSTGRES.require()
-    name = f"accords_browser_{uuid.uuid4().hex[:10]}"
-    await _create_pg_database(name)
-    await upgrade_async(pg_url(name))
-    try:
-        yield name
-    finally:
-        drop_pg_database_later(name)
-
-
-@pytest.fixture(scope="module")
-def accords(database: str, vhost: str) -> Iterator[str]:
+def accords(database: str, vhost: str) -> Iterator[str]:  # noqa: F811
     """`accords serve` and `accords worker` with the demo loaded; yields the base URL."""
     require_chromium()
     env = accords_env(

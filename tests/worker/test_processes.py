@@ -21,10 +21,9 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.migrate import upgrade_async
-from tests.conftest import _create_pg_database, drop_pg_database_later, pg_url
+from tests.conftest import migrated_pg_database, pg_url
 from tests.live import Launched, accords_env, running, serving
-from tests.servers import POSTGRES, RABBITMQ
+from tests.servers import RABBITMQ
 from tests.worker.conftest import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -53,14 +52,8 @@ def vhost() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def database() -> AsyncIterator[str]:
-    POSTGRES.require()
-    name = f"accords_pipeline_{uuid.uuid4().hex[:10]}"
-    await _create_pg_database(name)
-    await upgrade_async(pg_url(name))
-    try:
+    async with migrated_pg_database("accords_pipeline") as name:
         yield name
-    finally:
-        drop_pg_database_later(name)
 
 
 @pytest.fixture(scope="module")
