@@ -88,6 +88,7 @@ class BenchOptions:
     json_path: Path | None
     max_seconds: int
     redis_url: str | None
+    response_cache: bool
 
     def dsn(self, database: str) -> str:
         return f"postgresql://{self.pg_user}@{HOST}:{self.pg_port}/{database}"
@@ -134,6 +135,9 @@ def accords_environment(options: BenchOptions) -> dict[str, str]:
         ACCORDS_IATI_REPORTING_ORG_TYPE="10",
         ACCORDS_IATI_REPORTING_ORG_NAME="Bench Reporting Organisation",
     )
+    if not options.response_cache:
+        # Every request through its route (services.api.response_cache off).
+        env["ACCORDS_RESPONSE_CACHE_MB"] = "0"
     if options.redis_url:
         # Rate-limit counters in Redis instead of the database.
         env["ACCORDS_REDIS_URL"] = options.redis_url
@@ -286,7 +290,8 @@ def report(measurements: list[Measurement], options: BenchOptions, elapsed: floa
     print(
         f"wrk -t{options.threads} -c{'/'.join(map(str, options.connections))} "
         f"-d{options.duration}; {options.workers} uvicorn workers per server; rate-limit "
-        f"counters in {'Redis' if options.redis_url else 'PostgreSQL'}; {os.cpu_count()} cores "
+        f"counters in {'Redis' if options.redis_url else 'PostgreSQL'}; response cache "
+        f"{'on' if options.response_cache else 'off'}; {os.cpu_count()} cores "
         f"shared by wrk, PostgreSQL and the servers; load before the run "
         f"{os.getloadavg()[0]:.2f}; {elapsed:.0f}s in all"
     )
@@ -462,6 +467,11 @@ def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
         help="run this scenario (repeatable; default: all)",
     )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--no-response-cache",
+        action="store_true",
+        help="turn the API's response cache off: every request through its route",
+    )
     parser.add_argument("--duration", default="5s", help="each measured wrk run (5s)")
     parser.add_argument("--warmup", default="2s", help="wrk warm-up before each run (2s)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
@@ -533,6 +543,7 @@ def parse_options(argv: Sequence[str] | None = None) -> BenchOptions:
         json_path=args.json_path,
         max_seconds=args.max_seconds,
         redis_url=args.redis_url,
+        response_cache=not args.no_response_cache,
     )
 
 

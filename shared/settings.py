@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # workers) never opens and closes a connection per request.
     db_pool_size: int = Field(default=32, ge=1, le=500)
     db_max_overflow: int = Field(default=8, ge=0, le=500)
+    # GET answers kept per process, given again while the data version
+    # (shared.data_version) and the day are unchanged; 0 turns the cache off.
+    response_cache_mb: int = Field(default=64, ge=0, le=65_536)
+    # What the data cannot tell (an idle session timing out) is at most this late.
+    response_cache_ttl_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import shared.models  # noqa: F401
+from shared.data_version import DATA_VERSIONS_TABLE
 from shared.db import Base, create_engine
 from shared.migrate import alembic_config, upgrade_async
 from shared.settings import Settings
@@ -67,6 +68,12 @@ async def test_upgrade_downgrade_upgrade_round_trips(empty_database) -> None:
     assert set(Base.metadata.tables) <= tables
 
 
+def _modelled(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    # The data version's counters are written by triggers only, and kept out
+    # of the models so that nothing empties them (shared.data_version).
+    return not (type_ == "table" and name == DATA_VERSIONS_TABLE)
+
+
 async def test_migrations_match_the_models(empty_database) -> None:
     await upgrade_async(empty_database)
     engine = create_engine(Settings(database_url=empty_database))
@@ -74,7 +81,10 @@ async def test_migrations_match_the_models(empty_database) -> None:
         async with engine.connect() as connection:
             differences = await connection.run_sync(
                 lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": False}),
+                    MigrationContext.configure(
+                        sync,
+                        opts={"compare_type": False, "include_object": _modelled},
+                    ),
                     Base.metadata,
                 )
             )

@@ -49,10 +49,12 @@ from services.api.ratelimit.limiter import create_rate_limiter
 from services.api.ratelimit.middleware import RateLimitMiddleware, document_rate_limits
 from services.api.reports.router import router as reports_router
 from services.api.research_collaborations.router import router as research_router
+from services.api.response_cache import ResponseCache, ResponseCacheMiddleware
 from services.api.rollups.router import router as rollups_router
 from services.api.webhooks.router import deliveries_router as webhook_deliveries_router
 from services.api.webhooks.router import router as webhook_endpoints_router
 from shared.api_keys.service import ensure_api_key
+from shared.data_version import version_reader
 from shared.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
@@ -105,6 +107,13 @@ def create_app(
             app.state.publisher = publisher
             app.state.after_commit = publisher.after_commit
         app.state.rate_limiter = create_rate_limiter(settings)
+        reader = version_reader(settings.database_url) if settings.response_cache_mb else None
+        if reader is not None:
+            app.state.data_version_reader = reader
+            app.state.response_cache = ResponseCache(
+                max_bytes=settings.response_cache_mb * 1024 * 1024,
+                ttl_seconds=settings.response_cache_ttl_seconds,
+            )
         if settings.bootstrap_api_key:
             async with app.state.sessionmaker() as session:
                 await ensure_api_key(session, key=settings.bootstrap_api_key, name="bootstrap")
@@ -116,6 +125,9 @@ def create_app(
                 await publisher.drain()
                 publisher.close()
             await app.state.rate_limiter.aclose()
+            if reader is not None:
+                app.state.response_cache = None
+                await reader.aclose()
             if listener is not None:
                 await listener.aclose()
             await engine.dispose()
@@ -132,6 +144,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.api_key_cache = None  # on PostgreSQL, made by the lifespan
+    app.state.response_cache = None  # made by the lifespan, with its version reader
+    app.state.data_version_reader = None
     app.state.after_commit = after_commit or _no_dispatch
     install_problem_handlers(app)
     app.add_middleware(
@@ -142,6 +156,8 @@ def create_app(
             for path in ("/v1/documents", DASHBOARD_UPLOAD_PATH)
         },
     )
+    # Inside the rate limit, the request context and HEAD: those run on every request.
+    app.add_middleware(ResponseCacheMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         RequestContextMiddleware, strict_transport=settings.public_url.startswith("https://")

@@ -213,7 +213,10 @@ async def test_the_sweep_sends_each_expiry_reminder_once_at_90_30_and_7_days(cli
     async with maker() as session:
         notices = (
             await session.scalars(
-                select(OutboxEvent).where(OutboxEvent.type == "agreement.expiring")
+                select(OutboxEvent)
+                .where(OutboxEvent.type == "agreement.expiring")
+                # In the order they were written (heap order is not).
+                .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
             )
         ).all()
     assert [notice.data["days_before_expiry"] for notice in notices] == [90, 30, 7]
@@ -231,7 +234,10 @@ async def test_the_sweep_follows_the_expiry_reminder_days_setting(client) -> Non
     async with maker() as session:
         notices = (
             await session.scalars(
-                select(OutboxEvent).where(OutboxEvent.type == "agreement.expiring")
+                select(OutboxEvent)
+                .where(OutboxEvent.type == "agreement.expiring")
+                # In the order they were written (heap order is not).
+                .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
             )
         ).all()
     assert [notice.data["days_before_expiry"] for notice in notices] == [30, 7]
