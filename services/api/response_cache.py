@@ -25,6 +25,7 @@ run every time sets ``request.state.response_cache = False``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections import OrderedDict
@@ -89,6 +90,8 @@ class ResponseCache:
         self.clock = clock
         self._entries: OrderedDict[Any, Entry] = OrderedDict()
         self._bytes = 0
+        # Answers being made, by key: (version, day, what the maker will keep).
+        self._making: dict[Any, tuple[int, dt.date, asyncio.Future[Entry | None]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -120,6 +123,34 @@ class ResponseCache:
         while self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
         return True
+
+    async def made_by_another(self, key: Any, version: int, day: dt.date) -> Entry | None:
+        """The answer an identical request is making at this version, once made.
+
+        So that requests which miss together (a new version, an entry timed
+        out) do not all run the route: one does, the others take its answer.
+        """
+        making = self._making.get(key)
+        if making is None or making[0] != version or making[1] != day:
+            return None
+        return await asyncio.shield(making[2])
+
+    def start_making(self, key: Any, version: int, day: dt.date) -> asyncio.Future[Entry | None]:
+        made: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+        self._making[key] = (version, day, made)
+        return made
+
+    def finish_making(
+        self, key: Any, made: asyncio.Future[Entry | None], entry: Entry | None
+    ) -> None:
+        """Keep ``entry`` (None: nothing to keep) and hand it to those waiting for it."""
+        if entry is not None:
+            self.put(key, entry)
+        current = self._making.get(key)
+        if current is not None and current[2] is made:
+            del self._making[key]
+        if not made.done():
+            made.set_result(entry)
 
     def _drop(self, key: Any) -> None:
         self._bytes -= self._entries.pop(key).size
@@ -171,7 +202,7 @@ class ResponseCacheMiddleware:
             await self.app(scope, receive, send)
             return
         day = today()
-        entry = cache.get(key, version, day)
+        entry = cache.get(key, version, day) or await cache.made_by_another(key, version, day)
         if entry is not None:
             cache.hits += 1
             _HIT.inc()
@@ -202,21 +233,22 @@ class ResponseCacheMiddleware:
                 body.append(message.get("body", b""))
             await send(message)
 
-        await self.app(scope, receive, keep)
-        if not _storable(scope, started):
-            return
-        cache.put(
-            key,
-            Entry(
-                version=version,
-                day=day,
-                stored_at=cache.clock(),
-                status=started["status"],
-                headers=started["headers"],
-                body=b"".join(body),
-                route=scope.get("route"),
-            ),
-        )
+        made = cache.start_making(key, version, day)
+        entry = None
+        try:
+            await self.app(scope, receive, keep)
+            if _storable(scope, started):
+                entry = Entry(
+                    version=version,
+                    day=day,
+                    stored_at=cache.clock(),
+                    status=started["status"],
+                    headers=started["headers"],
+                    body=b"".join(body),
+                    route=scope.get("route"),
+                )
+        finally:
+            cache.finish_making(key, made, entry)
 
 
 def _storable(scope: Scope, started: dict[str, Any]) -> bool:

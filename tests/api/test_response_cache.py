@@ -247,6 +247,34 @@ async def test_a_route_can_opt_out(app, client) -> None:
     assert (first.status_code, again.status_code, hits) == (200, 200, 0)
 
 
+async def test_identical_requests_that_miss_together_run_the_route_once(app, client) -> None:
+    await create_agreement(
+        client, [await create_organization(client), await create_organization(client)]
+    )
+    route = next(route for route in api_routes(app) if route.endpoint is list_agreements)
+    check = next(
+        dependency.call
+        for dependency in route.dependant.dependencies
+        if getattr(dependency.call, "__name__", "") == "check"
+    )
+    runs = []
+
+    async def slow_check(request: Request, session: SessionDep):  # type: ignore[no-untyped-def]
+        runs.append(1)
+        await asyncio.sleep(0.2)  # the others arrive while this one is being answered
+        return await check(request, session)
+
+    app.dependency_overrides[check] = slow_check
+    try:
+        answers = await asyncio.gather(*(client.get("/v1/agreements") for _ in range(8)))
+    finally:
+        app.dependency_overrides.clear()
+
+    assert len(runs) == 1
+    assert all(_comparable(answer) == _comparable(answers[0]) for answer in answers)
+    assert answers[0].status_code == 200
+
+
 @pytest.mark.parametrize("endpoint", [get_agreement, list_agreements])
 async def test_a_header_set_in_the_routes_dependency_shows_on_answers_given_again(
     app, client, endpoint
