@@ -64,7 +64,7 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "services.api.app:create_app",
+        "services.api.app:create_server_app",
         factory=True,
         host=host,
         port=port,
@@ -100,7 +100,7 @@ def dev(
     try:
         after_commit = getattr(pipeline, "after_commit", None)
         uvicorn.run(
-            create_app(settings, after_commit=after_commit),
+            create_app(settings, after_commit=after_commit, long_running=True),
             host=host,
             port=port,
             access_log=False,

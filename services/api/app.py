@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -57,6 +58,7 @@ from shared.api_keys.service import ensure_api_key
 from shared.data_version import version_reader
 from shared.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from shared.logging import configure_logging
+from shared.runtime_gc import settle_heap, settle_later
 from shared.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -80,9 +82,18 @@ async def _no_dispatch(_event_ids: list[uuid.UUID]) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, after_commit: AfterCommit | None = None
+    settings: Settings | None = None,
+    *,
+    after_commit: AfterCommit | None = None,
+    long_running: bool = False,
 ) -> FastAPI:
-    """Build the API. ``after_commit`` receives the ids of events each request committed."""
+    """Build the API. ``after_commit`` receives the ids of events each request committed.
+
+    ``long_running``: the app is a server process's for its whole life (``accords
+    serve``, ``accords dev``), so its heap is settled out of the garbage
+    collector's way once started (shared.runtime_gc). Not for apps made and
+    dropped in one process (tests): a frozen heap is never collected.
+    """
     settings = settings or get_settings()
     configure_logging(log_format=settings.log_format, level=settings.log_level)
 
@@ -118,9 +129,15 @@ def create_app(
             async with app.state.sessionmaker() as session:
                 await ensure_api_key(session, key=settings.bootstrap_api_key, name="bootstrap")
                 await session.commit()
+        settling = []
+        if long_running:
+            settle_heap()
+            settling = settle_later(asyncio.get_running_loop())
         try:
             yield
         finally:
+            for handle in settling:
+                handle.cancel()
             if publisher is not None:
                 await publisher.drain()
                 publisher.close()
@@ -212,6 +229,11 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def create_server_app() -> FastAPI:
+    """The app of an ``accords serve`` worker process (uvicorn's factory)."""
+    return create_app(long_running=True)
 
 
 # The document is built once per process for each distinct set of routes
