@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench migrate demo clean
+.PHONY: run test lint format bench bench-uncached migrate demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.mail
+
+# The reads again with the response cache off: what each route costs itself.
+bench-uncached: $(STAMP)
+	$(BIN)/python -m bench.run --no-response-cache
 
 migrate: $(STAMP)
 	$(BIN)/accords migrate
