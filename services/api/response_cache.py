@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -68,6 +69,9 @@ class Entry:
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     route: Any  # for the access log and metrics of a cached answer
+    # Seconds it may be given again (None: the cache's ttl); spread between half
+    # the ttl and all of it, so entries made together are not all made again together.
+    lifetime: float | None = None
 
     @property
     def size(self) -> int:
@@ -105,7 +109,7 @@ class ResponseCache:
         if (
             entry.version != version
             or entry.day != day
-            or self.clock() - entry.stored_at > self.ttl_seconds
+            or self.clock() - entry.stored_at > (entry.lifetime or self.ttl_seconds)
         ):
             self._drop(key)
             return None
@@ -246,6 +250,7 @@ class ResponseCacheMiddleware:
                     headers=started["headers"],
                     body=b"".join(body),
                     route=scope.get("route"),
+                    lifetime=cache.ttl_seconds * (0.5 + random.random() / 2),
                 )
         finally:
             cache.finish_making(key, made, entry)

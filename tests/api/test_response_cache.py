@@ -5,6 +5,7 @@ on both databases, for every read a dashboard or an integrator makes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -415,3 +416,28 @@ def test_the_cache_keeps_to_its_size_dropping_the_least_recently_used() -> None:
     assert len(cache) < 20
     assert cache.get(0, 1, day) is not None
     assert cache.get(1, 1, day) is None
+
+
+def test_an_entry_with_a_shorter_lifetime_is_made_again_sooner() -> None:
+    now = [0.0]
+    cache = ResponseCache(max_bytes=1 << 20, ttl_seconds=10, clock=lambda: now[0])
+    day = dt.date(2026, 12, 1)
+    cache.put("short", dataclasses.replace(_entry(1, day, 0.0), lifetime=6.0))
+    cache.put("long", _entry(1, day, 0.0))
+    now[0] = 7.0
+
+    assert cache.get("short", 1, day) is None
+    assert cache.get("long", 1, day) is not None
+
+
+async def test_entries_made_together_are_spread_over_half_the_ttl_to_all_of_it(app, client) -> None:
+    organizations = [await create_organization(client) for _ in range(3)]
+    for organization in organizations:
+        await client.get(f"/v1/organizations/{organization['id']}")
+    cache: ResponseCache = app.state.response_cache
+
+    lifetimes = [entry.lifetime for entry in cache._entries.values()]
+
+    assert len(lifetimes) == 3
+    assert all(cache.ttl_seconds / 2 <= lifetime <= cache.ttl_seconds for lifetime in lifetimes)
+    assert len(set(lifetimes)) == 3
