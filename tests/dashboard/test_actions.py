@@ -42,7 +42,10 @@ async def test_marking_a_milestone_done_records_the_event_and_the_audit_row(app,
     async with app.state.sessionmaker() as session:
         audit = (
             await session.scalars(
-                select(AuditEntry).where(AuditEntry.entity_id == uuid.UUID(milestone["id"]))
+                select(AuditEntry)
+                .where(AuditEntry.entity_id == uuid.UUID(milestone["id"]))
+                # In the order they were written (heap order is not).
+                .order_by(AuditEntry.at, AuditEntry.id)
             )
         ).all()
     last = audit[-1]

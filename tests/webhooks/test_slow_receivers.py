@@ -19,7 +19,7 @@ from tests.webhooks.helpers import fan_out_all
 from tests.webhooks.receiver import Receiver
 from tests.worker.conftest import eventually
 
-LEASE_SECONDS = 1.0
+LEASE_SECONDS = 2.0
 # The receiver answers well after the lease would have run out (and within
 # the send timeout, so the send succeeds).
 ANSWER_AFTER_SECONDS = 3 * LEASE_SECONDS
