@@ -8,12 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Request, Response
 from sqlalchemy import select, update
 
-from services.api.agreements.router import get_agreement, list_agreements
-from services.api.deps import SessionDep
-from services.api.http import api_routes
 from shared.models import Agreement
 from shared.rendered import KINDS
 from shared.rollups.store import recompute_agreement
@@ -206,33 +202,5 @@ async def test_a_bound_key_sees_only_its_organizations_stored_agreements(app, cl
     assert [item["id"] for item in listed] == [mine["id"]]
 
 
-@pytest.mark.parametrize("endpoint", [get_agreement, list_agreements])
-async def test_a_header_set_in_the_routes_dependency_shows_on_stored_answers(
-    app, client, endpoint
-) -> None:
-    first, second = await create_organization(client), await create_organization(client)
-    agreement = await create_agreement(client, [first, second])
-    assert await _stored(app, agreement["id"]) is not None
-    route = next(route for route in api_routes(app) if route.endpoint is endpoint)
-    reader = next(
-        dependency.call
-        for dependency in route.dependant.dependencies
-        if getattr(dependency.call, "__name__", "") == "check"
-    )
-
-    async def reader_with_a_header(request: Request, session: SessionDep, response: Response):  # type: ignore[no-untyped-def]
-        response.headers["X-Checked-By"] = "the route's dependency"
-        return await reader(request, session)
-
-    # The route's own dependency, replaced by one that also sets a header.
-    app.dependency_overrides[reader] = reader_with_a_header
-    try:
-        path = "/v1/agreements"
-        if endpoint is get_agreement:
-            path += f"/{agreement['id']}"
-        answered = await client.get(path)
-    finally:
-        app.dependency_overrides.clear()
-
-    assert answered.status_code == 200
-    assert answered.headers["x-checked-by"] == "the route's dependency"
+# A header set in the route's own dependency shows on stored answers, and on
+# answers the response cache gives again: tests/api/test_response_cache.py.

@@ -23,6 +23,7 @@ from services.api.response_cache import Entry, ResponseCache
 from shared.rollups.store import recompute_agreement
 from shared.settings import Settings
 from tests.api.act_factories import negotiating_agreement
+from tests.api.tracking_factories import create_initiative, create_milestone
 from tests.conftest import client_for, make_key
 from tests.dashboard.browsing import signed_in
 from tests.factories import create_agreement, create_organization
@@ -32,16 +33,24 @@ _PER_REQUEST = {"x-request-id", "ratelimit"}
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     # With an IATI publisher, so that the IATI export answers.
-    return Settings(
-        database_url=database_url,
-        log_format="console",
-        log_level="warning",
-        environment="test",
-        iati_reporting_org_ref="XM-OCHA-ACCORDS",
-        iati_reporting_org_type="10",
-        iati_reporting_org_name="Accords Secretariat",
+    return settings.model_copy(
+        update={
+            "iati_reporting_org_ref": "XM-OCHA-ACCORDS",
+            "iati_reporting_org_type": "10",
+            "iati_reporting_org_name": "Accords Secretariat",
+        }
+    )
+
+
+def _check_of(app, endpoint):  # type: ignore[no-untyped-def]
+    """The key-and-scope dependency of the route served by ``endpoint``."""
+    route = next(route for route in api_routes(app) if route.endpoint is endpoint)
+    return next(
+        dependency.call
+        for dependency in route.dependant.dependencies
+        if getattr(dependency.call, "__name__", "") == "check"
     )
 
 
@@ -65,23 +74,14 @@ async def _version(app) -> int:  # type: ignore[no-untyped-def]
 
 async def _recorded_agreement(app, client) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """An agreement in negotiation with an initiative, two milestones and stored rollups."""
-    agreement, stza, _gei = await negotiating_agreement(client)
-    created = await client.post(
-        f"/v1/agreements/{agreement['id']}/initiatives",
-        json={"title": "Policymaker training", "lead_organization_id": stza["id"]},
-    )
-    assert created.status_code == 201, created.text
-    initiative = created.json()
+    agreement, _stza, _gei = await negotiating_agreement(client)
+    initiative = await create_initiative(client, agreement, title="Policymaker training")
     for due_on in ("2020-06-30", "2099-06-30"):
-        milestone = await client.post(
-            f"/v1/initiatives/{initiative['id']}/milestones",
-            json={"title": f"Cohort due {due_on}", "due_on": due_on},
-        )
-        assert milestone.status_code == 201, milestone.text
+        milestone = await create_milestone(client, initiative["id"], due_on=due_on)
     async with app.state.sessionmaker() as session:
         await recompute_agreement(session, uuid.UUID(agreement["id"]))
         await session.commit()
-    return {"agreement": agreement, "initiative": initiative, "milestone": milestone.json()}
+    return {"agreement": agreement, "initiative": initiative, "milestone": milestone}
 
 
 def _reads(made: dict[str, Any]) -> list[str]:
@@ -228,12 +228,7 @@ async def test_refusals_and_answers_with_cookies_are_not_kept(app, client) -> No
 
 
 async def test_a_route_can_opt_out(app, client) -> None:
-    route = next(route for route in api_routes(app) if route.endpoint is list_agreements)
-    check = next(
-        dependency.call
-        for dependency in route.dependant.dependencies
-        if getattr(dependency.call, "__name__", "") == "check"
-    )
+    check = _check_of(app, list_agreements)
 
     async def check_every_time(request: Request, session: SessionDep):  # type: ignore[no-untyped-def]
         request.state.response_cache = False
@@ -252,12 +247,7 @@ async def test_identical_requests_that_miss_together_run_the_route_once(app, cli
     await create_agreement(
         client, [await create_organization(client), await create_organization(client)]
     )
-    route = next(route for route in api_routes(app) if route.endpoint is list_agreements)
-    check = next(
-        dependency.call
-        for dependency in route.dependant.dependencies
-        if getattr(dependency.call, "__name__", "") == "check"
-    )
+    check = _check_of(app, list_agreements)
     runs = []
 
     async def slow_check(request: Request, session: SessionDep):  # type: ignore[no-untyped-def]
@@ -282,12 +272,7 @@ async def test_a_header_set_in_the_routes_dependency_shows_on_answers_given_agai
 ) -> None:
     first, second = await create_organization(client), await create_organization(client)
     agreement = await create_agreement(client, [first, second])
-    route = next(route for route in api_routes(app) if route.endpoint is endpoint)
-    check = next(
-        dependency.call
-        for dependency in route.dependant.dependencies
-        if getattr(dependency.call, "__name__", "") == "check"
-    )
+    check = _check_of(app, endpoint)
 
     async def check_with_a_header(request: Request, session: SessionDep, response: Response):  # type: ignore[no-untyped-def]
         response.headers["X-Checked-By"] = "the route's dependency"
