@@ -37,7 +37,7 @@ def page_after(query: Select[Any], key: Any, *, after: Any, limit: int) -> Selec
     """A page of ``query`` in ``key`` order: up to ``limit + 1`` rows after the cursor ``after``.
 
     The one row more tells the edge that a next page exists
-    (``services.api.http.paginate`` drops it and makes the next cursor).
+    (the HTTP edge's ``paginate`` drops it and makes the next cursor).
     """
     if after is not None:
         query = query.where(key > after)
