@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from fastapi import Header, Query, Request, Response
@@ -196,6 +196,25 @@ def paginate(rows: list[Any], limit: int, public: type[PublicModel]) -> Page[Pub
     return Page[public](  # type: ignore[valid-type]
         items=[public.model_validate(row) for row in items], next_cursor=next_cursor
     )
+
+
+async def list_answer(
+    session: Any,
+    stored: Callable[..., Awaitable[list[Any] | None]],
+    live: Callable[..., Awaitable[list[Any]]],
+    query: dict[str, Any],
+    public: type[PublicModel],
+    response: Response,
+) -> Page[PublicModel] | Response:
+    """A list route's page: its stored JSON when every row has some, else rendered live.
+
+    ``stored`` and ``live`` are the list's two reads, called with ``query``
+    (which holds the page's ``limit``).
+    """
+    rows = await stored(session, **query)
+    if rows is not None:
+        return rendered_page_answer(rows, query["limit"], response)
+    return paginate(await live(session, **query), query["limit"], public)
 
 
 def api_routes(application: Any) -> list[APIRoute]:

@@ -16,9 +16,8 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    paginate,
+    list_answer,
     rendered_answer,
-    rendered_page_answer,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -99,10 +98,14 @@ async def list_agreements(
         "q": q,
         "expires_before": expires_before,
     }
-    stored = await reads.list_rendered_agreements(session, **query)
-    if stored is not None:
-        return rendered_page_answer(stored, limit, response)
-    return paginate(await reads.list_agreements(session, **query), limit, AgreementPublic)
+    return await list_answer(
+        session,
+        reads.list_rendered_agreements,
+        reads.list_agreements,
+        query,
+        AgreementPublic,
+        response,
+    )
 
 
 @router.get(
@@ -246,7 +249,11 @@ async def get_agreement_history(
     """The agreement's lifecycle moves, oldest first: who moved it, when and why."""
     await reads.ensure_visible(session, agreement_id, organization_id=principal.organization_id)
     query = {"agreement_id": agreement_id, "after": decode_cursor(cursor), "limit": limit}
-    stored = await reads.list_rendered_history(session, **query)
-    if stored is not None:
-        return rendered_page_answer(stored, limit, response)
-    return paginate(await reads.list_history(session, **query), limit, StatusChangePublic)
+    return await list_answer(
+        session,
+        reads.list_rendered_history,
+        reads.list_history,
+        query,
+        StatusChangePublic,
+        response,
+    )

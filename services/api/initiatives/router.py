@@ -15,9 +15,8 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    paginate,
+    list_answer,
     rendered_answer,
-    rendered_page_answer,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -94,10 +93,14 @@ async def list_initiatives(
         "lead_organization_id": lead_organization_id,
         "objective_ref": objective_ref,
     }
-    stored = await service.list_rendered_initiatives(session, **query)
-    if stored is not None:
-        return rendered_page_answer(stored, limit, response)
-    return paginate(await service.list_initiatives(session, **query), limit, InitiativePublic)
+    return await list_answer(
+        session,
+        service.list_rendered_initiatives,
+        service.list_initiatives,
+        query,
+        InitiativePublic,
+        response,
+    )
 
 
 @router.get(

@@ -15,9 +15,8 @@ from services.api.http import (
     Page,
     check_if_match,
     decode_cursor,
-    paginate,
+    list_answer,
     rendered_answer,
-    rendered_page_answer,
     set_etag,
 )
 from services.api.problems import problem_responses
@@ -97,10 +96,14 @@ async def list_milestones(
         "overdue": overdue,
         "due_before": due_before,
     }
-    stored = await service.list_rendered_milestones(session, **query)
-    if stored is not None:
-        return rendered_page_answer(stored, limit, response)
-    return paginate(await service.list_milestones(session, **query), limit, MilestonePublic)
+    return await list_answer(
+        session,
+        service.list_rendered_milestones,
+        service.list_milestones,
+        query,
+        MilestonePublic,
+        response,
+    )
 
 
 @router.get(
