@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert_for
@@ -101,14 +102,32 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     An upsert on the counter row: the row lock it takes serialises concurrent
     writers of the same aggregate until their transactions end.
     """
-    statement = insert_for(session)(AggregateSequence).values(
-        aggregate_type=aggregate.type, aggregate_id=aggregate.id, last_sequence=1
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[AggregateSequence.aggregate_type, AggregateSequence.aggregate_id],
-        set_={"last_sequence": AggregateSequence.last_sequence + 1},
-    ).returning(AggregateSequence.last_sequence)
-    return (await session.execute(statement)).scalar_one()
+    values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
+    return (await session.execute(_next_sequence_statement(session), values)).scalar_one()
+
+
+_NEXT_SEQUENCE: dict[Any, Any] = {}
+
+
+def _next_sequence_statement(session: AsyncSession) -> Any:
+    """The upsert of :func:`next_sequence` for the session's dialect, built once."""
+    insert = insert_for(session)
+    statement = _NEXT_SEQUENCE.get(insert)
+    if statement is None:
+        statement = _NEXT_SEQUENCE[insert] = (
+            insert(AggregateSequence)
+            .values(
+                aggregate_type=bindparam("aggregate_type"),
+                aggregate_id=bindparam("aggregate_id"),
+                last_sequence=1,
+            )
+            .on_conflict_do_update(
+                index_elements=[AggregateSequence.aggregate_type, AggregateSequence.aggregate_id],
+                set_={"last_sequence": AggregateSequence.last_sequence + 1},
+            )
+            .returning(AggregateSequence.last_sequence)
+        )
+    return statement
 
 
 async def record_event(

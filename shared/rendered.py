@@ -8,7 +8,9 @@ class of every session factory (:class:`RenderingSession`, made the sessions'
 class in :mod:`shared.db`): each flush notes the rows of each :class:`Kind`
 its objects change, and the commit renders them from the database as it
 stands in that transaction, with the same pydantic model the API serializes,
-before the COMMIT. A rollback forgets them. So a reader sees the new body
+before the COMMIT. A row the transaction inserted and left alone since is
+rendered from the object it inserted, without loading it again (a create
+costs no reads for its body); any doubt, and it is loaded. A rollback forgets them. So a reader sees the new body
 exactly when it sees the new row: read-your-writes for the writer, nothing
 stale after commit. Sessions that commit each statement on their own
 (autocommit) render after each flush, which is their commit.
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.agreements.schemas import AgreementPublic, StatusChangePublic
@@ -52,6 +54,7 @@ from shared.models import (
 from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
 
 _TOUCHED = "accords.rendered.touched"
+_FRESH = "accords.rendered.fresh"
 
 
 def all_stored(rows: list[Any]) -> list[Any] | None:
@@ -75,6 +78,10 @@ def _adapter(model: type[BaseModel]) -> TypeAdapter[Any]:
     return adapter
 
 
+def _no_members(_row: Any) -> tuple[object, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Kind:
     """A table whose rows keep their public JSON in a ``rendered`` column."""
@@ -83,12 +90,42 @@ class Kind:
     model: type[Any]
     # Which row of this kind a change of the ORM object touches, if any.
     touched_by: Callable[[object], uuid.UUID | None]
-    # The public JSON of each row, loaded as it stands in the transaction.
-    render: Callable[[Session, set[uuid.UUID]], dict[uuid.UUID, str]]
+    # The column the touched ids are values of.
+    key: Any
+    # One row's public JSON.
+    public: Callable[[Any], str]
+    # Loader options for what ``public`` reads besides the row's columns.
+    options: tuple[Any, ...] = ()
+    # The objects of other tables ``public`` reads through the row (its parties).
+    members: Callable[[Any], Iterable[object]] = _no_members
+    # Whether a row this transaction inserted may be rendered from its object
+    # (see :func:`_fresh_rows`). Not where the JSON holds a stored mapping:
+    # PostgreSQL's jsonb gives its keys back in another order than they went in.
+    from_memory: bool = True
 
     @property
     def table(self) -> Table:
         return self.model.__table__  # type: ignore[no-any-return]
+
+    def render(self, session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The JSON of each row, as stored now in the transaction.
+
+        A row this transaction inserted and nothing changed since is rendered
+        from the object that was inserted (:func:`_fresh_rows`); any other is
+        loaded again, collections changed through other objects included.
+        """
+        fresh = _fresh_rows(session, self, ids) if self.from_memory else {}
+        bodies = {key: self.public(row) for key, row in fresh.items()}
+        rest = ids - bodies.keys()
+        if rest:
+            rows = session.scalars(
+                select(self.model)
+                .options(*self.options)
+                .where(self.key.in_(rest))
+                .execution_options(populate_existing=True)
+            ).all()
+            bodies.update((getattr(row, self.key.key), self.public(row)) for row in rows)
+        return bodies
 
     def store_statement(self) -> Any:
         table = self.table
@@ -100,29 +137,16 @@ class Kind:
         return update(table).where(key == bindparam("rendered_id")).values(**values)
 
 
-def _loaded(session: Session, model: type[Any], key: Any, ids: set[uuid.UUID], *options: Any):  # type: ignore[no-untyped-def]
-    # As stored now, collections changed through other objects included.
-    return session.scalars(
-        select(model)
-        .options(*options)
-        .where(key.in_(ids))
-        .execution_options(populate_existing=True)
-    ).all()
+def _agreement_json(row: Agreement) -> str:
+    return dump(AgreementPublic.model_validate(row))
 
 
-def _render_agreements(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = _loaded(session, Agreement, Agreement.id, ids, selectinload(Agreement.parties))
-    return {row.id: dump(AgreementPublic.model_validate(row)) for row in rows}
+def _status_change_json(row: AgreementStatusChange) -> str:
+    return dump(StatusChangePublic.model_validate(row))
 
 
-def _render_status_changes(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = _loaded(session, AgreementStatusChange, AgreementStatusChange.id, ids)
-    return {row.id: dump(StatusChangePublic.model_validate(row)) for row in rows}
-
-
-def _render_initiatives(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = _loaded(session, Initiative, Initiative.id, ids)
-    return {row.id: dump(InitiativePublic.model_validate(row)) for row in rows}
+def _initiative_json(row: Initiative) -> str:
+    return dump(InitiativePublic.model_validate(row))
 
 
 # A milestone is stored with ``overdue`` false; readers put in the day's value.
@@ -131,12 +155,8 @@ _NOT_OVERDUE = ',"overdue":false,'
 _OVERDUE = ',"overdue":true,'
 
 
-def _render_milestones(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = _loaded(session, Milestone, Milestone.id, ids)
-    return {
-        row.id: dump(MilestonePublic.model_validate(row).model_copy(update={"overdue": False}))
-        for row in rows
-    }
+def _milestone_json(row: Milestone) -> str:
+    return dump(MilestonePublic.model_validate(row).model_copy(update={"overdue": False}))
 
 
 def milestone_with_overdue(body: str, overdue: bool) -> str:
@@ -149,20 +169,9 @@ def rollup_public(body: dict[str, Any], computed_at: Any) -> dict[str, Any]:
     return {**body, "computed_at": computed_at}
 
 
-def _rollups(
-    model: type[Any], key: Any, public: type[BaseModel]
-) -> Callable[[Session, set[uuid.UUID]], dict[uuid.UUID, str]]:
-    """The renderer of a stored rollup table: its body, with when it was computed."""
-
-    def render(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-        return {
-            getattr(row, key.key): dump(
-                public.model_validate(rollup_public(row.body, row.computed_at))
-            )
-            for row in _loaded(session, model, key, ids)
-        }
-
-    return render
+def _rollup_json(public: type[BaseModel]) -> Callable[[Any], str]:
+    """A stored rollup row's JSON: its body, with when it was computed."""
+    return lambda row: dump(public.model_validate(rollup_public(row.body, row.computed_at)))
 
 
 def _of(model: type[Any], attribute: str) -> Callable[[object], uuid.UUID | None]:
@@ -178,39 +187,86 @@ def _agreement_touched_by(instance: object) -> uuid.UUID | None:
 
 
 KINDS = (
-    Kind("agreements", Agreement, _agreement_touched_by, _render_agreements),
+    Kind(
+        "agreements",
+        Agreement,
+        _agreement_touched_by,
+        Agreement.id,
+        _agreement_json,
+        options=(selectinload(Agreement.parties),),
+        members=lambda row: row.parties,
+    ),
     Kind(
         "agreement_status_changes",
         AgreementStatusChange,
         _of(AgreementStatusChange, "id"),
-        _render_status_changes,
+        AgreementStatusChange.id,
+        _status_change_json,
     ),
-    Kind("initiatives", Initiative, _of(Initiative, "id"), _render_initiatives),
-    Kind("milestones", Milestone, _of(Milestone, "id"), _render_milestones),
+    Kind("initiatives", Initiative, _of(Initiative, "id"), Initiative.id, _initiative_json),
+    Kind("milestones", Milestone, _of(Milestone, "id"), Milestone.id, _milestone_json),
     Kind(
         "agreement_rollups",
         AgreementRollup,
         _of(AgreementRollup, "agreement_id"),
-        _rollups(AgreementRollup, AgreementRollup.agreement_id, AgreementRollupPublic),
+        AgreementRollup.agreement_id,
+        _rollup_json(AgreementRollupPublic),
+        from_memory=False,
     ),
     Kind(
         "initiative_rollups",
         InitiativeRollup,
         _of(InitiativeRollup, "initiative_id"),
-        _rollups(InitiativeRollup, InitiativeRollup.initiative_id, InitiativeRollupPublic),
+        InitiativeRollup.initiative_id,
+        _rollup_json(InitiativeRollupPublic),
+        from_memory=False,
     ),
 )
 _STORE = {kind.name: kind.store_statement() for kind in KINDS}
+
+
+@dataclass
+class _Fresh:
+    """A row inserted by one flush of this transaction, with what that flush wrote of it."""
+
+    row: Any
+    others: list[object]
+
+
+def _fresh_rows(session: Session, kind: Kind, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The rows among ``ids`` whose inserted object still says all of their JSON.
+
+    Such a row was inserted by one flush of this transaction, no later flush
+    touched it, and whatever else that flush wrote of it is among the objects
+    its JSON reads through it (an agreement's new parties are in its
+    ``parties``). Its object is then the row as stored: every default is set
+    in Python before the INSERT, so no column has a value the object does not
+    (and an attribute expired since is loaded again when read). Rows are
+    changed through their objects only (see the module's docstring).
+    """
+    fresh: dict[uuid.UUID, _Fresh] = session.info.get(_FRESH, {}).get(kind.name, {})
+    found = {}
+    for key in ids & fresh.keys():
+        entry = fresh[key]
+        state = inspect(entry.row)
+        if state.was_deleted or state.detached:
+            continue
+        members = [id(member) for member in kind.members(entry.row)]
+        if any(id(other) not in members for other in entry.others):
+            continue
+        found[key] = entry.row
+    return found
 
 
 class RenderingSession(Session):
     """A Session that keeps the rendered JSON of what it writes in step."""
 
     def flush(self, objects: Any = None) -> None:
-        pending = [*self.new, *self.dirty, *self.deleted]
+        new = list(self.new)
+        changed = [*self.dirty, *self.deleted]
         super().flush(objects)
-        if pending:
-            self._note(pending)
+        if new or changed:
+            self._note(new, changed)
             if self._commits_each_statement():
                 refresh(self)
 
@@ -222,15 +278,33 @@ class RenderingSession(Session):
 
     def rollback(self) -> None:
         self.info.pop(_TOUCHED, None)
+        self.info.pop(_FRESH, None)
         super().rollback()
 
-    def _note(self, instances: Iterable[object]) -> None:
+    def _note(self, new: list[object], changed: list[object]) -> None:
         # Ids are read after the flush: a new row's id is given on insert.
-        instances = list(instances)
+        touched_now = self.info.setdefault(_TOUCHED, {})
+        fresh_now = self.info.setdefault(_FRESH, {})
+        new_ids = {id(instance) for instance in new}
         for kind in KINDS:
-            ids = {found for found in map(kind.touched_by, instances) if found is not None}
-            if ids:
-                self.info.setdefault(_TOUCHED, {}).setdefault(kind.name, set()).update(ids)
+            touched = touched_now.setdefault(kind.name, set())
+            fresh = fresh_now.setdefault(kind.name, {})
+            by_id: dict[uuid.UUID, list[object]] = {}
+            for instance in (*new, *changed):
+                found = kind.touched_by(instance)
+                if found is not None:
+                    by_id.setdefault(found, []).append(instance)
+            for key, instances in by_id.items():
+                row = next(
+                    (one for one in instances if type(one) is kind.model and id(one) in new_ids),
+                    None,
+                )
+                if row is not None and key not in touched and key not in fresh:
+                    # Inserted now: strongly held, the identity map only holds it weakly.
+                    fresh[key] = _Fresh(row, [one for one in instances if one is not row])
+                else:
+                    fresh.pop(key, None)
+                touched.add(key)
 
     def _commits_each_statement(self) -> bool:
         bind = self.get_bind()
@@ -240,8 +314,14 @@ class RenderingSession(Session):
 def refresh(session: Session) -> None:
     """Rewrite the bodies of the rows this transaction touched (sync, in-session)."""
     touched: dict[str, set[uuid.UUID]] | None = session.info.pop(_TOUCHED, None)
-    if not touched:
-        return
+    try:
+        if touched:
+            _store(session, touched)
+    finally:
+        session.info.pop(_FRESH, None)
+
+
+def _store(session: Session, touched: dict[str, set[uuid.UUID]]) -> None:
     for kind in KINDS:
         ids = touched.get(kind.name)
         if not ids:

@@ -68,9 +68,20 @@ class PipelineRuntime(Middleware):
         _current = self
 
     def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        # Dramatiq calls this before it stops its worker threads: the loops stop
+        # here, so nothing new starts, but actors may still be mid-transaction.
         thread = get_event_loop_thread()
         if thread is not None and thread.loop.is_running():
-            thread.run_coroutine(self._stop())
+            thread.run_coroutine(self._stop_loops())
+
+    def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        # The worker threads have finished their messages, so no connection is
+        # checked out mid-transaction any more (on SQLite one would keep the
+        # write lock). Runs before the AsyncIO middleware's (added earlier;
+        # dramatiq calls "after" hooks in reverse order) stops the event loop.
+        thread = get_event_loop_thread()
+        if thread is not None and thread.loop.is_running():
+            thread.run_coroutine(self._dispose())
 
     async def _start(self, broker: Broker, capacity: int | None = None) -> None:
         # No pre-ping: on asyncpg it costs three round trips (BEGIN, ping,
@@ -104,10 +115,13 @@ class PipelineRuntime(Middleware):
         self._tasks.append(asyncio.create_task(self.mail_pump.run()))
         log.info("pipeline_started", relay=self.run_relay, sweep=self.run_sweep)
 
-    async def _stop(self) -> None:
+    async def _stop_loops(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+    async def _dispose(self) -> None:
+        await self._stop_loops()  # if the worker never reached before_worker_shutdown
         if self.engine is not None:
             await self.engine.dispose()

@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock
@@ -67,16 +67,38 @@ async def _check_parties_exist(
     found = set(
         (await session.scalars(select(Organization.id).where(Organization.id.in_(wanted)))).all()
     )
-    missing = [str(organization_id) for organization_id in wanted - found]
+    _refuse_missing_parties(parties, found, at=at)
+
+
+def _refuse_missing_parties(
+    parties: list[Party], found: set[uuid.UUID], *, at: Location = ("body",)
+) -> None:
+    missing = [
+        str(party.organization_id) for party in parties if party.organization_id not in found
+    ]
     if missing:
+        unique = sorted(set(missing))
         raise InvalidReference(
-            f"No organization with id {', '.join(sorted(missing))}.",
+            f"No organization with id {', '.join(unique)}.",
             errors=[
                 {"loc": [*at, "parties", index, "organization_id"], "msg": "no such organization"}
                 for index, party in enumerate(parties)
-                if str(party.organization_id) in missing
+                if str(party.organization_id) in unique
             ],
         )
+
+
+async def _check_new_agreement(session: AsyncSession, payload: AgreementCreate) -> None:
+    """A new agreement's reference is free and its parties exist: one round trip."""
+    wanted = {party.organization_id for party in payload.parties}
+    statement = union_all(
+        select(literal("reference"), Agreement.id).where(Agreement.reference == payload.reference),
+        select(literal("organization"), Organization.id).where(Organization.id.in_(wanted)),
+    )
+    found = (await session.execute(statement)).all()
+    if any(kind == "reference" for kind, _ in found):
+        raise Conflict(f"An agreement with reference '{payload.reference}' already exists.")
+    _refuse_missing_parties(payload.parties, {found_id for kind, found_id in found})
 
 
 async def _check_acting_parties_kept(
@@ -132,8 +154,7 @@ def _party_rows(
 async def create_agreement(
     session: AsyncSession, *, actor: Actor, payload: AgreementCreate
 ) -> Agreement:
-    await _check_reference_free(session, payload.reference)
-    await _check_parties_exist(session, payload.parties)
+    await _check_new_agreement(session, payload)
     check_reporting(payload.reporting, (party.organization_id for party in payload.parties))
     agreement = Agreement(
         id=uuid7(),
@@ -154,7 +175,7 @@ async def create_agreement(
         reporting=stored_reporting(payload.reporting),
     )
     session.add(agreement)
-    await session.flush()
+    await session.flush()  # before its version's row, which refers to it
     versions.write_version(
         session, agreement=agreement, effective_from=agreement.effective_from, amendment_id=None
     )

@@ -43,6 +43,9 @@ async def organizations_concerned(
 ) -> set[uuid.UUID]:
     if aggregate_type == "organization":
         return {aggregate_id}
+    if event_type == "agreement.created":
+        # Written in this transaction with exactly the parties its data lists.
+        return _named(data.get("parties"))
     if aggregate_type == "agreement":
         parties: Iterable[uuid.UUID] = await session.scalars(
             select(AgreementParty.organization_id).where(

@@ -204,3 +204,118 @@ async def test_a_bound_key_sees_only_its_organizations_stored_agreements(app, cl
 
 # A header set in the route's own dependency shows on stored answers, and on
 # answers the response cache gives again: tests/api/test_response_cache.py.
+
+
+async def _create_in_session(app, organization_ids: list[str], then) -> str:  # type: ignore[no-untyped-def]
+    """Create an agreement through the service, run ``then`` in the same
+    transaction, commit; the agreement's id."""
+    from shared.agreements.schemas import AgreementCreate
+    from shared.agreements.service import create_agreement as create
+    from shared.events import Actor
+
+    payload = AgreementCreate.model_validate(
+        {
+            "reference": f"MEM-{uuid.uuid4().hex[:8]}",
+            "title": "Rendered from the inserted object, or not",
+            "instrument_type": "mou",
+            "legal_character": "non_binding",
+            "parties": [
+                {"organization_id": organization_ids[0], "role": "signatory"},
+                {"organization_id": organization_ids[1], "role": "signatory"},
+            ],
+        }
+    )
+    async with app.state.sessionmaker() as session:
+        agreement = await create(session, actor=Actor.system(), payload=payload)
+        await then(session, agreement)
+        await session.commit()
+        return str(agreement.id)
+
+
+async def _assert_stored_is_live(app, client, agreement_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    stored = await _stored(app, agreement_id)
+    assert stored is not None
+    await _forget(app, [agreement_id])
+    live = await client.get(f"/v1/agreements/{agreement_id}")
+    assert live.status_code == 200
+    assert stored.encode() == live.content
+    return live.json()
+
+
+async def test_a_new_row_is_rendered_from_its_object_only_while_that_says_all_of_it(
+    app, client
+) -> None:
+    """Rendering a row inserted in the transaction from its object (no reload) must
+    give the bytes a reload gives, and stop as soon as the object may not say
+    everything: a party added by its foreign key alone, or a later change."""
+    from shared.models import AgreementParty
+
+    organizations = [(await create_organization(client))["id"] for _ in range(3)]
+
+    async def nothing(session, agreement) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    async def party_by_foreign_key(session, agreement) -> None:  # type: ignore[no-untyped-def]
+        # Not through agreement.parties: the object in memory does not know it.
+        session.add(
+            AgreementParty(
+                agreement_id=agreement.id,
+                organization_id=uuid.UUID(organizations[2]),
+                role="witness",
+                position=2,
+            )
+        )
+        await session.flush()
+
+    async def later_change(session, agreement) -> None:  # type: ignore[no-untyped-def]
+        await session.flush()
+        agreement.title = "Retitled in the same transaction"
+        await session.flush()
+
+    plain = await _assert_stored_is_live(
+        app, client, await _create_in_session(app, organizations, nothing)
+    )
+    assert len(plain["parties"]) == 2
+
+    added = await _assert_stored_is_live(
+        app, client, await _create_in_session(app, organizations, party_by_foreign_key)
+    )
+    assert [party["organization_id"] for party in added["parties"]] == organizations
+
+    retitled = await _assert_stored_is_live(
+        app, client, await _create_in_session(app, organizations, later_change)
+    )
+    assert retitled["title"] == "Retitled in the same transaction"
+
+
+async def test_a_new_row_with_a_part_its_object_does_not_hold_is_loaded_again(app, client) -> None:
+    """Inserted in one flush with the agreement, but by its foreign key alone: the
+    agreement's ``parties`` in memory lacks it, so the body is loaded again."""
+    from shared.ids import uuid7
+    from shared.models import AgreementParty
+
+    first, second = [uuid.UUID((await create_organization(client))["id"]) for _ in range(2)]
+    async with app.state.sessionmaker() as session:
+        agreement = Agreement(
+            id=uuid7(),
+            reference=f"MEM-{uuid.uuid4().hex[:8]}",
+            title="Two parties, one of them unknown to the object",
+            instrument_type="mou",
+            legal_character="non_binding",
+            focus_areas=[],
+            objectives=[],
+            status="draft",
+            terms_version=1,
+            parties=[AgreementParty(organization_id=first, role="signatory", position=0)],
+        )
+        session.add(agreement)
+        session.add(
+            AgreementParty(
+                agreement_id=agreement.id, organization_id=second, role="signatory", position=1
+            )
+        )
+        await session.commit()
+        agreement_id = str(agreement.id)
+
+    live = await _assert_stored_is_live(app, client, agreement_id)
+    assert [party["organization_id"] for party in live["parties"]] == [str(first), str(second)]
