@@ -63,6 +63,11 @@ def serve(
     """Run the production API server (uvicorn). Run `accords migrate` first."""
     import uvicorn
 
+    from services.api.forked_workers import fork_workers
+
+    if workers > 1:
+        # The app imported once here; each worker forked from it (see the module).
+        fork_workers("services.api.app")
     uvicorn.run(
         "services.api.app:create_server_app",
         factory=True,

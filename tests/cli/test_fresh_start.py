@@ -191,3 +191,50 @@ async def test_two_migrations_started_at_the_same_instant_on_an_empty_database_b
         assert len(versions) == 1
     finally:
         drop_pg_database_later(name)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]
+
+
+def _command_line(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as raw:
+        return [part.decode() for part in raw.read().split(b"\0") if part]
+
+
+async def test_serve_forks_its_workers_from_the_imported_app_and_stops_them_on_sigterm(
+    template: str,
+) -> None:
+    """Workers are forked from the supervisor (services.api.forked_workers), not
+    spawned as new interpreters that import everything again: a spawned worker's
+    command line is multiprocessing's ``spawn_main``, a forked one's is the
+    supervisor's own. Each serves requests; SIGTERM stops every one."""
+    key = "accords-fresh-" + uuid.uuid4().hex
+    async with fresh_database(template) as database:
+        port = free_port()
+        with started(serve_args(port, 3), env_for(database, key)) as (process, log):
+            await asyncio.to_thread(wait_for_workers, process, log, 3)
+            workers = _children(process.pid)
+            assert len(workers) == 3
+            supervisor_line = _command_line(process.pid)
+            for worker in workers:
+                line = _command_line(worker)
+                assert not any("spawn_main" in part for part in line), line
+                assert line == supervisor_line
+            await assert_key_works_and_was_stored_once(database, f"http://127.0.0.1:{port}", key)
+
+            os.killpg(process.pid, signal.SIGTERM)
+            assert await asyncio.to_thread(process.wait, 30) == 0
+            assert all(_gone(worker) for worker in workers)
+            log.seek(0)
+            assert log.read().count(b"Finished server process") == 3
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or one that has exited (a zombie until reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
