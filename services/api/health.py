@@ -78,9 +78,16 @@ async def _broker_problem(broker_url: str) -> str | None:
     """None when the broker speaks its protocol in time (always for the embedded one)."""
     if not broker_url:
         return None
+    redis_broker = broker_url.startswith(("redis://", "rediss://"))
+    # Imported on the first check, outside its time limit: the import is this
+    # process's cost, not the broker's answer.
+    if redis_broker:
+        import redis.asyncio  # noqa: F401
+    else:
+        import pika  # noqa: F401
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            if broker_url.startswith(("redis://", "rediss://")):
+            if redis_broker:
                 await _redis_ping(broker_url)
             else:
                 # pika blocks: a thread, bounded by its own timeouts as well.
