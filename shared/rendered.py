@@ -10,10 +10,11 @@ its objects change, and the commit renders them from the database as it
 stands in that transaction, with the same pydantic model the API serializes,
 before the COMMIT. A row the transaction inserted and left alone since is
 rendered from the object it inserted, without loading it again (a create
-costs no reads for its body); any doubt, and it is loaded. A rollback forgets them. So a reader sees the new body
-exactly when it sees the new row: read-your-writes for the writer, nothing
-stale after commit. Sessions that commit each statement on their own
-(autocommit) render after each flush, which is their commit.
+costs no reads for its body); at any doubt it is loaded. A rollback forgets
+them. So a reader sees the new body exactly when it sees the new row:
+read-your-writes for the writer, nothing stale after commit. Sessions that
+commit each statement on their own (autocommit) render after each flush,
+which is their commit.
 
 Rows written before rendering existed (or by a migration) have no body:
 readers render those on the spot (``None`` from the rendered reads).
