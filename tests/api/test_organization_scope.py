@@ -14,16 +14,18 @@ answer 404 (a control, so that the matrix can fail).
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from services.worker.fanout import fan_out
 from services.worker.relay import assign_positions
+from shared.db import Base
 from shared.models import OutboxEvent
 from shared.settings import Settings
 from tests.api.tracking_factories import (
@@ -110,8 +112,44 @@ async def _first_delivery(client: httpx.AsyncClient, endpoint_id: str, agreement
     raise AssertionError(f"no agreement.created delivery for {agreement_id}")
 
 
-@pytest.fixture
-async def world(client, app):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class _Built:
+    """A world as first built on one database, and every row it left there."""
+
+    ours: Side
+    theirs: Side
+    organizations: dict[str, str]
+    key: str
+    rows: list[tuple[Table, list[dict[str, Any]]]]
+
+
+# Per database (each xdist worker builds its own): the world costs some twenty
+# writes through the API and the worker's fan-out, for each of ~190 tests.
+# Built once, then put back row for row into the tables the test started with
+# emptied: every test meets the same rows, and none sees another's changes.
+_BUILT: dict[str, _Built] = {}
+_NOT_RESTORED = {"rate_limit_counters"}
+
+
+async def _all_rows(engine) -> list[tuple[Table, list[dict[str, Any]]]]:  # type: ignore[no-untyped-def]
+    rows = []
+    async with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            if table.name in _NOT_RESTORED:
+                continue
+            found = (await connection.execute(select(table))).mappings().all()
+            if found:
+                rows.append((table, [dict(row) for row in found]))
+    return rows
+
+
+async def _restore(engine, rows: list[tuple[Table, list[dict[str, Any]]]]) -> None:  # type: ignore[no-untyped-def]
+    async with engine.begin() as connection:
+        for table, table_rows in rows:  # parents first (sorted_tables)
+            await connection.execute(insert(table), table_rows)
+
+
+async def _build_world(client, app) -> _Built:  # type: ignore[no-untyped-def]
     a = await create_organization(client, name="Alpha")
     b = await create_organization(client, name="Beta")
     c = await create_organization(client, name="Gamma")
@@ -128,10 +166,27 @@ async def world(client, app):  # type: ignore[no-untyped-def]
         theirs.ids["delivery"] = await _first_delivery(
             client, theirs_endpoint, theirs.ids["agreement"]
         )
+    return _Built(
+        ours=ours,
+        theirs=theirs,
+        organizations={"a": a["id"], "b": b["id"], "c": c["id"]},
+        key=key,
+        rows=await _all_rows(app.state.engine),
+    )
+
+
+@pytest.fixture
+async def world(client, app, database_url):  # type: ignore[no-untyped-def]
+    built = _BUILT.get(database_url)
+    if built is None:
+        built = _BUILT[database_url] = await _build_world(client, app)
+    else:
+        await _restore(app.state.engine, built.rows)
+    async with client_for(app, built.key) as bound:
         yield World(
-            ours=ours,
-            theirs=theirs,
-            organizations={"a": a["id"], "b": b["id"], "c": c["id"]},
+            ours=copy.deepcopy(built.ours),
+            theirs=copy.deepcopy(built.theirs),
+            organizations=dict(built.organizations),
             bound=bound,
         )
 
