@@ -284,17 +284,17 @@ class RenderingSession(Session):
 
     def _note(self, new: list[object], changed: list[object]) -> None:
         # Ids are read after the flush: a new row's id is given on insert.
-        touched_now = self.info.setdefault(_TOUCHED, {})
-        fresh_now = self.info.setdefault(_FRESH, {})
         new_ids = {id(instance) for instance in new}
         for kind in KINDS:
-            touched = touched_now.setdefault(kind.name, set())
-            fresh = fresh_now.setdefault(kind.name, {})
             by_id: dict[uuid.UUID, list[object]] = {}
             for instance in (*new, *changed):
                 found = kind.touched_by(instance)
                 if found is not None:
                     by_id.setdefault(found, []).append(instance)
+            if not by_id:
+                continue  # nothing of this kind: no entry, so a commit has none to render
+            touched = self.info.setdefault(_TOUCHED, {}).setdefault(kind.name, set())
+            fresh = self.info.setdefault(_FRESH, {}).setdefault(kind.name, {})
             for key, instances in by_id.items():
                 row = next(
                     (one for one in instances if type(one) is kind.model and id(one) in new_ids),

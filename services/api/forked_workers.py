@@ -65,16 +65,22 @@ def fork_workers(app_module: str) -> bool:
     try:
         subprocess_module = importlib.import_module("uvicorn._subprocess")
     except ImportError:
-        return False
-    if not hasattr(subprocess_module, "spawn") or threading.active_count() > 1:
-        log.info("workers_spawned", reason="cannot fork safely")
-        return False
+        subprocess_module = None
+    if subprocess_module is None or not hasattr(subprocess_module, "spawn"):
+        return _spawned("this uvicorn starts its workers otherwise")
+    if threading.active_count() > 1:
+        return _spawned("a thread is running")
     importlib.import_module(app_module)
-    if threading.active_count() > 1:  # the import started one: do not fork
-        return False
+    if threading.active_count() > 1:
+        return _spawned("importing the app started a thread")
     # What is imported now stays out of each worker's collections, so they
     # do not touch (and so copy) the shared pages just to scan them.
     gc.collect()
     gc.freeze()
     subprocess_module.spawn = _ForkContext()
     return True
+
+
+def _spawned(reason: str) -> bool:
+    log.info("workers_spawned", reason=reason)
+    return False

@@ -73,17 +73,14 @@ async def _check_parties_exist(
 def _refuse_missing_parties(
     parties: list[Party], found: set[uuid.UUID], *, at: Location = ("body",)
 ) -> None:
-    missing = [
-        str(party.organization_id) for party in parties if party.organization_id not in found
-    ]
+    missing = {party.organization_id for party in parties} - found
     if missing:
-        unique = sorted(set(missing))
         raise InvalidReference(
-            f"No organization with id {', '.join(unique)}.",
+            f"No organization with id {', '.join(sorted(map(str, missing)))}.",
             errors=[
                 {"loc": [*at, "parties", index, "organization_id"], "msg": "no such organization"}
                 for index, party in enumerate(parties)
-                if str(party.organization_id) in unique
+                if party.organization_id in missing
             ],
         )
 
