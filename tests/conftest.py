@@ -10,20 +10,23 @@ import asyncio
 import os
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.api.app import create_app
 from shared.db import Base, create_engine, create_sessionmaker
 from shared.events import Actor
+from shared.logging import configure_logging
 from shared.migrate import upgrade_async
 from shared.settings import Settings
 from tests.servers import POSTGRES, POSTGRES_ADMIN_URL
@@ -197,11 +200,52 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+# Apps already built in this process, by their settings (the most recent last).
+_APPS: OrderedDict[str, tuple[FastAPI, dict[str, Any], int]] = OrderedDict()
+_APPS_KEPT = 6
+
+
+def _app_for(settings: Settings) -> tuple[FastAPI, dict[str, Any], int]:
+    """An app for ``settings``: one built earlier in this process, or a new one.
+
+    Routing in a new app builds every included route's dependencies again
+    (FastAPI does it on the app's first requests: ~0.2 s of CPU, a quarter of
+    an API test's). An app holds nothing of a test outside its ``state``,
+    which the lifespan refills (engine, caches, limiter) and :func:`app` puts
+    back after each test, with the dependency overrides and the OpenAPI
+    document (a copy each app makes once); an app whose routes
+    or middleware a test changed is dropped.
+    """
+    key = settings.model_dump_json()
+    kept = _APPS.pop(key, None)
+    if kept is None:
+        application = create_app(settings)
+        kept = (application, dict(application.state._state), _shape(application))
+    else:
+        configure_logging(log_format=settings.log_format, level=settings.log_level)
+    _APPS[key] = kept
+    while len(_APPS) > _APPS_KEPT:
+        _APPS.popitem(last=False)
+    return kept
+
+
+def _shape(application: FastAPI) -> int:
+    return hash((tuple(map(id, application.router.routes)), repr(application.user_middleware)))
+
+
 @pytest.fixture
 async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyped-def]
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    application, state, shape = _app_for(settings)
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        application.dependency_overrides.clear()
+        application.openapi_schema = None
+        application.state._state.clear()
+        application.state._state.update(state)
+        if _shape(application) != shape:
+            _APPS.pop(settings.model_dump_json(), None)
 
 
 async def make_key(app, scopes: list[str], *, organization_id: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]
