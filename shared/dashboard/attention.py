@@ -46,8 +46,11 @@ class AttentionPage:
     dormancy_days: int
     reports: list[ReportPublic]
     references: dict[uuid.UUID, str]
+    # The lists that go on past LIMIT (only the most urgent are shown).
+    cut: frozenset[str] = frozenset()
     expiring_within_days: int = EXPIRING_WITHIN_DAYS
     reports_due_within_days: int = REPORTS_DUE_WITHIN_DAYS
+    limit: int = LIMIT
 
 
 def _in_view(query, organization_scope: uuid.UUID | None):  # type: ignore[no-untyped-def]
@@ -59,18 +62,18 @@ async def attention_page(
     session: AsyncSession, *, organization_scope: uuid.UUID | None, dormancy_days: int
 ) -> AttentionPage:
     on = today()
-    overdue_rows = await milestones.list_milestones(
-        session, after=None, limit=LIMIT, organization_scope=organization_scope, overdue=True
-    )
-    overdue_public = sorted(
-        (MilestonePublic.model_validate(row) for row in overdue_rows[:LIMIT]),
-        key=lambda row: row.due_on,
+    overdue_rows = await milestones.most_overdue_milestones(
+        session, organization_scope=organization_scope, limit=LIMIT
     )
     due_reports = await reports_needing_attention(
-        session, organization_scope=organization_scope, due_within_days=REPORTS_DUE_WITHIN_DAYS
+        session,
+        organization_scope=organization_scope,
+        due_within_days=REPORTS_DUE_WITHIN_DAYS,
+        limit=LIMIT,
     )
+    overdue_public = [MilestonePublic.model_validate(row) for row in overdue_rows[:LIMIT]]
     agreement_ids = {row.agreement_id for row in overdue_public}
-    agreement_ids |= {report.agreement_id for report in due_reports}
+    agreement_ids |= {report.agreement_id for report in due_reports[:LIMIT]}
     references = dict(
         (
             await session.execute(
@@ -83,8 +86,8 @@ async def attention_page(
             select(Agreement)
             .options(selectinload(Agreement.parties))
             .where(expiring_between(on, on + dt.timedelta(days=EXPIRING_WITHIN_DAYS)))
-            .order_by(Agreement.expires_on)
-            .limit(LIMIT),
+            .order_by(Agreement.expires_on, Agreement.id)
+            .limit(LIMIT + 1),
             organization_scope,
         )
     )
@@ -93,12 +96,19 @@ async def attention_page(
             with_activity(select(Agreement).options(selectinload(Agreement.parties)))
             .where(dormant_on(on, dormancy_days))
             .order_by(Agreement.id)
-            .limit(LIMIT),
+            .limit(LIMIT + 1),
             organization_scope,
         )
     )
     expiring_list = list(expiring.all())
     dormant_list = list(dormant.all())
+    lists = {
+        "overdue": overdue_rows,
+        "reports": due_reports,
+        "expiring": expiring_list,
+        "dormant": dormant_list,
+    }
+    cut = frozenset(name for name, rows in lists.items() if len(rows) > LIMIT)
     return AttentionPage(
         overdue=[
             OverdueMilestone(
@@ -110,10 +120,14 @@ async def attention_page(
             for row in overdue_public
         ],
         expiring=await agreement_rows(
-            session, expiring_list, organization_scope=organization_scope
+            session, expiring_list[:LIMIT], organization_scope=organization_scope
         ),
-        dormant=await agreement_rows(session, dormant_list, organization_scope=organization_scope),
+        dormant=await agreement_rows(
+            session, dormant_list[:LIMIT], organization_scope=organization_scope
+        ),
         dormancy_days=dormancy_days,
-        reports=due_reports,
+        reports=due_reports[:LIMIT],
         references=references,
+        cut=cut,
+        limit=LIMIT,
     )

@@ -76,23 +76,22 @@ async def record_parts(
 
 
 async def reports_needing_attention(
-    session: AsyncSession, *, organization_scope: uuid.UUID | None, due_within_days: int
+    session: AsyncSession,
+    *,
+    organization_scope: uuid.UUID | None,
+    due_within_days: int,
+    limit: int = LIMIT,
 ) -> list[ReportPublic]:
-    """Open or returned reports that are overdue or due within ``due_within_days``."""
+    """Open or returned reports that are overdue or due within ``due_within_days``,
+    the earliest due first: up to ``limit + 1`` (one more says the list goes on)."""
     on = today()
-    rows = await reports.list_reports(
+    rows = await reports.open_reports_due(
         session,
-        after=None,
-        limit=LIMIT,
         organization_scope=organization_scope,
         due_before=on + dt.timedelta(days=due_within_days + 1),
-        today=on,
+        limit=limit,
     )
-    due = [ReportPublic.model_validate(row) for row in rows[:LIMIT]]
-    return sorted(
-        (report for report in due if report.status in REPORT_OPEN_STATUSES),
-        key=lambda report: report.due_on,
-    )
+    return [ReportPublic.model_validate(row) for row in rows]
 
 
 async def organization_contacts(

@@ -87,6 +87,15 @@ async def list_milestones(session: AsyncSession, **filters: Any) -> list[Milesto
     return list((await session.scalars(_list_query(select(Milestone), **filters))).all())
 
 
+async def most_overdue_milestones(
+    session: AsyncSession, *, organization_scope: uuid.UUID | None, limit: int
+) -> list[Milestone]:
+    """Up to ``limit + 1`` overdue milestones, the longest overdue first."""
+    query = _visible(select(Milestone), organization_scope).where(overdue_condition(today()))
+    query = query.order_by(Milestone.due_on, Milestone.id).limit(limit + 1)
+    return list((await session.scalars(query)).all())
+
+
 def _stored_columns() -> Select[Any]:
     return select(
         Milestone.id,

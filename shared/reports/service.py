@@ -86,6 +86,22 @@ async def list_reports(
     return await rows_after(session, query, Report.id, after=after, limit=limit)
 
 
+async def open_reports_due(
+    session: AsyncSession,
+    *,
+    organization_scope: uuid.UUID | None,
+    due_before: dt.date,
+    limit: int,
+) -> list[Report]:
+    """Up to ``limit + 1`` open or returned reports due before ``due_before``,
+    the earliest due first."""
+    query = _visible(select(Report), organization_scope).where(
+        Report.status.in_(REPORT_OPEN_STATUSES), Report.due_on < due_before
+    )
+    query = query.order_by(Report.due_on, Report.id).limit(limit + 1)
+    return list((await session.scalars(query)).all())
+
+
 async def _check_measurements(
     session: AsyncSession, report: Report, measurements: list[dict[str, Any]]
 ) -> None:

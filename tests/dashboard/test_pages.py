@@ -133,6 +133,30 @@ async def test_attention_lists_overdue_milestones_expiring_and_dormant_agreement
     assert story["agreement"]["reference"] in page
 
 
+async def test_attention_shows_the_longest_overdue_first_and_says_when_it_lists_only_some(
+    app, client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.dashboard import attention
+
+    monkeypatch.setattr(attention, "LIMIT", 2)
+    story = await _story(client)  # "Baseline study", due 2024-01-31
+    initiative = story["initiative"]["id"]
+    # Made later (greater ids) but longer overdue, and one overdue least of all.
+    await create_milestone(client, initiative, title="Inception workshop", due_on="2023-06-30")
+    await create_milestone(client, initiative, title="Scoping note", due_on="2024-06-30")
+    async with signed_in(app, await make_key(app, ["read"])) as browsing:
+        page = (await browsing.get("/app/attention")).text
+    assert "Overdue milestones (2+)" in page
+    assert "Only the 2 longest overdue are listed." in page
+    assert page.index("Inception workshop") < page.index("Baseline study")
+    assert "Scoping note" not in page
+    monkeypatch.setattr(attention, "LIMIT", 3)
+    async with signed_in(app, await make_key(app, ["read"])) as browsing:
+        page = (await browsing.get("/app/attention")).text
+    assert "Overdue milestones (3)</h2>" in page and "Scoping note" in page
+    assert "are listed." not in page
+
+
 async def test_the_organization_page_lists_its_agreements(app, client) -> None:
     story = await _story(client)
     party = story["agreement"]["parties"][0]["organization_id"]
