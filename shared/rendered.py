@@ -31,6 +31,7 @@ Core UPDATE of a rendered table would leave its bodies behind); none does.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -119,14 +120,19 @@ class Kind:
         bodies = {key: self.public(row) for key, row in fresh.items()}
         rest = ids - bodies.keys()
         if rest:
-            rows = session.scalars(
-                select(self.model)
-                .options(*self.options)
-                .where(self.key.in_(rest))
-                .execution_options(populate_existing=True)
-            ).all()
+            rows = session.scalars(self._load_statement, {"ids": list(rest)}).all()
             bodies.update((getattr(row, self.key.key), self.public(row)) for row in rows)
         return bodies
+
+    @functools.cached_property
+    def _load_statement(self) -> Any:
+        """The rows to render, by ``ids``: built once (building it cost more than running it)."""
+        return (
+            select(self.model)
+            .options(*self.options)
+            .where(self.key.in_(bindparam("ids", expanding=True)))
+            .execution_options(populate_existing=True)
+        )
 
     def store_statement(self) -> Any:
         table = self.table

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Indicator, Measurement
@@ -19,14 +21,11 @@ async def load_indicator_facts(
     return await load_indicator_facts_of(session, [agreement_id])
 
 
-async def load_indicator_facts_of(
-    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, list[IndicatorFacts]]:
-    """:func:`load_indicator_facts` for several agreements (initiative ids are
-    unique across them); the same one query (indexed on the agreement)."""
-    if not agreement_ids:
-        return {}
-    ids = list(agreement_ids)
+@functools.cache
+def _facts_statement() -> Select[Any]:
+    """The statement of :func:`load_indicator_facts_of`, built once (``ids``
+    bound at each run)."""
+    ids = bindparam("ids", expanding=True)
     ranked = (
         select(
             Measurement.indicator_id,
@@ -42,8 +41,7 @@ async def load_indicator_facts_of(
         .subquery()
     )
     latest = select(ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
-    facts: dict[uuid.UUID, list[IndicatorFacts]] = {}
-    for row in await session.execute(
+    return (
         select(
             Indicator.id,
             Indicator.initiative_id,
@@ -57,7 +55,18 @@ async def load_indicator_facts_of(
         .outerjoin(latest, latest.c.indicator_id == Indicator.id)
         .where(Indicator.agreement_id.in_(ids))
         .order_by(Indicator.id)
-    ):
+    )
+
+
+async def load_indicator_facts_of(
+    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[IndicatorFacts]]:
+    """:func:`load_indicator_facts` for several agreements (initiative ids are
+    unique across them); the same one query (indexed on the agreement)."""
+    if not agreement_ids:
+        return {}
+    facts: dict[uuid.UUID, list[IndicatorFacts]] = {}
+    for row in await session.execute(_facts_statement(), {"ids": list(agreement_ids)}):
         facts.setdefault(row.initiative_id, []).append(
             IndicatorFacts(
                 id=row.id,

@@ -15,6 +15,7 @@ worker's start-up does it); importing this module installs nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections import defaultdict
@@ -22,7 +23,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Select, bindparam, delete, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -118,35 +119,24 @@ async def load_agreement_facts(
     return (await load_facts_of(session, [agreement_id])).get(agreement_id)
 
 
-async def load_facts_of(
-    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, rules.AgreementFacts]:
-    """The facts of each of these agreements that exists, with the same four
-    indexed queries for all of them."""
-    ids = list(agreement_ids)
-    if not ids:
-        return {}
+@functools.cache
+def _facts_statements() -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The statements of :func:`load_facts_of`, built once (``ids`` bound at each run):
+    building them again for every recompute cost more CPU than running them."""
+    ids = bindparam("ids", expanding=True)
     engaged_at = (
         select(func.max(Engagement.updated_at))
         .where(Engagement.agreement_id == Agreement.id)
         .scalar_subquery()
     )
-    agreements = (
-        await session.execute(
-            select(
-                Agreement.id,
-                Agreement.status,
-                Agreement.objectives,
-                Agreement.updated_at,
-                engaged_at.label("engaged_at"),
-            ).where(Agreement.id.in_(ids))
-        )
-    ).all()
-    if not agreements:
-        return {}
-    ids = [row.id for row in agreements]
-    initiatives: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in await session.execute(
+    agreements = select(
+        Agreement.id,
+        Agreement.status,
+        Agreement.objectives,
+        Agreement.updated_at,
+        engaged_at.label("engaged_at"),
+    ).where(Agreement.id.in_(ids))
+    initiatives = (
         select(
             Initiative.id,
             Initiative.agreement_id,
@@ -157,10 +147,8 @@ async def load_facts_of(
         )
         .where(Initiative.agreement_id.in_(ids))
         .order_by(Initiative.id)
-    ):
-        initiatives[row.agreement_id].append(row)
-    milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = defaultdict(list)
-    for row in await session.execute(
+    )
+    milestones = (
         select(
             Milestone.id,
             Milestone.initiative_id,
@@ -172,7 +160,38 @@ async def load_facts_of(
         )
         .where(Milestone.agreement_id.in_(ids))
         .order_by(Milestone.id)
-    ):
+    )
+    return agreements, initiatives, milestones
+
+
+@functools.cache
+def _stored_rollups_statements() -> tuple[Select[Any], Select[Any]]:
+    """The stored rollups of agreements ``ids``, built once."""
+    ids = bindparam("ids", expanding=True)
+    return (
+        select(AgreementRollup).where(AgreementRollup.agreement_id.in_(ids)),
+        select(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(ids)),
+    )
+
+
+async def load_facts_of(
+    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, rules.AgreementFacts]:
+    """The facts of each of these agreements that exists, with the same four
+    indexed queries for all of them."""
+    ids = list(agreement_ids)
+    if not ids:
+        return {}
+    agreements_of, initiatives_of, milestones_of = _facts_statements()
+    agreements = (await session.execute(agreements_of, {"ids": ids})).all()
+    if not agreements:
+        return {}
+    ids = [row.id for row in agreements]
+    initiatives: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in await session.execute(initiatives_of, {"ids": ids}):
+        initiatives[row.agreement_id].append(row)
+    milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = defaultdict(list)
+    for row in await session.execute(milestones_of, {"ids": ids}):
         milestones[row.initiative_id].append(
             rules.MilestoneFacts(
                 id=row.id,
@@ -299,20 +318,13 @@ async def recompute_all_locked(
     today = today or clock.today()
     now = utcnow()
     present = [agreement_id for agreement_id in ordered if agreement_id in facts]
+    agreement_rollups_of, initiative_rollups_of = _stored_rollups_statements()
     stored_rollups = {
         row.agreement_id: row
-        for row in (
-            await session.scalars(
-                select(AgreementRollup).where(AgreementRollup.agreement_id.in_(present))
-            )
-        ).all()
+        for row in (await session.scalars(agreement_rollups_of, {"ids": present})).all()
     }
     existing: dict[uuid.UUID, dict[uuid.UUID, InitiativeRollup]] = defaultdict(dict)
-    for row in (
-        await session.scalars(
-            select(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(present))
-        )
-    ).all():
+    for row in (await session.scalars(initiative_rollups_of, {"ids": present})).all():
         existing[row.agreement_id][row.initiative_id] = row
     rollups: dict[uuid.UUID, rules.AgreementRollup] = {}
     changed: list[tuple[uuid.UUID, dict[str, Any], str]] = []
