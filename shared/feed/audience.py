@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import AgreementParty, ResearchParticipant
@@ -33,6 +33,15 @@ def _named(members: Any) -> set[uuid.UUID]:
     return found
 
 
+# Built once, the aggregate bound at each run: every write asks one of them.
+_PARTIES_OF = select(AgreementParty.organization_id).where(
+    AgreementParty.agreement_id == bindparam("aggregate_id")
+)
+_PARTICIPANTS_OF = select(ResearchParticipant.organization_id).where(
+    ResearchParticipant.research_collaboration_id == bindparam("aggregate_id")
+)
+
+
 async def organizations_concerned(
     session: AsyncSession,
     *,
@@ -48,9 +57,7 @@ async def organizations_concerned(
         return _named(data.get("parties"))
     if aggregate_type == "agreement":
         parties: Iterable[uuid.UUID] = await session.scalars(
-            select(AgreementParty.organization_id).where(
-                AgreementParty.agreement_id == aggregate_id
-            )
+            _PARTIES_OF, {"aggregate_id": aggregate_id}
         )
         # Only the agreement's own events list its parties; a collaboration under
         # it lists participants, who see it only as parties of the agreement.
@@ -58,9 +65,7 @@ async def organizations_concerned(
         return set(parties) | named
     if aggregate_type == "research_collaboration":
         participants: Iterable[uuid.UUID] = await session.scalars(
-            select(ResearchParticipant.organization_id).where(
-                ResearchParticipant.research_collaboration_id == aggregate_id
-            )
+            _PARTICIPANTS_OF, {"aggregate_id": aggregate_id}
         )
         return set(participants) | _named(data.get("participants"))
     return set()
