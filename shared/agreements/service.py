@@ -9,10 +9,11 @@ The lifecycle is in :mod:`shared.agreements.lifecycle`, the reads in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock
@@ -85,14 +86,27 @@ def _refuse_missing_parties(
         )
 
 
+@functools.cache
+def _new_agreement_check() -> Any:
+    """Agreements holding ``reference`` and which ``organizations`` exist, built once."""
+    return union_all(
+        select(literal("reference"), Agreement.id).where(
+            Agreement.reference == bindparam("reference")
+        ),
+        select(literal("organization"), Organization.id).where(
+            Organization.id.in_(bindparam("organizations", expanding=True))
+        ),
+    )
+
+
 async def _check_new_agreement(session: AsyncSession, payload: AgreementCreate) -> None:
     """A new agreement's reference is free and its parties exist: one round trip."""
-    wanted = {party.organization_id for party in payload.parties}
-    statement = union_all(
-        select(literal("reference"), Agreement.id).where(Agreement.reference == payload.reference),
-        select(literal("organization"), Organization.id).where(Organization.id.in_(wanted)),
-    )
-    found = (await session.execute(statement)).all()
+    wanted = list({party.organization_id for party in payload.parties})
+    found = (
+        await session.execute(
+            _new_agreement_check(), {"reference": payload.reference, "organizations": wanted}
+        )
+    ).all()
     if any(kind == "reference" for kind, _ in found):
         raise Conflict(f"An agreement with reference '{payload.reference}' already exists.")
     _refuse_missing_parties(payload.parties, {found_id for kind, found_id in found})
