@@ -205,8 +205,9 @@ _APPS: OrderedDict[str, tuple[FastAPI, dict[str, Any], int]] = OrderedDict()
 _APPS_KEPT = 6
 
 
-def _app_for(settings: Settings) -> tuple[FastAPI, dict[str, Any], int]:
-    """An app for ``settings``: one built earlier in this process, or a new one.
+def _app_for(key: str, settings: Settings) -> tuple[FastAPI, dict[str, Any], int]:
+    """An app for ``settings`` (``key``: their JSON): one built earlier in this
+    process, or a new one.
 
     Routing in a new app builds every included route's dependencies again
     (FastAPI does it on the app's first requests: ~0.2 s of CPU, a quarter of
@@ -216,7 +217,6 @@ def _app_for(settings: Settings) -> tuple[FastAPI, dict[str, Any], int]:
     document (a copy each app makes once); an app whose routes
     or middleware a test changed is dropped.
     """
-    key = settings.model_dump_json()
     kept = _APPS.pop(key, None)
     if kept is None:
         application = create_app(settings)
@@ -235,7 +235,8 @@ def _shape(application: FastAPI) -> int:
 
 @pytest.fixture
 async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyped-def]
-    application, state, shape = _app_for(settings)
+    key = settings.model_dump_json()
+    application, state, shape = _app_for(key, settings)
     try:
         async with application.router.lifespan_context(application):
             yield application
@@ -245,7 +246,7 @@ async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyp
         application.state._state.clear()
         application.state._state.update(state)
         if _shape(application) != shape:
-            _APPS.pop(settings.model_dump_json(), None)
+            _APPS.pop(key, None)
 
 
 async def make_key(app, scopes: list[str], *, organization_id: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]

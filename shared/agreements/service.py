@@ -9,7 +9,6 @@ The lifecycle is in :mod:`shared.agreements.lifecycle`, the reads in
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from typing import Any
 
@@ -86,17 +85,13 @@ def _refuse_missing_parties(
         )
 
 
-@functools.cache
-def _new_agreement_check() -> Any:
-    """Agreements holding ``reference`` and which ``organizations`` exist, built once."""
-    return union_all(
-        select(literal("reference"), Agreement.id).where(
-            Agreement.reference == bindparam("reference")
-        ),
-        select(literal("organization"), Organization.id).where(
-            Organization.id.in_(bindparam("organizations", expanding=True))
-        ),
-    )
+# Agreements holding ``reference`` and which of ``organizations`` exist: built once.
+_NEW_AGREEMENT_CHECK = union_all(
+    select(literal("reference"), Agreement.id).where(Agreement.reference == bindparam("reference")),
+    select(literal("organization"), Organization.id).where(
+        Organization.id.in_(bindparam("organizations", expanding=True))
+    ),
+)
 
 
 async def _check_new_agreement(session: AsyncSession, payload: AgreementCreate) -> None:
@@ -104,7 +99,7 @@ async def _check_new_agreement(session: AsyncSession, payload: AgreementCreate) 
     wanted = list({party.organization_id for party in payload.parties})
     found = (
         await session.execute(
-            _new_agreement_check(), {"reference": payload.reference, "organizations": wanted}
+            _NEW_AGREEMENT_CHECK, {"reference": payload.reference, "organizations": wanted}
         )
     ).all()
     if any(kind == "reference" for kind, _ in found):

@@ -72,8 +72,9 @@ async def attention_page(
         limit=LIMIT,
     )
     overdue_public = [MilestonePublic.model_validate(row) for row in overdue_rows[:LIMIT]]
+    shown_reports = due_reports[:LIMIT]
     agreement_ids = {row.agreement_id for row in overdue_public}
-    agreement_ids |= {report.agreement_id for report in due_reports[:LIMIT]}
+    agreement_ids |= {report.agreement_id for report in shown_reports}
     references = dict(
         (
             await session.execute(
@@ -126,7 +127,7 @@ async def attention_page(
             session, dormant_list[:LIMIT], organization_scope=organization_scope
         ),
         dormancy_days=dormancy_days,
-        reports=due_reports[:LIMIT],
+        reports=shown_reports,
         references=references,
         cut=cut,
         limit=LIMIT,

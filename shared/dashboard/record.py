@@ -80,7 +80,7 @@ async def reports_needing_attention(
     *,
     organization_scope: uuid.UUID | None,
     due_within_days: int,
-    limit: int = LIMIT,
+    limit: int,
 ) -> list[ReportPublic]:
     """Open or returned reports that are overdue or due within ``due_within_days``,
     the earliest due first: up to ``limit + 1`` (one more says the list goes on)."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Collection
-from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Indicator, Measurement
@@ -21,41 +19,38 @@ async def load_indicator_facts(
     return await load_indicator_facts_of(session, [agreement_id])
 
 
-@functools.cache
-def _facts_statement() -> Select[Any]:
-    """The statement of :func:`load_indicator_facts_of`, built once (``ids``
-    bound at each run)."""
-    ids = bindparam("ids", expanding=True)
-    ranked = (
-        select(
-            Measurement.indicator_id,
-            Measurement.value,
-            func.row_number()
-            .over(
-                partition_by=Measurement.indicator_id,
-                order_by=(Measurement.on.desc(), Measurement.id.desc()),
-            )
-            .label("rank"),
+# Built once, the agreements bound as ``ids`` at each run.
+_IDS = bindparam("ids", expanding=True)
+_RANKED = (
+    select(
+        Measurement.indicator_id,
+        Measurement.value,
+        func.row_number()
+        .over(
+            partition_by=Measurement.indicator_id,
+            order_by=(Measurement.on.desc(), Measurement.id.desc()),
         )
-        .where(Measurement.agreement_id.in_(ids))
-        .subquery()
+        .label("rank"),
     )
-    latest = select(ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
-    return (
-        select(
-            Indicator.id,
-            Indicator.initiative_id,
-            Indicator.measure,
-            Indicator.baseline,
-            Indicator.target,
-            Indicator.objective_ref,
-            Indicator.updated_at,
-            latest.c.value.label("latest"),
-        )
-        .outerjoin(latest, latest.c.indicator_id == Indicator.id)
-        .where(Indicator.agreement_id.in_(ids))
-        .order_by(Indicator.id)
+    .where(Measurement.agreement_id.in_(_IDS))
+    .subquery()
+)
+_LATEST = select(_RANKED.c.indicator_id, _RANKED.c.value).where(_RANKED.c.rank == 1).subquery()
+_INDICATORS_OF = (
+    select(
+        Indicator.id,
+        Indicator.initiative_id,
+        Indicator.measure,
+        Indicator.baseline,
+        Indicator.target,
+        Indicator.objective_ref,
+        Indicator.updated_at,
+        _LATEST.c.value.label("latest"),
     )
+    .outerjoin(_LATEST, _LATEST.c.indicator_id == Indicator.id)
+    .where(Indicator.agreement_id.in_(_IDS))
+    .order_by(Indicator.id)
+)
 
 
 async def load_indicator_facts_of(
@@ -66,7 +61,7 @@ async def load_indicator_facts_of(
     if not agreement_ids:
         return {}
     facts: dict[uuid.UUID, list[IndicatorFacts]] = {}
-    for row in await session.execute(_facts_statement(), {"ids": list(agreement_ids)}):
+    for row in await session.execute(_INDICATORS_OF, {"ids": list(agreement_ids)}):
         facts.setdefault(row.initiative_id, []).append(
             IndicatorFacts(
                 id=row.id,

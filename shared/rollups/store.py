@@ -15,7 +15,6 @@ worker's start-up does it); importing this module installs nothing.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 import uuid
 from collections import defaultdict
@@ -23,7 +22,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Select, bindparam, delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -119,59 +118,46 @@ async def load_agreement_facts(
     return (await load_facts_of(session, [agreement_id])).get(agreement_id)
 
 
-@functools.cache
-def _facts_statements() -> tuple[Select[Any], Select[Any], Select[Any]]:
-    """The statements of :func:`load_facts_of`, built once (``ids`` bound at each run):
-    building them again for every recompute cost more CPU than running them."""
-    ids = bindparam("ids", expanding=True)
-    engaged_at = (
-        select(func.max(Engagement.updated_at))
-        .where(Engagement.agreement_id == Agreement.id)
-        .scalar_subquery()
+# The statements of a recompute, built once with the agreements bound as ``ids``
+# at each run: building them again for every recompute cost more CPU than running them.
+_IDS = bindparam("ids", expanding=True)
+_AGREEMENTS_OF = select(
+    Agreement.id,
+    Agreement.status,
+    Agreement.objectives,
+    Agreement.updated_at,
+    select(func.max(Engagement.updated_at))
+    .where(Engagement.agreement_id == Agreement.id)
+    .scalar_subquery()
+    .label("engaged_at"),
+).where(Agreement.id.in_(_IDS))
+_INITIATIVES_OF = (
+    select(
+        Initiative.id,
+        Initiative.agreement_id,
+        Initiative.status,
+        Initiative.weight,
+        Initiative.objective_ref,
+        Initiative.updated_at,
     )
-    agreements = select(
-        Agreement.id,
-        Agreement.status,
-        Agreement.objectives,
-        Agreement.updated_at,
-        engaged_at.label("engaged_at"),
-    ).where(Agreement.id.in_(ids))
-    initiatives = (
-        select(
-            Initiative.id,
-            Initiative.agreement_id,
-            Initiative.status,
-            Initiative.weight,
-            Initiative.objective_ref,
-            Initiative.updated_at,
-        )
-        .where(Initiative.agreement_id.in_(ids))
-        .order_by(Initiative.id)
+    .where(Initiative.agreement_id.in_(_IDS))
+    .order_by(Initiative.id)
+)
+_MILESTONES_OF = (
+    select(
+        Milestone.id,
+        Milestone.initiative_id,
+        Milestone.title,
+        Milestone.due_on,
+        Milestone.status,
+        Milestone.weight,
+        Milestone.updated_at,
     )
-    milestones = (
-        select(
-            Milestone.id,
-            Milestone.initiative_id,
-            Milestone.title,
-            Milestone.due_on,
-            Milestone.status,
-            Milestone.weight,
-            Milestone.updated_at,
-        )
-        .where(Milestone.agreement_id.in_(ids))
-        .order_by(Milestone.id)
-    )
-    return agreements, initiatives, milestones
-
-
-@functools.cache
-def _stored_rollups_statements() -> tuple[Select[Any], Select[Any]]:
-    """The stored rollups of agreements ``ids``, built once."""
-    ids = bindparam("ids", expanding=True)
-    return (
-        select(AgreementRollup).where(AgreementRollup.agreement_id.in_(ids)),
-        select(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(ids)),
-    )
+    .where(Milestone.agreement_id.in_(_IDS))
+    .order_by(Milestone.id)
+)
+_AGREEMENT_ROLLUPS_OF = select(AgreementRollup).where(AgreementRollup.agreement_id.in_(_IDS))
+_INITIATIVE_ROLLUPS_OF = select(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(_IDS))
 
 
 async def load_facts_of(
@@ -182,16 +168,15 @@ async def load_facts_of(
     ids = list(agreement_ids)
     if not ids:
         return {}
-    agreements_of, initiatives_of, milestones_of = _facts_statements()
-    agreements = (await session.execute(agreements_of, {"ids": ids})).all()
+    agreements = (await session.execute(_AGREEMENTS_OF, {"ids": ids})).all()
     if not agreements:
         return {}
     ids = [row.id for row in agreements]
     initiatives: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in await session.execute(initiatives_of, {"ids": ids}):
+    for row in await session.execute(_INITIATIVES_OF, {"ids": ids}):
         initiatives[row.agreement_id].append(row)
     milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = defaultdict(list)
-    for row in await session.execute(milestones_of, {"ids": ids}):
+    for row in await session.execute(_MILESTONES_OF, {"ids": ids}):
         milestones[row.initiative_id].append(
             rules.MilestoneFacts(
                 id=row.id,
@@ -318,13 +303,12 @@ async def recompute_all_locked(
     today = today or clock.today()
     now = utcnow()
     present = [agreement_id for agreement_id in ordered if agreement_id in facts]
-    agreement_rollups_of, initiative_rollups_of = _stored_rollups_statements()
     stored_rollups = {
         row.agreement_id: row
-        for row in (await session.scalars(agreement_rollups_of, {"ids": present})).all()
+        for row in (await session.scalars(_AGREEMENT_ROLLUPS_OF, {"ids": present})).all()
     }
     existing: dict[uuid.UUID, dict[uuid.UUID, InitiativeRollup]] = defaultdict(dict)
-    for row in (await session.scalars(initiative_rollups_of, {"ids": present})).all():
+    for row in (await session.scalars(_INITIATIVE_ROLLUPS_OF, {"ids": present})).all():
         existing[row.agreement_id][row.initiative_id] = row
     rollups: dict[uuid.UUID, rules.AgreementRollup] = {}
     changed: list[tuple[uuid.UUID, dict[str, Any], str]] = []
