@@ -12,7 +12,10 @@ from tests.api.tracking_factories import create_initiative, events_of
 from tests.conftest import client_for, make_key
 from tests.factories import create_agreement
 
-TOMORROW = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
+
+# Asked at each use, not at import: a run may cross midnight (UTC).
+def tomorrow() -> str:
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
 
 
 @pytest.fixture
@@ -168,7 +171,7 @@ async def test_a_measurement_cannot_be_dated_in_the_future(client, initiative) -
     indicator = await create_indicator(client, initiative["id"])
 
     response = await client.post(
-        f"/v1/indicators/{indicator['id']}/measurements", json={"value": 3, "on": TOMORROW}
+        f"/v1/indicators/{indicator['id']}/measurements", json={"value": 3, "on": tomorrow()}
     )
 
     assert response.status_code == 422, response.text

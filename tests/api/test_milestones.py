@@ -14,9 +14,19 @@ from tests.api.tracking_factories import (
 from tests.conftest import client_for, make_key
 from tests.factories import Ref, create_agreement, listed_ids, resolved
 
-TODAY = dt.datetime.now(dt.UTC).date()
-YESTERDAY = (TODAY - dt.timedelta(days=1)).isoformat()
-TOMORROW = (TODAY + dt.timedelta(days=1)).isoformat()
+
+# Asked at each use, not at import: a run may cross midnight (UTC), and the
+# server's day is the one of the request.
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def yesterday() -> str:
+    return (today() - dt.timedelta(days=1)).isoformat()
+
+
+def tomorrow() -> str:
+    return (today() + dt.timedelta(days=1)).isoformat()
 
 
 @pytest.fixture
@@ -79,13 +89,13 @@ async def test_unknown_initiative_answers_404(client) -> None:
 
 
 async def test_a_past_due_open_milestone_is_overdue(client, initiative) -> None:
-    milestone = await create_milestone(client, initiative["id"], due_on=YESTERDAY)
+    milestone = await create_milestone(client, initiative["id"], due_on=yesterday())
 
     assert milestone["overdue"] is True
 
 
 async def test_a_done_milestone_is_never_overdue(client, initiative) -> None:
-    milestone = await create_milestone(client, initiative["id"], due_on=YESTERDAY)
+    milestone = await create_milestone(client, initiative["id"], due_on=yesterday())
 
     response = await _patch(client, milestone, status="done")
 
@@ -98,7 +108,7 @@ async def test_becoming_done_sets_completed_on_to_today(client, initiative) -> N
     response = await _patch(client, milestone, status="done")
 
     assert response.status_code == 200, response.text
-    assert response.json()["completed_on"] == TODAY.isoformat()
+    assert response.json()["completed_on"] == today().isoformat()
 
 
 async def test_becoming_done_keeps_a_given_completion_date(client, initiative) -> None:
@@ -123,7 +133,7 @@ async def test_reopening_clears_completed_on(client, initiative) -> None:
 async def test_completed_on_cannot_be_in_the_future(client, initiative) -> None:
     milestone = await create_milestone(client, initiative["id"])
 
-    response = await _patch(client, milestone, status="done", completed_on=TOMORROW)
+    response = await _patch(client, milestone, status="done", completed_on=tomorrow())
 
     assert response.status_code == 422
 
@@ -200,10 +210,10 @@ async def filtered(client, initiative) -> dict[str, dict]:
     return {
         "initiative": initiative,
         "other_initiative": other_initiative,
-        "overdue": await create_milestone(client, initiative["id"], due_on=YESTERDAY),
+        "overdue": await create_milestone(client, initiative["id"], due_on=yesterday()),
         "later": await create_milestone(client, initiative["id"], due_on="2030-06-30"),
         "done_late": await create_milestone(
-            client, initiative["id"], due_on=YESTERDAY, status="done"
+            client, initiative["id"], due_on=yesterday(), status="done"
         ),
         "elsewhere": await create_milestone(client, other_initiative["id"], due_on="2029-01-01"),
     }
