@@ -22,6 +22,7 @@ from services.demo_results import load_results
 from services.demo_tracking import load_tracking
 from shared.agreements import lifecycle as agreement_lifecycle
 from shared.agreements import service as agreements
+from shared.agreements.reads import get_agreement
 from shared.agreements.schemas import AgreementCreate, TransitionRequest
 from shared.clock import today
 from shared.db import create_engine, create_sessionmaker
@@ -76,7 +77,7 @@ async def load_demo(settings: Settings) -> str:
                     country="CN",
                 ),
             )
-            mou = await agreements.create_agreement(
+            created = await agreements.create_agreement(
                 session,
                 actor=actor,
                 payload=AgreementCreate(
@@ -109,6 +110,7 @@ async def load_demo(settings: Settings) -> str:
                     ],
                 ),
             )
+            mou = await get_agreement(session, created.public.id)
             for target, on in (
                 ("negotiation", None),
                 ("signed", SIGNED_ON),

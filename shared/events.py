@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for
+from shared.db import Rows, insert_for, insert_together
 from shared.feed.audience import organizations_concerned
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
+
+_SEQUENCES = AggregateSequence.__table__
+_EVENTS = OutboxEvent.__table__
+_AUDIENCES = OutboxEventAudience.__table__
+_AUDIT = AuditEntry.__table__
 
 EVENT_TYPES: tuple[str, ...] = (
     "organization.created",
@@ -131,12 +137,40 @@ def _next_sequence_statement(session: AsyncSession) -> Any:
 
 
 async def record_event(
-    session: AsyncSession, *, event_type: str, aggregate: Aggregate, data: dict[str, Any]
-) -> OutboxEvent:
-    """Add one event to the outbox in the session's transaction."""
+    session: AsyncSession,
+    *,
+    event_type: str,
+    aggregate: Aggregate,
+    data: dict[str, Any],
+    new_aggregate: bool = False,
+) -> uuid.UUID:
+    """Write one event to the outbox in the session's transaction; its id."""
+    event_id, writes = await _event_writes(
+        session, event_type=event_type, aggregate=aggregate, data=data, new_aggregate=new_aggregate
+    )
+    await insert_together(session, writes)
+    return event_id
+
+
+async def _event_writes(
+    session: AsyncSession,
+    *,
+    event_type: str,
+    aggregate: Aggregate,
+    data: dict[str, Any],
+    new_aggregate: bool,
+) -> tuple[uuid.UUID, list[Rows]]:
+    """The rows of one event: the outbox row, its audience and (for a new
+    aggregate, whose sequence starts at 1) the aggregate's counter."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    sequence = await next_sequence(session, aggregate)
+    writes: list[Rows] = []
+    if new_aggregate:
+        sequence = 1
+        counter = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
+        writes.append((_SEQUENCES, [{**counter, "last_sequence": sequence}]))
+    else:
+        sequence = await next_sequence(session, aggregate)
     audience = await organizations_concerned(
         session,
         event_type=event_type,
@@ -144,23 +178,50 @@ async def record_event(
         aggregate_id=aggregate.id,
         data=data,
     )
-    event = OutboxEvent(
-        id=uuid7(),
-        type=event_type,
-        aggregate_type=aggregate.type,
-        aggregate_id=aggregate.id,
-        sequence=sequence,
-        occurred_at=dt.datetime.now(dt.UTC),
-        data=data,
+    event_id = uuid7()
+    event = {
+        "id": event_id,
+        "type": event_type,
+        "aggregate_type": aggregate.type,
+        "aggregate_id": aggregate.id,
+        "sequence": sequence,
+        "occurred_at": dt.datetime.now(dt.UTC),
+        "data": data,
+    }
+    writes.append((_EVENTS, [event]))
+    writes.append(
+        (
+            _AUDIENCES,
+            [
+                {"event_id": event_id, "organization_id": organization_id}
+                for organization_id in sorted(audience)
+            ],
+        )
     )
-    session.add(event)
-    session.add_all(
-        OutboxEventAudience(event_id=event.id, organization_id=organization_id)
-        for organization_id in audience
-    )
-    pending = session.info.setdefault("accords_new_events", [])
-    pending.append(event.id)
-    return event
+    session.info.setdefault("accords_new_events", []).append(event_id)
+    return event_id, writes
+
+
+def _audit_row(
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "id": uuid7(),
+        "at": dt.datetime.now(dt.UTC),
+        "api_key_id": actor.api_key_id,
+        "request_id": actor.request_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+    }
 
 
 def record_audit(
@@ -173,14 +234,16 @@ def record_audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditEntry:
+    """The audit row of a change that is not an event (flushed with the session)."""
     entry = AuditEntry(
-        api_key_id=actor.api_key_id,
-        request_id=actor.request_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
+        **_audit_row(
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
     )
     session.add(entry)
     return entry
@@ -196,15 +259,21 @@ async def record_change(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     extra: dict[str, Any] | None = None,
-) -> OutboxEvent:
-    """Write the outbox event and the audit row of one change.
+    rows: Sequence[Rows] = (),
+    new_aggregate: bool = False,
+) -> uuid.UUID:
+    """Write the outbox event and the audit row of one change; the event's id.
 
     ``before``/``after`` are the resource as the API returns it; the event's
     ``data`` is ``after`` (or ``before`` for a deletion) plus ``extra``.
+    ``rows``: the change's own rows, when the change inserts them as rows
+    rather than through ORM objects; they are written in the same statement
+    (before the event's, where statements run one by one). ``new_aggregate``:
+    the change starts the aggregate's stream (its id is new), so its
+    sequence is 1 without asking the counter.
     """
     entity_type, _, action = event_type.partition(".")
-    record_audit(
-        session,
+    audit = _audit_row(
         actor=actor,
         action=action,
         entity_type=entity_type,
@@ -215,7 +284,11 @@ async def record_change(
     data = dict(after if after is not None else before or {})
     if extra:
         data.update(extra)
-    return await record_event(session, event_type=event_type, aggregate=aggregate, data=data)
+    event_id, writes = await _event_writes(
+        session, event_type=event_type, aggregate=aggregate, data=data, new_aggregate=new_aggregate
+    )
+    await insert_together(session, [*rows, *writes, (_AUDIT, [audit])])
+    return event_id
 
 
 def new_event_ids(session: AsyncSession) -> list[uuid.UUID]:

@@ -86,10 +86,10 @@ async def _mark(
     data: dict[str, Any],
     aggregate_id: uuid.UUID,
 ) -> None:
-    event = await record_event(
+    event_id = await record_event(
         session, event_type=kind, aggregate=Aggregate("agreement", aggregate_id), data=data
     )
-    session.add(SweepMark(kind=kind, subject_id=subject_id, mark=mark, event_id=event.id))
+    session.add(SweepMark(kind=kind, subject_id=subject_id, mark=mark, event_id=event_id))
 
 
 def _not_marked(kind: str, subject: Any, mark: Any) -> Any:

@@ -25,7 +25,7 @@ from shared.rows import rows_after
 TERMS_FIELDS = tuple(Terms.model_fields)
 
 
-def terms_of(agreement: Agreement) -> dict[str, Any]:
+def terms_of(agreement: Agreement | AgreementPublic) -> dict[str, Any]:
     """The agreement's current terms, JSON-ready, as a version stores them."""
     return Terms.model_validate(
         {

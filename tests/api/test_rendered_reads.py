@@ -15,7 +15,7 @@ from shared.rendered import KINDS
 from shared.rollups.store import recompute_agreement
 from tests.api.act_factories import negotiating_agreement, record_act
 from tests.conftest import client_for, make_key
-from tests.factories import create_agreement, create_organization, transition
+from tests.factories import agreement_body, create_agreement, create_organization, transition
 
 # Per-request values: the request id, and the remaining quota.
 _VARYING_HEADERS = {"x-request-id", "ratelimit"}
@@ -62,13 +62,29 @@ async def _stored_then_live(app, client, paths: list[str]) -> list[tuple[Any, An
 
 
 async def test_a_created_agreement_is_stored_as_the_route_answers_it(app, client) -> None:
+    """A create writes its JSON with its row: the create's answer, the stored body
+    and the body rendered on the spot are the same bytes."""
     first, second = await create_organization(client), await create_organization(client)
-    agreement = await create_agreement(client, [first, second])
+    created = await client.post(
+        "/v1/agreements",
+        json=agreement_body(
+            [first["id"], second["id"]],
+            summary="With every field",
+            focus_areas=["energy", "water"],
+            objectives=[{"ref": "O1", "text": "One"}, {"ref": "O2", "text": "Two"}],
+            signed_at="Beijing",
+            effective_from="2030-01-01",
+            expires_on="2035-01-01",
+        ),
+    )
+    assert created.status_code == 201, created.text
 
-    body = await _stored(app, agreement["id"])
+    body = await _stored(app, created.json()["id"])
     assert body is not None
-    answered = await client.get(f"/v1/agreements/{agreement['id']}")
-    assert answered.content == body.encode()
+    assert created.content == body.encode()
+    await _forget(app, [created.json()["id"]])
+    live = await client.get(f"/v1/agreements/{created.json()['id']}")
+    assert live.content == created.content
 
 
 async def test_after_every_kind_of_write_the_stored_answer_is_the_live_one(app, client) -> None:
@@ -207,26 +223,30 @@ async def test_a_bound_key_sees_only_its_organizations_stored_agreements(app, cl
 
 
 async def _create_in_session(app, organization_ids: list[str], then) -> str:  # type: ignore[no-untyped-def]
-    """Create an agreement through the service, run ``then`` in the same
-    transaction, commit; the agreement's id."""
-    from shared.agreements.schemas import AgreementCreate
-    from shared.agreements.service import create_agreement as create
-    from shared.events import Actor
+    """Insert an agreement through its ORM object (as any ORM write would), run
+    ``then`` in the same transaction, commit; the agreement's id. (The API's
+    create writes rows with their JSON instead: the test above.)"""
+    from shared.ids import uuid7
+    from shared.models import AgreementParty
 
-    payload = AgreementCreate.model_validate(
-        {
-            "reference": f"MEM-{uuid.uuid4().hex[:8]}",
-            "title": "Rendered from the inserted object, or not",
-            "instrument_type": "mou",
-            "legal_character": "non_binding",
-            "parties": [
-                {"organization_id": organization_ids[0], "role": "signatory"},
-                {"organization_id": organization_ids[1], "role": "signatory"},
-            ],
-        }
-    )
     async with app.state.sessionmaker() as session:
-        agreement = await create(session, actor=Actor.system(), payload=payload)
+        agreement = Agreement(
+            id=uuid7(),
+            reference=f"MEM-{uuid.uuid4().hex[:8]}",
+            title="Rendered from the inserted object, or not",
+            instrument_type="mou",
+            legal_character="non_binding",
+            objectives=[],
+            status="draft",
+            parties=[
+                AgreementParty(
+                    organization_id=uuid.UUID(organization_id), role="signatory", position=index
+                )
+                for index, organization_id in enumerate(organization_ids[:2])
+            ],
+        )
+        session.add(agreement)
+        await session.flush()
         await then(session, agreement)
         await session.commit()
         return str(agreement.id)

@@ -134,7 +134,7 @@ async def _store_dead_letter(url: str) -> uuid.UUID:
     engine = create_engine(Settings(database_url=url))
     try:
         async with create_sessionmaker(engine)() as session:
-            event = await record_event(
+            event_id = await record_event(
                 session,
                 event_type="organization.created",
                 aggregate=Aggregate("organization", uuid.uuid4()),
@@ -142,11 +142,11 @@ async def _store_dead_letter(url: str) -> uuid.UUID:
             )
             letter = DeadLetter(
                 actor_name="events.process",
-                event_id=event.id,
+                event_id=event_id,
                 message_id="m-1",
                 retries=12,
                 error="Traceback (most recent call last):\nRuntimeError: poison",
-                message={"args": [str(event.id)]},
+                message={"args": [str(event_id)]},
             )
             session.add(letter)
             await session.commit()

@@ -39,11 +39,12 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=AgreementPublic,
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_agreement(
     body: AgreementCreate, session: SessionDep, principal: Writer, response: Response
-) -> AgreementPublic:
+) -> Response:
     """Register an agreement (an MoU, framework agreement, treaty, ...) in `draft`.
 
     Every party must be an existing organization; `reference` must be unique
@@ -51,10 +52,11 @@ async def create_agreement(
     after `effective_from`.
     """
     ensure_party(principal.organization_id, body.parties)
-    agreement = await service.create_agreement(session, actor=principal.actor, payload=body)
-    response.headers["Location"] = f"/v1/agreements/{agreement.id}"
-    set_etag(response, agreement.version)
-    return AgreementPublic.model_validate(agreement)
+    created = await service.create_agreement(session, actor=principal.actor, payload=body)
+    response.status_code = status.HTTP_201_CREATED
+    response.headers["Location"] = f"/v1/agreements/{created.public.id}"
+    set_etag(response, created.public.version)
+    return rendered_answer(created.body, response)
 
 
 @router.get(
