@@ -6,6 +6,7 @@ build one from the settings they were given.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -192,11 +193,24 @@ async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
     if session.in_transaction() or not session.info.get(AUTOCOMMIT_READS):
         connection = await session.connection()
         raw = await connection.get_raw_connection()
+        await _begun(raw.dbapi_connection)
         yield raw.driver_connection
         return
     assert session.bind is not None
     async with borrowed_connection(session.bind) as connection:  # type: ignore[arg-type]
         yield connection
+
+
+async def _begun(adapted: Any) -> None:
+    """Send the transaction's BEGIN now if SQLAlchemy has not yet.
+
+    SQLAlchemy's asyncpg adapter begins the driver's transaction lazily, on
+    its first statement (as here: the same check and call); a statement
+    sent to the driver before any went through SQLAlchemy would otherwise
+    run, and commit, on its own.
+    """
+    if getattr(adapted, "_transaction", None) is None and not adapted.autocommit:
+        await adapted._start_transaction()
 
 
 @asynccontextmanager
@@ -272,20 +286,24 @@ async def run_statement(
     session: AsyncSession, statement: Any, params: Mapping[str, Any]
 ) -> Sequence[Any]:
     """Run a statement that is built once (a module constant, or one cached per
-    shape) in the session's transaction; its rows, as tuples.
+    shape) in the session's transaction; its rows (tuples whose fields are
+    also named by the statement's columns).
 
     On PostgreSQL it goes straight to the driver connection of that
-    transaction, compiled once (its SQL, its parameters' order and each
-    one's bind processing by its type, exactly as SQLAlchemy sends them):
-    SQLAlchemy's execution around a short statement costs several times the
-    statement's own round trip. There is no autoflush, so the statement must
-    not depend on pending ORM objects; a violated constraint raises
-    SQLAlchemy's :class:`IntegrityError`, as it would through the session.
-    Elsewhere it runs through the session.
+    transaction, compiled once: its SQL and its parameters exactly as
+    SQLAlchemy sends them (each value through its type's bind processing, an
+    expanding ``IN`` list as one array: ``= ANY(...)``), and each column of
+    its rows through its type's result processing. SQLAlchemy's execution
+    around a short statement costs several times the statement's own round
+    trip. As in every session here (no autoflush), the statement sees what
+    the session has flushed; a violated constraint raises SQLAlchemy's
+    :class:`IntegrityError`, as it would through the session. Elsewhere it
+    runs through the session.
     """
     if _dialect_name(session) != "postgresql":
         result = await session.execute(statement, params)
-        return result.all() if result.returns_rows else []
+        # A SELECT's result always has rows; a DML statement's says whether it has.
+        return result.all() if getattr(result, "returns_rows", True) else []
     assert session.bind is not None
     compiled = _compiled(statement, session.bind.dialect)
     args = [
@@ -294,25 +312,70 @@ async def run_statement(
     ]
     async with driver_connection(session) as connection:
         try:
-            return await connection.fetch(compiled.sql, *args)  # type: ignore[no-any-return]
+            records = await connection.fetch(compiled.sql, *args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(compiled.sql, args, exc) from exc
+    if compiled.row is None:
+        return []
+    processors = compiled.results
+    return [
+        compiled.row(
+            *(
+                process(value) if process is not None else value
+                for process, value in zip(processors, record, strict=True)
+            )
+        )
+        for record in records
+    ]
+
+
+Processor = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     # Each positional parameter: its name, its value when not given, its bind processing.
-    parameters: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    parameters: tuple[tuple[str, Any, Processor | None], ...]
+    # The rows' type (None: no rows) and each column's result processing.
+    row: Any
+    results: tuple[Processor | None, ...]
 
 
 @functools.lru_cache(maxsize=512)
 def _compiled(statement: Any, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
+    sql = compiled.string
+    # Each parameter by the name its value is given under.
+    binds = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
+    # SQLAlchemy numbers the plain parameters $1, $2, ...; each expanding one
+    # becomes an array numbered after them.
+    plain = [(name, bind) for name, bind in binds if not bind.expanding]
+    arrays = [(name, bind) for name, bind in binds if bind.expanding]
+    for number, (name, bind) in enumerate(arrays, start=len(plain) + 1):
+        placeholder = f"(__[POSTCOMPILE_{name}])"
+        cast = dialect.type_compiler_instance.process(bind.type)
+        for operator, array_operator in (("NOT IN ", "<> ALL"), ("IN ", "= ANY")):
+            sql = sql.replace(operator + placeholder, f"{array_operator}(${number}::{cast}[])")
+        if placeholder in sql:
+            raise ValueError(f"{name}: an expanding parameter is run here only in IN")
     parameters = []
-    for name in compiled.positiontup or ():
-        bind = compiled.binds[name]
-        parameters.append(
-            (name, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
-        )
-    return _Compiled(compiled.string, tuple(parameters))
+    for name, bind in plain + arrays:
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.expanding:
+            process = _each(process) if process is not None else None
+        parameters.append((name, bind.value, process))
+    columns = list(getattr(statement, "exported_columns", ()))
+    row = (
+        collections.namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
+        if columns
+        else None
+    )
+    results = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+    )
+    return _Compiled(sql, tuple(parameters), row, results)
+
+
+def _each(process: Processor) -> Processor:
+    return lambda values: [process(value) for value in values]

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Rows, insert_for, insert_together
+from shared.db import Rows, insert_for, insert_together, run_statement
 from shared.feed.audience import organizations_concerned
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
@@ -109,7 +109,8 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     writers of the same aggregate until their transactions end.
     """
     values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
-    return (await session.execute(_next_sequence_statement(session), values)).scalar_one()
+    rows = await run_statement(session, _next_sequence_statement(session), values)
+    return int(rows[0][0])
 
 
 _NEXT_SEQUENCE: dict[Any, Any] = {}

@@ -36,10 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import delete, select, text
+from sqlalchemy import BigInteger, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_together, run_statement
 from shared.errors import Conflict, DomainError
+from shared.ids import uuid7
 from shared.models import IdempotencyRecord
 
 if TYPE_CHECKING:
@@ -69,10 +71,24 @@ class IdempotencyKeyInFlight(Conflict):
     title = "Request with this Idempotency-Key still running"
 
 
+# Built once: every POST with the header runs them.
+_TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)))
+_RECORDS = IdempotencyRecord.__table__
+_RECORD_OF = select(
+    _RECORDS.c.id,
+    _RECORDS.c.request_hash,
+    _RECORDS.c.status_code,
+    _RECORDS.c.response_headers,
+    _RECORDS.c.response_body,
+    _RECORDS.c.expires_at,
+).where(_RECORDS.c.api_key_id == bindparam("api_key_id"), _RECORDS.c.key == bindparam("key"))
+_DELETE_RECORD = delete(_RECORDS).where(_RECORDS.c.id == bindparam("id"))
+
+
 class _Replay(Exception):
     """Raised while authenticating to answer with a stored response."""
 
-    def __init__(self, record: IdempotencyRecord) -> None:
+    def __init__(self, record: Any) -> None:
         super().__init__("replay")
         # Copied out: the rollback that follows expires the ORM object.
         self.status_code = record.status_code
@@ -120,21 +136,18 @@ async def claim_idempotency_key(
         )
     request_hash = request_fingerprint(request, await request.body())
     if session.bind.dialect.name == "postgresql":
-        locked = await session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(:lock_id)"),
-            {"lock_id": advisory_lock_id(principal.api_key_id, key)},
-        )
+        lock_id = advisory_lock_id(principal.api_key_id, key)
+        [(locked,)] = await run_statement(session, _TRY_LOCK, {"lock_id": lock_id})
         if not locked:
             raise IdempotencyKeyInFlight(
                 f"A request with this {HEADER} is still being processed; retry it shortly.",
                 headers={"Retry-After": "1"},
             )
-    record = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.api_key_id == principal.api_key_id, IdempotencyRecord.key == key
-        )
+    found = await run_statement(
+        session, _RECORD_OF, {"api_key_id": principal.api_key_id, "key": key}
     )
-    if record is not None:
+    if found:
+        [record] = found
         if record.expires_at > dt.datetime.now(dt.UTC):
             if record.request_hash != request_hash:
                 raise IdempotencyKeyReused(
@@ -143,8 +156,7 @@ async def claim_idempotency_key(
                     errors=[{"loc": ["header", HEADER], "msg": "already used for another request"}],
                 )
             raise _Replay(record)
-        await session.delete(record)
-        await session.flush()
+        await run_statement(session, _DELETE_RECORD, {"id": record.id})
     request.state.idempotency_claim = _Claim(
         session=session, api_key_id=principal.api_key_id, key=key, request_hash=request_hash
     )
@@ -158,19 +170,18 @@ async def _store_response(request: Request, response: Response) -> None:
         return
     headers = {name: response.headers[name] for name in _STORED_HEADERS if name in response.headers}
     now = dt.datetime.now(dt.UTC)
-    claim.session.add(
-        IdempotencyRecord(
-            api_key_id=claim.api_key_id,
-            key=claim.key,
-            request_hash=claim.request_hash,
-            status_code=response.status_code,
-            response_headers=headers,
-            response_body=bytes(body),
-            created_at=now,
-            expires_at=now + RETENTION,
-        )
-    )
-    await claim.session.flush()
+    record = {
+        "id": uuid7(),
+        "api_key_id": claim.api_key_id,
+        "key": claim.key,
+        "request_hash": claim.request_hash,
+        "status_code": response.status_code,
+        "response_headers": headers,
+        "response_body": bytes(body),
+        "created_at": now,
+        "expires_at": now + RETENTION,
+    }
+    await insert_together(claim.session, [(_RECORDS, [record])])
 
 
 async def _replay(_request: Request, exc: Exception) -> Response:

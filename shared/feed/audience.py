@@ -10,12 +10,12 @@ lists the parties the database no longer has).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import run_statement
 from shared.models import AgreementParty, ResearchParticipant
 
 
@@ -56,16 +56,20 @@ async def organizations_concerned(
         # Written in this transaction with exactly the parties its data lists.
         return _named(data.get("parties"))
     if aggregate_type == "agreement":
-        parties: Iterable[uuid.UUID] = await session.scalars(
-            _PARTIES_OF, {"aggregate_id": aggregate_id}
-        )
+        parties = [
+            row[0]
+            for row in await run_statement(session, _PARTIES_OF, {"aggregate_id": aggregate_id})
+        ]
         # Only the agreement's own events list its parties; a collaboration under
         # it lists participants, who see it only as parties of the agreement.
         named = _named(data.get("parties")) if event_type.startswith("agreement.") else set()
         return set(parties) | named
     if aggregate_type == "research_collaboration":
-        participants: Iterable[uuid.UUID] = await session.scalars(
-            _PARTICIPANTS_OF, {"aggregate_id": aggregate_id}
-        )
+        participants = [
+            row[0]
+            for row in await run_statement(
+                session, _PARTICIPANTS_OF, {"aggregate_id": aggregate_id}
+            )
+        ]
         return set(participants) | _named(data.get("participants"))
     return set()

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import run_statement
 from shared.models import Indicator, Measurement
 from shared.rollups.rules import IndicatorFacts
 
@@ -61,7 +62,7 @@ async def load_indicator_facts_of(
     if not agreement_ids:
         return {}
     facts: dict[uuid.UUID, list[IndicatorFacts]] = {}
-    for row in await session.execute(_INDICATORS_OF, {"ids": list(agreement_ids)}):
+    for row in await run_statement(session, _INDICATORS_OF, {"ids": list(agreement_ids)}):
         facts.setdefault(row.initiative_id, []).append(
             IndicatorFacts(
                 id=row.id,

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.clock import utcnow
+from shared.db import run_statement
 from shared.events import Aggregate, record_event
 from shared.indicators.facts import load_indicator_facts_of
 from shared.models import (
@@ -168,15 +169,15 @@ async def load_facts_of(
     ids = list(agreement_ids)
     if not ids:
         return {}
-    agreements = (await session.execute(_AGREEMENTS_OF, {"ids": ids})).all()
+    agreements = await run_statement(session, _AGREEMENTS_OF, {"ids": ids})
     if not agreements:
         return {}
     ids = [row.id for row in agreements]
     initiatives: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in await session.execute(_INITIATIVES_OF, {"ids": ids}):
+    for row in await run_statement(session, _INITIATIVES_OF, {"ids": ids}):
         initiatives[row.agreement_id].append(row)
     milestones: dict[uuid.UUID, list[rules.MilestoneFacts]] = defaultdict(list)
-    for row in await session.execute(_MILESTONES_OF, {"ids": ids}):
+    for row in await run_statement(session, _MILESTONES_OF, {"ids": ids}):
         milestones[row.initiative_id].append(
             rules.MilestoneFacts(
                 id=row.id,

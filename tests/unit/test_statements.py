@@ -1,0 +1,135 @@
+"""Statements run as compiled (shared.db.run_statement, insert_together): the same
+rows, the same transaction and the same errors as through the session, on both
+databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.db import create_sessionmaker, insert_together, run_statement
+from shared.ids import uuid7
+from shared.models import Agreement, AgreementParty, Organization
+
+_ORGANIZATIONS = Organization.__table__
+_AGREEMENTS = Agreement.__table__
+_PARTIES = AgreementParty.__table__
+
+_IN = (
+    select(_AGREEMENTS.c.id, _AGREEMENTS.c.objectives, _AGREEMENTS.c.created_at)
+    .where(_AGREEMENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_AGREEMENTS.c.version >= 1)
+    .order_by(_AGREEMENTS.c.id)
+)
+_NOT_IN = (
+    select(_AGREEMENTS.c.id)
+    .where(_AGREEMENTS.c.id.not_in(bindparam("ids", expanding=True)))
+    .order_by(_AGREEMENTS.c.id)
+)
+_COUNT = select(func.count()).select_from(_AGREEMENTS)
+
+
+def _organization() -> dict[str, object]:
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "id": uuid7(),
+        "name": "Authority",
+        "kind": "government_agency",
+        "country": "PK",
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _agreement(reference: str) -> dict[str, object]:
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "id": uuid7(),
+        "reference": reference,
+        "title": "A memorandum",
+        "instrument_type": "mou",
+        "legal_character": "non_binding",
+        "focus_areas": ["energy"],
+        "objectives": [{"ref": "O1", "text": "One"}],
+        "status": "draft",
+        "terms_version": 1,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def test_rows_written_first_in_a_transaction_roll_back_with_it(engine) -> None:
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        # Nothing went through the session before: the BEGIN must still come first.
+        await insert_together(session, [(_AGREEMENTS, [_agreement("ROLLED-BACK")])])
+        assert (await run_statement(session, _COUNT, {}))[0][0] == 1
+        await session.rollback()
+    async with maker() as session:
+        assert (await run_statement(session, _COUNT, {}))[0][0] == 0
+
+
+async def test_rows_of_several_tables_referring_to_each_other_go_in_together(engine) -> None:
+    organization, agreement = _organization(), _agreement("TOGETHER")
+    party = {
+        "agreement_id": agreement["id"],
+        "organization_id": organization["id"],
+        "role": "signatory",
+        "position": 0,
+    }
+    async with create_sessionmaker(engine)() as session:
+        await insert_together(
+            session,
+            [(_ORGANIZATIONS, [organization]), (_AGREEMENTS, [agreement]), (_PARTIES, [party])],
+        )
+        await session.commit()
+    async with create_sessionmaker(engine)() as session:
+        parties = await session.scalars(
+            select(AgreementParty.organization_id).where(
+                AgreementParty.agreement_id == agreement["id"]
+            )
+        )
+        assert list(parties) == [organization["id"]]
+
+
+async def test_a_violated_constraint_is_sqlalchemys_integrity_error(engine) -> None:
+    async with create_sessionmaker(engine)() as session:
+        await insert_together(session, [(_AGREEMENTS, [_agreement("TWICE")])])
+        with pytest.raises(IntegrityError):
+            await insert_together(session, [(_AGREEMENTS, [_agreement("TWICE")])])
+        await session.rollback()
+    missing_organization = {
+        "agreement_id": uuid.uuid4(),
+        "organization_id": uuid.uuid4(),
+        "role": "signatory",
+        "position": 0,
+    }
+    async with create_sessionmaker(engine)() as session:
+        with pytest.raises(IntegrityError):
+            await insert_together(session, [(_PARTIES, [missing_organization])])
+        await session.rollback()
+
+
+async def test_an_expanding_list_selects_what_the_session_selects(engine) -> None:
+    rows = [_agreement(f"LIST-{number}") for number in range(3)]
+    async with create_sessionmaker(engine)() as session:
+        await insert_together(session, [(_AGREEMENTS, rows)])
+        await session.commit()
+    wanted = [rows[0]["id"], rows[2]["id"]]
+    async with create_sessionmaker(engine)() as session:
+        for statement, ids in ((_IN, wanted), (_IN, []), (_NOT_IN, wanted), (_NOT_IN, [])):
+            compiled = await run_statement(session, statement, {"ids": ids})
+            through_session = (await session.execute(statement, {"ids": ids})).all()
+            assert [tuple(row) for row in compiled] == [tuple(row) for row in through_session]
+        [first, last] = await run_statement(session, _IN, {"ids": wanted})
+    # Values come back through their types, with the columns' names.
+    assert first.id == rows[0]["id"]
+    assert last.objectives == [{"ref": "O1", "text": "One"}]
+    assert first.created_at == rows[0]["created_at"]
+    assert first.created_at.tzinfo is not None
