@@ -306,10 +306,12 @@ async def run_statement(
         return result.all() if getattr(result, "returns_rows", True) else []
     assert session.bind is not None
     compiled = _compiled(statement, session.bind.dialect)
-    args = [
-        process(params.get(name, default)) if process else params.get(name, default)
-        for name, default, process in compiled.parameters
-    ]
+    args = []
+    for name, default, process in compiled.parameters:
+        value = params.get(name, default)
+        if value is _REQUIRED:
+            raise KeyError(f"a value is required for bind parameter {name!r}")
+        args.append(process(value) if process is not None else value)
     async with driver_connection(session) as connection:
         try:
             records = await connection.fetch(compiled.sql, *args)
@@ -330,12 +332,14 @@ async def run_statement(
 
 
 Processor = Callable[[Any], Any]
+_REQUIRED = object()  # a parameter with no value of its own
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    # Each positional parameter: its name, its value when not given, its bind processing.
+    # Each positional parameter: its name, its value when not given (or _REQUIRED),
+    # its bind processing.
     parameters: tuple[tuple[str, Any, Processor | None], ...]
     # The rows' type (None: no rows) and each column's result processing.
     row: Any
@@ -364,7 +368,7 @@ def _compiled(statement: Any, dialect: Dialect) -> _Compiled:
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if bind.expanding:
             process = _each(process) if process is not None else None
-        parameters.append((name, bind.value, process))
+        parameters.append((name, _REQUIRED if bind.required else bind.value, process))
     columns = list(getattr(statement, "exported_columns", ()))
     row = (
         collections.namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]

@@ -236,17 +236,16 @@ async def lock_agreements(session: AsyncSession, agreement_ids: Collection[uuid.
         return
     keys = sorted({f"accords.rollup:{agreement_id}" for agreement_id in agreement_ids})
     if len(keys) == 1:
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": keys[0]}
-        )
+        await run_statement(session, _LOCK_ONE, {"key": keys[0]})
         return
-    await session.execute(
-        text(
-            "SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0)))"
-            " FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS keys"
-        ),
-        {"keys": keys},
-    )
+    await run_statement(session, _LOCK_MANY, {"keys": keys})
+
+
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LOCK_MANY = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0)))"
+    " FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS keys"
+)
 
 
 async def recompute_agreement(
