@@ -38,8 +38,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from shared.clock import utcnow  # noqa: F401 - the clock's, re-exported for its callers here
 from shared.settings import Settings
@@ -306,12 +306,7 @@ async def run_statement(
         return result.all() if getattr(result, "returns_rows", True) else []
     assert session.bind is not None
     compiled = _compiled(statement, session.bind.dialect)
-    args = []
-    for name, default, process in compiled.parameters:
-        value = params.get(name, default)
-        if value is _REQUIRED:
-            raise KeyError(f"a value is required for bind parameter {name!r}")
-        args.append(process(value) if process is not None else value)
+    args = compiled.arguments(params)
     async with driver_connection(session) as connection:
         try:
             records = await connection.fetch(compiled.sql, *args)
@@ -344,6 +339,16 @@ class _Compiled:
     # The rows' type (None: no rows) and each column's result processing.
     row: Any
     results: tuple[Processor | None, ...]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The driver's positional arguments for ``params``."""
+        args = []
+        for name, default, process in self.parameters:
+            value = params.get(name, default)
+            if value is _REQUIRED:
+                raise KeyError(f"a value is required for bind parameter {name!r}")
+            args.append(process(value) if process is not None else value)
+        return args
 
 
 @functools.lru_cache(maxsize=512)
@@ -383,3 +388,21 @@ def _compiled(statement: Any, dialect: Dialect) -> _Compiled:
 
 def _each(process: Processor) -> Processor:
     return lambda values: [process(value) for value in values]
+
+
+def run_many_in_sync(session: Session, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """:func:`run_statement` once for each of ``rows``, in one round trip (an
+    executemany), from a sync session's own work inside SQLAlchemy's greenlet
+    (a commit's): no rows back."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        session.execute(statement, list(rows))
+        return
+    compiled = _compiled(statement, bind.dialect)
+    pooled = session.connection().connection
+    await_only(_begun(pooled.dbapi_connection))
+    arguments = [compiled.arguments(row) for row in rows]
+    try:
+        await_only(pooled.driver_connection.executemany(compiled.sql, arguments))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(compiled.sql, arguments, exc) from exc

@@ -42,6 +42,7 @@ from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.agreements.schemas import AgreementPublic, StatusChangePublic
+from shared.db import run_many_in_sync
 from shared.initiatives.schemas import InitiativePublic
 from shared.milestones.schemas import MilestonePublic
 from shared.models import (
@@ -335,7 +336,8 @@ def _store(session: Session, touched: dict[str, set[uuid.UUID]]) -> None:
             continue
         bodies = kind.render(session, ids)
         if bodies:
-            session.execute(
+            run_many_in_sync(
+                session,
                 _STORE[kind.name],
                 [{"rendered_id": key, "rendered_body": body} for key, body in bodies.items()],
             )
