@@ -222,28 +222,36 @@ async def test_a_bound_key_sees_only_its_organizations_stored_agreements(app, cl
 # answers the response cache gives again: tests/api/test_response_cache.py.
 
 
+def _agreement_object(title: str, organization_ids: list[uuid.UUID]) -> Agreement:
+    """A new agreement as an ORM object, its organizations its signatories."""
+    from shared.ids import uuid7
+    from shared.models import AgreementParty
+
+    return Agreement(
+        id=uuid7(),
+        reference=f"MEM-{uuid.uuid4().hex[:8]}",
+        title=title,
+        instrument_type="mou",
+        legal_character="non_binding",
+        focus_areas=[],
+        objectives=[],
+        status="draft",
+        terms_version=1,
+        parties=[
+            AgreementParty(organization_id=organization_id, role="signatory", position=index)
+            for index, organization_id in enumerate(organization_ids)
+        ],
+    )
+
+
 async def _create_in_session(app, organization_ids: list[str], then) -> str:  # type: ignore[no-untyped-def]
     """Insert an agreement through its ORM object (as any ORM write would), run
     ``then`` in the same transaction, commit; the agreement's id. (The API's
     create writes rows with their JSON instead: the test above.)"""
-    from shared.ids import uuid7
-    from shared.models import AgreementParty
-
     async with app.state.sessionmaker() as session:
-        agreement = Agreement(
-            id=uuid7(),
-            reference=f"MEM-{uuid.uuid4().hex[:8]}",
-            title="Rendered from the inserted object, or not",
-            instrument_type="mou",
-            legal_character="non_binding",
-            objectives=[],
-            status="draft",
-            parties=[
-                AgreementParty(
-                    organization_id=uuid.UUID(organization_id), role="signatory", position=index
-                )
-                for index, organization_id in enumerate(organization_ids[:2])
-            ],
+        agreement = _agreement_object(
+            "Rendered from the inserted object, or not",
+            [uuid.UUID(organization_id) for organization_id in organization_ids[:2]],
         )
         session.add(agreement)
         await session.flush()
@@ -311,23 +319,11 @@ async def test_a_new_row_is_rendered_from_its_object_only_while_that_says_all_of
 async def test_a_new_row_with_a_part_its_object_does_not_hold_is_loaded_again(app, client) -> None:
     """Inserted in one flush with the agreement, but by its foreign key alone: the
     agreement's ``parties`` in memory lacks it, so the body is loaded again."""
-    from shared.ids import uuid7
     from shared.models import AgreementParty
 
     first, second = [uuid.UUID((await create_organization(client))["id"]) for _ in range(2)]
     async with app.state.sessionmaker() as session:
-        agreement = Agreement(
-            id=uuid7(),
-            reference=f"MEM-{uuid.uuid4().hex[:8]}",
-            title="Two parties, one of them unknown to the object",
-            instrument_type="mou",
-            legal_character="non_binding",
-            focus_areas=[],
-            objectives=[],
-            status="draft",
-            terms_version=1,
-            parties=[AgreementParty(organization_id=first, role="signatory", position=0)],
-        )
+        agreement = _agreement_object("Two parties, one of them unknown to the object", [first])
         session.add(agreement)
         session.add(
             AgreementParty(
