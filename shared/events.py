@@ -138,16 +138,12 @@ def _next_sequence_statement(session: AsyncSession) -> Any:
 
 
 async def record_event(
-    session: AsyncSession,
-    *,
-    event_type: str,
-    aggregate: Aggregate,
-    data: dict[str, Any],
-    new_aggregate: bool = False,
+    session: AsyncSession, *, event_type: str, aggregate: Aggregate, data: dict[str, Any]
 ) -> uuid.UUID:
-    """Write one event to the outbox in the session's transaction; its id."""
+    """Write one event (not a change: no audit row) to the outbox in the session's
+    transaction; its id."""
     event_id, writes = await _event_writes(
-        session, event_type=event_type, aggregate=aggregate, data=data, new_aggregate=new_aggregate
+        session, event_type=event_type, aggregate=aggregate, data=data, new_aggregate=False
     )
     await insert_together(session, writes)
     return event_id

@@ -9,12 +9,11 @@ The lifecycle is in :mod:`shared.agreements.lifecycle`, the reads in
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock, rendered
@@ -96,29 +95,21 @@ def _refuse_missing_parties(
         )
 
 
-@functools.lru_cache(maxsize=32)
-def _new_agreement_check(organizations: int) -> Any:
-    """Agreements holding ``reference``, and which of ``organizations`` ids exist:
-    built once per number of organizations (no list parameter, so it runs
-    as compiled on either database)."""
-    return union_all(
-        select(literal("reference"), Agreement.id).where(
-            Agreement.reference == bindparam("reference")
-        ),
-        select(literal("organization"), Organization.id).where(
-            Organization.id.in_(
-                [bindparam(f"organization_{n}", type_=Uuid) for n in range(organizations)]
-            )
-        ),
-    )
+# Agreements holding ``reference`` and which of ``organizations`` exist: built once.
+_NEW_AGREEMENT_CHECK = union_all(
+    select(literal("reference"), Agreement.id).where(Agreement.reference == bindparam("reference")),
+    select(literal("organization"), Organization.id).where(
+        Organization.id.in_(bindparam("organizations", expanding=True))
+    ),
+)
 
 
 async def _check_new_agreement(session: AsyncSession, payload: AgreementCreate) -> None:
     """A new agreement's reference is free and its parties exist: one round trip."""
-    wanted = sorted({party.organization_id for party in payload.parties})
-    params: dict[str, Any] = {f"organization_{n}": value for n, value in enumerate(wanted)}
-    params["reference"] = payload.reference
-    found = await run_statement(session, _new_agreement_check(len(wanted)), params)
+    wanted = list({party.organization_id for party in payload.parties})
+    found = await run_statement(
+        session, _NEW_AGREEMENT_CHECK, {"reference": payload.reference, "organizations": wanted}
+    )
     if any(kind == "reference" for kind, _ in found):
         raise Conflict(f"An agreement with reference '{payload.reference}' already exists.")
     _refuse_missing_parties(payload.parties, {found_id for kind, found_id in found})
