@@ -90,7 +90,7 @@ class _Replay(Exception):
 
     def __init__(self, record: Any) -> None:
         super().__init__("replay")
-        # Copied out: the rollback that follows expires the ORM object.
+        # Copied out of the stored row, which the rollback that follows does not need.
         self.status_code = record.status_code
         self.headers = dict(record.response_headers)
         self.body = bytes(record.response_body)
