@@ -108,6 +108,17 @@ class Kind:
     # PostgreSQL's jsonb gives its keys back in another order than they went in.
     from_memory: bool = True
 
+    @functools.cached_property
+    def from_updates(self) -> bool:
+        """Whether a row this transaction updated through its object may be rendered
+        from that object too (see :func:`_fresh_rows`): a row whose JSON reads
+        nothing through other objects, under optimistic concurrency (its UPDATE
+        fails on a row changed since it was read, so the object holds the row)."""
+        mapper = inspect(self.model)
+        return (
+            self.from_memory and self.members is _no_members and mapper.version_id_col is not None
+        )
+
     @property
     def table(self) -> Table:
         return self.model.__table__  # type: ignore[no-any-return]
@@ -237,22 +248,26 @@ _STORE = {kind.name: kind.store_statement() for kind in KINDS}
 
 @dataclass
 class _Fresh:
-    """A row inserted by one flush of this transaction, with what that flush wrote of it."""
+    """A row written by one flush of this transaction, with what that flush wrote of it."""
 
     row: Any
     others: list[object]
 
 
 def _fresh_rows(session: Session, kind: Kind, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """The rows among ``ids`` whose inserted object still says all of their JSON.
+    """The rows among ``ids`` whose written object still says all of their JSON.
 
     Such a row was inserted by one flush of this transaction, no later flush
     touched it, and whatever else that flush wrote of it is among the objects
     its JSON reads through it (an agreement's new parties are in its
-    ``parties``). Its object is then the row as stored: every default is set
-    in Python before the INSERT, so no column has a value the object does not
-    (and an attribute expired since is loaded again when read). Rows are
-    changed through their objects only (see the module's docstring).
+    ``parties``). Or, for a kind that allows it (:attr:`Kind.from_updates`),
+    its object was the last to write it, inserting or updating. Its object is
+    then the row as stored: every default and ``onupdate`` is set in Python
+    before the statement, so no column has a value the object does not (and
+    an attribute expired since is loaded again when read); an updated row's
+    other columns are as read, since its versioned UPDATE would have failed
+    had anyone changed the row since. Rows are changed through their objects
+    only (see the module's docstring).
     """
     fresh: dict[uuid.UUID, _Fresh] = session.info.get(_FRESH, {}).get(kind.name, {})
     found = {}
@@ -273,10 +288,11 @@ class RenderingSession(Session):
 
     def flush(self, objects: Any = None) -> None:
         new = list(self.new)
-        changed = [*self.dirty, *self.deleted]
+        dirty = list(self.dirty)
+        changed = [*dirty, *self.deleted]
         super().flush(objects)
         if new or changed:
-            self._note(new, changed)
+            self._note(new, changed, dirty)
             if self._commits_each_statement():
                 refresh(self)
 
@@ -291,9 +307,10 @@ class RenderingSession(Session):
         self.info.pop(_FRESH, None)
         super().rollback()
 
-    def _note(self, new: list[object], changed: list[object]) -> None:
+    def _note(self, new: list[object], changed: list[object], dirty: list[object]) -> None:
         # Ids are read after the flush: a new row's id is given on insert.
         new_ids = {id(instance) for instance in new}
+        dirty_ids = {id(instance) for instance in dirty}
         for kind in KINDS:
             by_id: dict[uuid.UUID, list[object]] = {}
             for instance in (*new, *changed):
@@ -304,12 +321,15 @@ class RenderingSession(Session):
                 continue  # nothing of this kind: no entry, so a commit has none to render
             touched = self.info.setdefault(_TOUCHED, {}).setdefault(kind.name, set())
             fresh = self.info.setdefault(_FRESH, {}).setdefault(kind.name, {})
+            written = new_ids | dirty_ids if kind.from_updates else new_ids
             for key, instances in by_id.items():
                 row = next(
-                    (one for one in instances if type(one) is kind.model and id(one) in new_ids),
+                    (one for one in instances if type(one) is kind.model and id(one) in written),
                     None,
                 )
-                if row is not None and key not in touched and key not in fresh:
+                if row is not None and (
+                    kind.from_updates or (key not in touched and key not in fresh)
+                ):
                     # Inserted now: strongly held, the identity map only holds it weakly.
                     fresh[key] = _Fresh(row, [one for one in instances if one is not row])
                 else:

@@ -144,6 +144,13 @@ async def test_initiatives_and_rollups_answer_their_stored_json_as_rendered_live
         json={"title": "Second cohort trained", "due_on": "2099-06-30"},
     )
     assert upcoming.status_code == 201, upcoming.text
+    # An update through the object (rendered from it, not loaded again).
+    done = await client.patch(
+        f"/v1/milestones/{upcoming.json()['id']}",
+        json={"status": "done", "title": "Second cohort trained early"},
+        headers={"If-Match": upcoming.headers["etag"]},
+    )
+    assert done.status_code == 200, done.text
     # What the worker does after such changes.
     async with app.state.sessionmaker() as session:
         await recompute_agreement(session, uuid.UUID(agreement["id"]))
