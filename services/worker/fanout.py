@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker.dispatch import batch_handler
 from services.worker.pump import DeliveryPump, receiving_pump
-from shared.db import utcnow
+from shared.db import run_statement, utcnow
 from shared.ids import uuid7
 from shared.models import OutboxEvent, OutboxEventAudience, WebhookEndpoint
 from shared.webhooks.deliveries import Claim, add_deliveries
@@ -108,7 +108,7 @@ async def fan_out_events(session: AsyncSession, events: list[OutboxEvent]) -> No
     state = _transaction_state(session)
     if state.endpoints is None:
         # Once per transaction: the events of a batch share one read.
-        state.endpoints = list(await session.execute(_ENABLED_ENDPOINTS))
+        state.endpoints = list(await run_statement(session, _ENABLED_ENDPOINTS, {}))
     pump = receiving_pump()
     now = utcnow()
     next_attempt_at = pump.lease_end(now) if pump is not None else now

@@ -11,12 +11,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.agreements.visibility import under_visible_agreements
 from shared.clock import today
+from shared.db import run_statement
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -84,15 +85,20 @@ async def get_indicator(
     return await one_or_404(session, query, missing=missing, lock=Indicator if for_update else None)
 
 
-async def latest_measurement(session: AsyncSession, indicator_id: uuid.UUID) -> Measurement | None:
-    return (
-        await session.scalars(
-            select(Measurement)
-            .where(Measurement.indicator_id == indicator_id)
-            .order_by(Measurement.on.desc(), Measurement.id.desc())
-            .limit(1)
-        )
-    ).first()
+# Built once: every measurement and every indicator read asks it.
+_LATEST_OF = (
+    select(*Measurement.__table__.columns)
+    .where(Measurement.__table__.c.indicator_id == bindparam("indicator_id"))
+    .order_by(Measurement.__table__.c.on.desc(), Measurement.__table__.c.id.desc())
+    .limit(1)
+)
+
+
+async def latest_measurement(session: AsyncSession, indicator_id: uuid.UUID) -> Any | None:
+    """The indicator's last measurement (by date, then recording order) as a row
+    with a measurement's fields, or None."""
+    rows = await run_statement(session, _LATEST_OF, {"indicator_id": indicator_id})
+    return rows[0] if rows else None
 
 
 async def latest_measurements(
