@@ -230,9 +230,7 @@ def insert_for(bind: AsyncSession | AsyncConnection | AsyncEngine) -> Any:
     PostgreSQL's and SQLite's share that interface; a session with no bind
     is taken to be SQLite.
     """
-    engine = bind.bind if isinstance(bind, AsyncSession) else bind
-    dialect = engine.dialect.name if engine is not None else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return postgresql.insert if _dialect_name(bind) == "postgresql" else sqlite.insert
 
 
 Rows = tuple[Table, Sequence[Mapping[str, Any]]]
@@ -278,8 +276,10 @@ def _insert_together_statement(shape: tuple[tuple[Table, tuple[str, ...], int], 
     return select(literal_column("1")).add_cte(*ctes)
 
 
-def _dialect_name(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
+def _dialect_name(bind: AsyncSession | AsyncConnection | AsyncEngine) -> str:
+    """The dialect behind ``bind``; a session with no bind is taken to be SQLite."""
+    engine = bind.bind if isinstance(bind, AsyncSession) else bind
+    return engine.dialect.name if engine is not None else "sqlite"
 
 
 async def run_statement(

@@ -310,7 +310,7 @@ class RenderingSession(Session):
     def _note(self, new: list[object], changed: list[object], dirty: list[object]) -> None:
         # Ids are read after the flush: a new row's id is given on insert.
         new_ids = {id(instance) for instance in new}
-        dirty_ids = {id(instance) for instance in dirty}
+        written_ids = new_ids | {id(instance) for instance in dirty}
         for kind in KINDS:
             by_id: dict[uuid.UUID, list[object]] = {}
             for instance in (*new, *changed):
@@ -321,7 +321,7 @@ class RenderingSession(Session):
                 continue  # nothing of this kind: no entry, so a commit has none to render
             touched = self.info.setdefault(_TOUCHED, {}).setdefault(kind.name, set())
             fresh = self.info.setdefault(_FRESH, {}).setdefault(kind.name, {})
-            written = new_ids | dirty_ids if kind.from_updates else new_ids
+            written = written_ids if kind.from_updates else new_ids
             for key, instances in by_id.items():
                 row = next(
                     (one for one in instances if type(one) is kind.model and id(one) in written),
@@ -330,7 +330,7 @@ class RenderingSession(Session):
                 if row is not None and (
                     kind.from_updates or (key not in touched and key not in fresh)
                 ):
-                    # Inserted now: strongly held, the identity map only holds it weakly.
+                    # Written now: strongly held, the identity map only holds it weakly.
                     fresh[key] = _Fresh(row, [one for one in instances if one is not row])
                 else:
                     fresh.pop(key, None)

@@ -222,15 +222,9 @@ async def create_agreement(
     }
     public = AgreementPublic.model_validate({**row, "parties": parties})
     body = rendered.dump(public)
-    first_version = {
-        "id": uuid7(),
-        "agreement_id": agreement_id,
-        "n": 1,
-        "effective_from": payload.effective_from,
-        "amendment_id": None,
-        "terms": versions.terms_of(public),
-        "created_at": now,
-    }
+    first_version = versions.version_row(
+        agreement=public, effective_from=payload.effective_from, amendment_id=None
+    )
     await record_change(
         session,
         actor=actor,

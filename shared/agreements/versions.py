@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.agreements import acts
 from shared.agreements.legal_schemas import Terms
 from shared.agreements.schemas import AgreementPublic, PartyPublic
 from shared.errors import NotFound
+from shared.ids import uuid7
 from shared.models import Agreement, AgreementVersion, PartyAct
 from shared.rows import rows_after
 
@@ -52,14 +54,28 @@ def write_version(
 ) -> AgreementVersion:
     """Add the version ``agreement.terms_version`` with the agreement's terms."""
     version = AgreementVersion(
-        agreement_id=agreement.id,
-        n=agreement.terms_version,
-        effective_from=effective_from,
-        amendment_id=amendment_id,
-        terms=terms_of(agreement),
+        **version_row(agreement=agreement, effective_from=effective_from, amendment_id=amendment_id)
     )
     session.add(version)
     return version
+
+
+def version_row(
+    *,
+    agreement: Agreement | AgreementPublic,
+    effective_from: dt.date | None,
+    amendment_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    """The row of the version ``agreement.terms_version``, with the agreement's terms."""
+    return {
+        "id": uuid7(),
+        "agreement_id": agreement.id,
+        "n": agreement.terms_version,
+        "effective_from": effective_from,
+        "amendment_id": amendment_id,
+        "terms": terms_of(agreement),
+        "created_at": clock.utcnow(),
+    }
 
 
 async def correct_current_version(session: AsyncSession, *, agreement: Agreement) -> None:

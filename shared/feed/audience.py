@@ -56,20 +56,20 @@ async def organizations_concerned(
         # Written in this transaction with exactly the parties its data lists.
         return _named(data.get("parties"))
     if aggregate_type == "agreement":
-        parties = [
+        parties = {
             row[0]
             for row in await run_statement(session, _PARTIES_OF, {"aggregate_id": aggregate_id})
-        ]
+        }
         # Only the agreement's own events list its parties; a collaboration under
         # it lists participants, who see it only as parties of the agreement.
         named = _named(data.get("parties")) if event_type.startswith("agreement.") else set()
-        return set(parties) | named
+        return parties | named
     if aggregate_type == "research_collaboration":
-        participants = [
+        participants = {
             row[0]
             for row in await run_statement(
                 session, _PARTICIPANTS_OF, {"aggregate_id": aggregate_id}
             )
-        ]
-        return set(participants) | _named(data.get("participants"))
+        }
+        return participants | _named(data.get("participants"))
     return set()

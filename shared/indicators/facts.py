@@ -20,6 +20,9 @@ async def load_indicator_facts(
     return await load_indicator_facts_of(session, [agreement_id])
 
 
+# The latest measurement first: by date, then recording order.
+LATEST_FIRST = (Measurement.on.desc(), Measurement.id.desc())
+
 # Built once, the agreements bound as ``ids`` at each run.
 _IDS = bindparam("ids", expanding=True)
 _RANKED = (
@@ -27,10 +30,7 @@ _RANKED = (
         Measurement.indicator_id,
         Measurement.value,
         func.row_number()
-        .over(
-            partition_by=Measurement.indicator_id,
-            order_by=(Measurement.on.desc(), Measurement.id.desc()),
-        )
+        .over(partition_by=Measurement.indicator_id, order_by=LATEST_FIRST)
         .label("rank"),
     )
     .where(Measurement.agreement_id.in_(_IDS))

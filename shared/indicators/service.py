@@ -21,6 +21,7 @@ from shared.db import run_statement
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
+from shared.indicators.facts import LATEST_FIRST
 from shared.indicators.rules import achievement
 from shared.indicators.schemas import (
     IndicatorCreate,
@@ -88,8 +89,8 @@ async def get_indicator(
 # Built once: every measurement and every indicator read asks it.
 _LATEST_OF = (
     select(*Measurement.__table__.columns)
-    .where(Measurement.__table__.c.indicator_id == bindparam("indicator_id"))
-    .order_by(Measurement.__table__.c.on.desc(), Measurement.__table__.c.id.desc())
+    .where(Measurement.indicator_id == bindparam("indicator_id"))
+    .order_by(*LATEST_FIRST)
     .limit(1)
 )
 
@@ -111,10 +112,7 @@ async def latest_measurements(
         select(
             Measurement,
             func.row_number()
-            .over(
-                partition_by=Measurement.indicator_id,
-                order_by=(Measurement.on.desc(), Measurement.id.desc()),
-            )
+            .over(partition_by=Measurement.indicator_id, order_by=LATEST_FIRST)
             .label("rank"),
         )
         .where(Measurement.indicator_id.in_(indicator_ids))
