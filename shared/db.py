@@ -230,7 +230,12 @@ def insert_for(bind: AsyncSession | AsyncConnection | AsyncEngine) -> Any:
     PostgreSQL's and SQLite's share that interface; a session with no bind
     is taken to be SQLite.
     """
-    return postgresql.insert if _dialect_name(bind) == "postgresql" else sqlite.insert
+    return insert_of(dialect_name(bind))
+
+
+def insert_of(dialect: str) -> Any:
+    """:func:`insert_for` by the dialect's name (for statements built once per dialect)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 Rows = tuple[Table, Sequence[Mapping[str, Any]]]
@@ -246,7 +251,7 @@ async def insert_together(session: AsyncSession, writes: Sequence[Rows]) -> None
     executemany, in the order given, so a referred-to row goes first.
     """
     writes = [(table, rows) for table, rows in writes if rows]
-    if _dialect_name(session) != "postgresql":
+    if dialect_name(session) != "postgresql":
         for table, rows in writes:
             await session.execute(insert(table), list(rows))
         return
@@ -276,7 +281,7 @@ def _insert_together_statement(shape: tuple[tuple[Table, tuple[str, ...], int], 
     return select(literal_column("1")).add_cte(*ctes)
 
 
-def _dialect_name(bind: AsyncSession | AsyncConnection | AsyncEngine) -> str:
+def dialect_name(bind: AsyncSession | AsyncConnection | AsyncEngine) -> str:
     """The dialect behind ``bind``; a session with no bind is taken to be SQLite."""
     engine = bind.bind if isinstance(bind, AsyncSession) else bind
     return engine.dialect.name if engine is not None else "sqlite"
@@ -300,7 +305,7 @@ async def run_statement(
     :class:`IntegrityError`, as it would through the session. Elsewhere it
     runs through the session.
     """
-    if _dialect_name(session) != "postgresql":
+    if dialect_name(session) != "postgresql":
         result = await session.execute(statement, params)
         # A SELECT's result always has rows; a DML statement's says whether it has.
         return result.all() if getattr(result, "returns_rows", True) else []
@@ -390,10 +395,33 @@ def _each(process: Processor) -> Processor:
     return lambda values: [process(value) for value in values]
 
 
-def run_many_in_sync(session: Session, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+async def run_many(
+    session: AsyncSession, statement: Any, rows: Sequence[Mapping[str, Any]]
+) -> None:
     """:func:`run_statement` once for each of ``rows``, in one round trip (an
-    executemany), from a sync session's own work inside SQLAlchemy's greenlet
-    (a commit's): no rows back."""
+    executemany) on PostgreSQL: no rows back."""
+    if not rows:
+        return
+    if dialect_name(session) != "postgresql":
+        await session.execute(statement, list(rows))
+        return
+    assert session.bind is not None
+    compiled = _compiled(statement, session.bind.dialect)
+    arguments = [compiled.arguments(row) for row in rows]
+    async with driver_connection(session) as connection:
+        await _executemany(connection, compiled.sql, arguments)
+
+
+async def _executemany(connection: Any, sql: str, arguments: list[list[Any]]) -> None:
+    try:
+        await connection.executemany(sql, arguments)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(sql, arguments, exc) from exc
+
+
+def run_many_in_sync(session: Session, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """:func:`run_many` from a sync session's own work inside SQLAlchemy's
+    greenlet (a commit's)."""
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         session.execute(statement, list(rows))
@@ -402,7 +430,4 @@ def run_many_in_sync(session: Session, statement: Any, rows: Sequence[Mapping[st
     pooled = session.connection().connection
     await_only(_begun(pooled.dbapi_connection))
     arguments = [compiled.arguments(row) for row in rows]
-    try:
-        await_only(pooled.driver_connection.executemany(compiled.sql, arguments))
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        raise IntegrityError(compiled.sql, arguments, exc) from exc
+    await_only(_executemany(pooled.driver_connection, compiled.sql, arguments))

@@ -190,9 +190,32 @@ def rollup_public(body: dict[str, Any], computed_at: Any) -> dict[str, Any]:
     return {**body, "computed_at": computed_at}
 
 
+def rollup_json(public: type[BaseModel], body: dict[str, Any], computed_at: Any) -> str:
+    """A stored rollup's JSON as its route answers it (``body`` as stored)."""
+    return dump(public.model_validate(rollup_public(body, computed_at)))
+
+
 def _rollup_json(public: type[BaseModel]) -> Callable[[Any], str]:
     """A stored rollup row's JSON: its body, with when it was computed."""
-    return lambda row: dump(public.model_validate(rollup_public(row.body, row.computed_at)))
+    return lambda row: rollup_json(public, row.body, row.computed_at)
+
+
+def in_jsonb_order(value: Any) -> Any:
+    """A JSON value with each object's keys in the order PostgreSQL's ``jsonb``
+    keeps them (shorter keys first, then byte order), at every depth.
+
+    Stored so on every database, a JSON document reads back in the order it
+    was written (SQLite keeps the text as written), and its rendered JSON can
+    be made from the value written rather than from the row read back.
+    """
+    if isinstance(value, dict):
+        return {
+            key: in_jsonb_order(value[key])
+            for key in sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        }
+    if isinstance(value, list):
+        return [in_jsonb_order(item) for item in value]
+    return value
 
 
 def _of(model: type[Any], attribute: str) -> Callable[[object], uuid.UUID | None]:

@@ -9,16 +9,18 @@ falls back to.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
+from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
 from shared.broker import OutboxPublisher, mark_dispatched, mark_settled
 from shared.clock import utcnow
-from shared.db import insert_for
+from shared.db import dialect_name, insert_for, insert_of, run_statement
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
 
@@ -30,21 +32,39 @@ async def load_event(
 ) -> tuple[OutboxEvent | None, set[str]]:
     """The event and the consumers that already processed it, in one query.
 
-    The event is detached from the session, so a rollback of the handler
-    transaction that read it leaves it usable for the next handlers.
+    The event is not in the session (see :func:`load_events`).
     """
-    rows = (
-        await session.execute(
-            select(OutboxEvent, ProcessedEvent.consumer)
-            .outerjoin(ProcessedEvent, ProcessedEvent.event_id == OutboxEvent.id)
-            .where(OutboxEvent.id == event_id)
-        )
-    ).all()
-    if not rows:
-        return None, set()
-    event = rows[0][0]
-    session.expunge(event)
-    return event, {row.consumer for row in rows if row.consumer is not None}
+    events, already = await load_events(session, [event_id])
+    return events.get(event_id), already.get(event_id, set())
+
+
+# The events, each with the consumers that processed it: built once.
+_EVENT_COLUMNS = tuple(column.key for column in OutboxEvent.__table__.columns)
+_EVENTS_WITH_CONSUMERS = (
+    select(*OutboxEvent.__table__.columns, ProcessedEvent.consumer)
+    .outerjoin(ProcessedEvent, ProcessedEvent.event_id == OutboxEvent.id)
+    .where(OutboxEvent.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def load_events(
+    session: AsyncSession, event_ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, OutboxEvent], dict[uuid.UUID, set[str]]]:
+    """The events that exist among ``event_ids``, and the consumers that already
+    processed each, in one query.
+
+    Each event is a new object outside the session, read by handlers only:
+    a rollback of the handler transaction that read it leaves it usable for
+    the next handlers.
+    """
+    events: dict[uuid.UUID, OutboxEvent] = {}
+    already: dict[uuid.UUID, set[str]] = {}
+    for row in await run_statement(session, _EVENTS_WITH_CONSUMERS, {"ids": event_ids}):
+        if row.id not in events:
+            events[row.id] = OutboxEvent(**{name: getattr(row, name) for name in _EVENT_COLUMNS})
+        if row.consumer is not None:
+            already.setdefault(row.id, set()).add(row.consumer)
+    return events, already
 
 
 async def run_handler(
@@ -148,21 +168,7 @@ async def process_events_together(
     locks in the same order and cannot deadlock each other.
     """
     async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(OutboxEvent, ProcessedEvent.consumer)
-                .outerjoin(ProcessedEvent, ProcessedEvent.event_id == OutboxEvent.id)
-                .where(OutboxEvent.id.in_(event_ids))
-            )
-        ).all()
-        events: dict[uuid.UUID, OutboxEvent] = {}
-        already: dict[uuid.UUID, set[str]] = {}
-        for event, consumer in rows:
-            events[event.id] = event
-            if consumer is not None:
-                already.setdefault(event.id, set()).add(consumer)
-        for event in events.values():
-            session.expunge(event)
+        events, already = await load_events(session, event_ids)
         if len(events) < len(set(event_ids)):
             raise BatchAbandoned("an event is missing")
         ordered = sorted(events.values(), key=lambda event: (str(event.aggregate_id), event.id))
@@ -215,22 +221,39 @@ async def _record_processed(
         return
     await session.flush()
     now = utcnow()
-    expected = [
-        {"consumer": handler.name, "event_id": event.id, "processed_at": now}
-        for handler, events in plan
-        for event in events
-    ]
-    inserted = (
-        await session.execute(
-            insert_for(session)(ProcessedEvent)
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(ProcessedEvent.event_id),
-            expected,
-        )
-    ).all()
-    if len(inserted) < len(expected):
+    pairs = [(handler.name, event.id) for handler, events in plan for event in events]
+    params: dict[str, Any] = {"processed_at": now}
+    for number, (consumer, event_id) in enumerate(pairs):
+        params[f"consumer_{number}"] = consumer
+        params[f"event_id_{number}"] = event_id
+    statement = _processed_statement(dialect_name(session), len(pairs))
+    inserted = await run_statement(session, statement, params)
+    if len(inserted) < len(pairs):
         await session.rollback()
         raise BatchAbandoned("a concurrent delivery processed an event of the batch")
+
+
+@functools.lru_cache(maxsize=64)
+def _processed_statement(dialect: str, count: int) -> Any:
+    """The INSERT of ``count`` processed_events rows that returns those it wrote,
+    built once per count."""
+    insert = insert_of(dialect)
+    table = ProcessedEvent.__table__
+    return (
+        insert(table)
+        .values(
+            [
+                {
+                    "consumer": bindparam(f"consumer_{number}", type_=table.c.consumer.type),
+                    "event_id": bindparam(f"event_id_{number}", type_=table.c.event_id.type),
+                    "processed_at": bindparam("processed_at", type_=table.c.processed_at.type),
+                }
+                for number in range(count)
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(table.c.event_id)
+    )
 
 
 class EventBatcher:

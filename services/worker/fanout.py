@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.worker.dispatch import batch_handler
 from services.worker.pump import DeliveryPump, receiving_pump
@@ -40,10 +41,17 @@ class _TransactionState:
 def _transaction_state(session: AsyncSession) -> _TransactionState:
     state = session.info.get(_TRANSACTION_STATE)
     if state is None:
+        _listen()
         state = session.info[_TRANSACTION_STATE] = _TransactionState()
-        sa_event.listen(session.sync_session, "after_commit", _after_commit)
-        sa_event.listen(session.sync_session, "after_rollback", _after_rollback)
     return state
+
+
+def _listen() -> None:
+    """Hand deliveries over when a transaction that fanned out ends: listeners on
+    the Session class, installed once (one per session cost more than the fan-out)."""
+    for name, listener in (("after_commit", _after_commit), ("after_rollback", _after_rollback)):
+        if not sa_event.contains(Session, name, listener):
+            sa_event.listen(Session, name, listener)
 
 
 def _after_commit(session: Any) -> None:
@@ -51,14 +59,13 @@ def _after_commit(session: Any) -> None:
     # look failed to its caller. A hand-over that cannot happen leaves the
     # deliveries to be claimed when their lease runs out.
     state = session.info.pop(_TRANSACTION_STATE, None)
-    session.info[_TRANSACTION_STATE] = _TransactionState()
     if state is not None:
         for pump, claims in state.handover:
             pump.accept_threadsafe(claims)
 
 
 def _after_rollback(session: Any) -> None:
-    session.info[_TRANSACTION_STATE] = _TransactionState()
+    session.info.pop(_TRANSACTION_STATE, None)
 
 
 async def _organizations_concerned(

@@ -16,10 +16,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for
+from shared.db import insert_for, run_statement
 from shared.ids import uuid7
 from shared.models import (
     Agreement,
@@ -65,6 +65,26 @@ class _Recipient:
     subscription_id: uuid.UUID | None
 
 
+# The subscriptions that may hear of events of these agreements: built once.
+_SUBSCRIPTIONS_OF = (
+    select(
+        NotificationSubscription.id,
+        NotificationSubscription.contact_id,
+        NotificationSubscription.agreement_id,
+        NotificationSubscription.organization_id,
+        NotificationSubscription.event_types,
+        NotificationSubscription.delivery,
+    )
+    .where(
+        or_(
+            NotificationSubscription.agreement_id.is_(None),
+            NotificationSubscription.agreement_id.in_(bindparam("agreements", expanding=True)),
+        )
+    )
+    .order_by(NotificationSubscription.id)
+)
+
+
 @dataclass
 class _Audience:
     """What the events of one batch need to find their recipients, read once for all."""
@@ -78,17 +98,8 @@ class _Audience:
         cls, session: AsyncSession, events: list[tuple[OutboxEvent, uuid.UUID | None]]
     ) -> _Audience:
         agreements = {agreement_id for _, agreement_id in events if agreement_id is not None}
-        conditions = [NotificationSubscription.agreement_id.is_(None)]
-        if agreements:
-            conditions.append(NotificationSubscription.agreement_id.in_(agreements))
         subscriptions = list(
-            (
-                await session.scalars(
-                    select(NotificationSubscription)
-                    .where(or_(*conditions))
-                    .order_by(NotificationSubscription.id)
-                )
-            ).all()
+            await run_statement(session, _SUBSCRIPTIONS_OF, {"agreements": list(agreements)})
         )
         parties: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
         if agreements and any(row.organization_id is not None for row in subscriptions):

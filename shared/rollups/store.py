@@ -15,10 +15,12 @@ worker's start-up does it); importing this module installs nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.clock import utcnow
-from shared.db import run_statement
+from shared.db import dialect_name, insert_of, run_many, run_statement
 from shared.events import Aggregate, record_event
 from shared.indicators.facts import load_indicator_facts_of
 from shared.models import (
@@ -40,7 +42,9 @@ from shared.models import (
     InitiativeRollup,
     Milestone,
 )
+from shared.rendered import in_jsonb_order, rollup_json
 from shared.rollups import rules
+from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
 
 _PENDING_NOTES = "accords.recomputed_from"
 
@@ -157,8 +161,6 @@ _MILESTONES_OF = (
     .where(Milestone.agreement_id.in_(_IDS))
     .order_by(Milestone.id)
 )
-_AGREEMENT_ROLLUPS_OF = select(AgreementRollup).where(AgreementRollup.agreement_id.in_(_IDS))
-_INITIATIVE_ROLLUPS_OF = select(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(_IDS))
 
 
 async def load_facts_of(
@@ -213,8 +215,9 @@ async def load_facts_of(
 
 
 def stored_body(body: dict[str, Any]) -> dict[str, Any]:
-    """A rollup body as stored (and served): JSON-compatible values."""
-    return to_jsonable_python(body)
+    """A rollup body as stored (and served): JSON-compatible values, its keys in
+    the order the database gives them back (:func:`shared.rendered.in_jsonb_order`)."""
+    return in_jsonb_order(to_jsonable_python(body))
 
 
 async def lock_agreement(session: AsyncSession, agreement_id: uuid.UUID) -> None:
@@ -292,44 +295,58 @@ async def recompute_all_locked(
     for agreement_id in ordered:
         (log or recompute_log).pending(session, agreement_id)
     facts = await load_facts_of(session, ordered)
+    writes = _writes(dialect_name(session))
     gone = [agreement_id for agreement_id in ordered if agreement_id not in facts]
     if gone:
-        await session.execute(
-            delete(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(gone))
-        )
-        await session.execute(delete(AgreementRollup).where(AgreementRollup.agreement_id.in_(gone)))
+        await run_statement(session, _DROP_INITIATIVE_ROLLUPS, {"ids": gone})
+        await run_statement(session, _DROP_AGREEMENT_ROLLUPS, {"ids": gone})
     if not facts:
         return {}
     today = today or clock.today()
     now = utcnow()
     present = [agreement_id for agreement_id in ordered if agreement_id in facts]
-    stored_rollups = {
-        row.agreement_id: row
-        for row in (await session.scalars(_AGREEMENT_ROLLUPS_OF, {"ids": present})).all()
-    }
-    existing: dict[uuid.UUID, dict[uuid.UUID, InitiativeRollup]] = defaultdict(dict)
-    for row in (await session.scalars(_INITIATIVE_ROLLUPS_OF, {"ids": present})).all():
-        existing[row.agreement_id][row.initiative_id] = row
+    previous = dict(await run_statement(session, _STORED_HEALTH, {"ids": present}))
     rollups: dict[uuid.UUID, rules.AgreementRollup] = {}
+    agreement_rows: list[dict[str, Any]] = []
+    initiative_rows: list[dict[str, Any]] = []
     changed: list[tuple[uuid.UUID, dict[str, Any], str]] = []
     for agreement_id in present:
         rollup = rollups[agreement_id] = rules.agreement_rollup(facts[agreement_id], today)
-        stored = stored_rollups.get(agreement_id)
-        previous_health = stored.health if stored is not None else None
         body = stored_body(rollup.body())
-        if stored is None:
-            stored = AgreementRollup(agreement_id=agreement_id)
-            session.add(stored)
-        stored.health = rollup.health
-        stored.last_activity_at = rollup.last_activity_at
-        stored.computed_at = now
-        stored.computed_on = today
-        stored.achievement = rollup.indicators["achievement"]
-        stored.body = body
-        await _store_initiatives(session, agreement_id, rollup, now, existing[agreement_id])
+        agreement_rows.append(
+            {
+                "agreement_id": agreement_id,
+                "health": rollup.health,
+                "last_activity_at": rollup.last_activity_at,
+                "computed_at": now,
+                "computed_on": today,
+                "achievement": rollup.indicators["achievement"],
+                "body": body,
+                "rendered": rollup_json(AgreementRollupPublic, body, now),
+            }
+        )
+        for initiative in rollup.initiatives:
+            initiative_body = stored_body({**initiative.body(), "agreement_id": agreement_id})
+            initiative_rows.append(
+                {
+                    "initiative_id": initiative.initiative_id,
+                    "agreement_id": agreement_id,
+                    "health": initiative.health,
+                    "computed_at": now,
+                    "body": initiative_body,
+                    "rendered": rollup_json(InitiativeRollupPublic, initiative_body, now),
+                }
+            )
+        previous_health = previous.get(agreement_id)
         if previous_health is not None and previous_health != rollup.health:
             changed.append((agreement_id, body, previous_health))
-    await session.flush()
+    await run_many(session, writes.agreements, agreement_rows)
+    await run_many(session, writes.initiatives, initiative_rows)
+    await run_statement(
+        session,
+        _DROP_STALE_INITIATIVE_ROLLUPS,
+        {"ids": present, "keep": [row["initiative_id"] for row in initiative_rows]},
+    )
     for agreement_id, body, previous_health in changed:
         await record_event(
             session,
@@ -344,30 +361,47 @@ async def recompute_all_locked(
     return rollups
 
 
-async def _store_initiatives(
-    session: AsyncSession,
-    agreement_id: uuid.UUID,
-    rollup: rules.AgreementRollup,
-    now: dt.datetime,
-    existing: dict[uuid.UUID, InitiativeRollup],
-) -> None:
-    """Add, change or delete the agreement's initiative rollups (flushed by the caller)."""
-    for initiative in rollup.initiatives:
-        initiative_body = stored_body({**initiative.body(), "agreement_id": agreement_id})
-        row = existing.pop(initiative.initiative_id, None)
-        if row is None:
-            session.add(
-                InitiativeRollup(
-                    initiative_id=initiative.initiative_id,
-                    agreement_id=agreement_id,
-                    health=initiative.health,
-                    computed_at=now,
-                    body=initiative_body,
-                )
-            )
-        elif row.body != initiative_body:  # unchanged rows are left alone
-            row.health = initiative.health
-            row.computed_at = now
-            row.body = initiative_body
-    for row in existing.values():
-        await session.delete(row)
+_STORED_HEALTH = select(AgreementRollup.agreement_id, AgreementRollup.health).where(
+    AgreementRollup.agreement_id.in_(_IDS)
+)
+_DROP_AGREEMENT_ROLLUPS = delete(AgreementRollup).where(AgreementRollup.agreement_id.in_(_IDS))
+_DROP_INITIATIVE_ROLLUPS = delete(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(_IDS))
+# The initiative rollups of these agreements whose initiative is gone.
+_DROP_STALE_INITIATIVE_ROLLUPS = delete(InitiativeRollup).where(
+    InitiativeRollup.agreement_id.in_(_IDS),
+    InitiativeRollup.initiative_id.not_in(bindparam("keep", expanding=True)),
+)
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """The upserts of a recompute, one row each, for one dialect."""
+
+    agreements: Any
+    initiatives: Any
+
+
+@functools.cache
+def _writes(dialect: str) -> _Writes:
+    """The rollups are written as rows, with their rendered JSON (see
+    :mod:`shared.rendered`), not through ORM objects: a recompute rewrites
+    every rollup of its agreements, and the ORM's loading, flushing and
+    rendering again cost several times the statements. An initiative rollup
+    whose body is unchanged is left alone (its ``computed_at`` too)."""
+    insert = insert_of(dialect)
+
+    def upsert(table: Any, key: str, *, when_changed: bool) -> Any:
+        columns = [column.key for column in table.columns]
+        statement = insert(table).values(
+            {name: bindparam(name, type_=table.c[name].type) for name in columns}
+        )
+        return statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={name: statement.excluded[name] for name in columns if name != key},
+            where=(table.c.body != statement.excluded.body) if when_changed else None,
+        )
+
+    return _Writes(
+        agreements=upsert(AgreementRollup.__table__, "agreement_id", when_changed=False),
+        initiatives=upsert(InitiativeRollup.__table__, "initiative_id", when_changed=True),
+    )
