@@ -17,15 +17,17 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import dramatiq
 import structlog
 from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.db import run_statement
 from shared.models import OutboxEvent
 
 log = structlog.get_logger("accords.worker")
@@ -226,26 +228,28 @@ class OutboxPublisher:
         self.broker.close()
 
 
+def _marking(column: Any) -> Any:
+    """The UPDATE that stamps ``column`` of the events ``ids`` not stamped yet:
+    built once."""
+    return (
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(bindparam("ids", expanding=True)), column.is_(None))
+        .values({column: bindparam("now", type_=column.type)})
+    )
+
+
+_MARK_DISPATCHED = _marking(OutboxEvent.dispatched_at)
+_MARK_SETTLED = _marking(OutboxEvent.settled_at)
+
+
 async def mark_dispatched(session: AsyncSession, event_ids: Iterable[uuid.UUID]) -> None:
     ids = list(event_ids)
-    if not ids:
-        return
-    await session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at.is_(None))
-        .values(dispatched_at=dt.datetime.now(dt.UTC))
-        .execution_options(synchronize_session=False)
-    )
+    if ids:
+        await run_statement(session, _MARK_DISPATCHED, {"ids": ids, "now": dt.datetime.now(dt.UTC)})
 
 
 async def mark_settled(session: AsyncSession, event_ids: Iterable[uuid.UUID]) -> None:
     """Consumed (or dead-lettered): a broker that loses messages need not get it again."""
     ids = list(event_ids)
-    if not ids:
-        return
-    await session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.id.in_(ids), OutboxEvent.settled_at.is_(None))
-        .values(settled_at=dt.datetime.now(dt.UTC))
-        .execution_options(synchronize_session=False)
-    )
+    if ids:
+        await run_statement(session, _MARK_SETTLED, {"ids": ids, "now": dt.datetime.now(dt.UTC)})

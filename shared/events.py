@@ -8,16 +8,17 @@ commit or roll back together with the change.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Rows, insert_for, insert_together, run_statement
-from shared.feed.audience import organizations_concerned
+from shared.db import Rows, dialect_name, insert_of, insert_together, run_statement
+from shared.feed.audience import audience_of, members_query, organizations_concerned
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
 
@@ -109,32 +110,37 @@ async def next_sequence(session: AsyncSession, aggregate: Aggregate) -> int:
     writers of the same aggregate until their transactions end.
     """
     values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
-    rows = await run_statement(session, _next_sequence_statement(session), values)
+    rows = await run_statement(session, _next_sequence_of(dialect_name(session)), values)
     return int(rows[0][0])
 
 
-_NEXT_SEQUENCE: dict[Any, Any] = {}
-
-
-def _next_sequence_statement(session: AsyncSession) -> Any:
-    """The upsert of :func:`next_sequence` for the session's dialect, built once."""
-    insert = insert_for(session)
-    statement = _NEXT_SEQUENCE.get(insert)
-    if statement is None:
-        statement = _NEXT_SEQUENCE[insert] = (
-            insert(AggregateSequence)
-            .values(
-                aggregate_type=bindparam("aggregate_type"),
-                aggregate_id=bindparam("aggregate_id"),
-                last_sequence=1,
-            )
-            .on_conflict_do_update(
-                index_elements=[AggregateSequence.aggregate_type, AggregateSequence.aggregate_id],
-                set_={"last_sequence": AggregateSequence.last_sequence + 1},
-            )
-            .returning(AggregateSequence.last_sequence)
+@functools.cache
+def _next_sequence_of(dialect: str) -> Any:
+    """The upsert of :func:`next_sequence` for the dialect, built once."""
+    return (
+        insert_of(dialect)(AggregateSequence)
+        .values(
+            aggregate_type=bindparam("aggregate_type"),
+            aggregate_id=bindparam("aggregate_id"),
+            last_sequence=1,
         )
-    return statement
+        .on_conflict_do_update(
+            index_elements=[AggregateSequence.aggregate_type, AggregateSequence.aggregate_id],
+            set_={"last_sequence": AggregateSequence.last_sequence + 1},
+        )
+        .returning(AggregateSequence.last_sequence)
+    )
+
+
+@functools.cache
+def _sequence_with_members(members_of: Any) -> Any:
+    """PostgreSQL: :func:`next_sequence`'s upsert and the members ``members_of``
+    selects (an array, null for none), one statement built once per query."""
+    upsert = _next_sequence_of("postgresql").cte("next_sequence")
+    members = members_of.with_only_columns(
+        func.array_agg(members_of.selected_columns[0])
+    ).scalar_subquery()
+    return select(upsert.c.last_sequence, members.label("members"))
 
 
 async def record_event(
@@ -162,19 +168,40 @@ async def _event_writes(
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     writes: list[Rows] = []
+    members_of = members_query(event_type=event_type, aggregate_type=aggregate.type)
     if new_aggregate:
         sequence = 1
         counter = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
         writes.append((_SEQUENCES, [{**counter, "last_sequence": sequence}]))
+        audience = await organizations_concerned(
+            session,
+            event_type=event_type,
+            aggregate_type=aggregate.type,
+            aggregate_id=aggregate.id,
+            data=data,
+        )
+    elif members_of is not None and dialect_name(session) == "postgresql":
+        # The next sequence and the members of the aggregate in one round trip.
+        values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
+        [(sequence, members)] = await run_statement(
+            session, _sequence_with_members(members_of), values
+        )
+        audience = audience_of(
+            event_type=event_type,
+            aggregate_type=aggregate.type,
+            aggregate_id=aggregate.id,
+            data=data,
+            members=set(members or ()),
+        )
     else:
         sequence = await next_sequence(session, aggregate)
-    audience = await organizations_concerned(
-        session,
-        event_type=event_type,
-        aggregate_type=aggregate.type,
-        aggregate_id=aggregate.id,
-        data=data,
-    )
+        audience = await organizations_concerned(
+            session,
+            event_type=event_type,
+            aggregate_type=aggregate.type,
+            aggregate_id=aggregate.id,
+            data=data,
+        )
     event_id = uuid7()
     event = {
         "id": event_id,

@@ -42,6 +42,44 @@ _PARTICIPANTS_OF = select(ResearchParticipant.organization_id).where(
 )
 
 
+def members_query(*, event_type: str, aggregate_type: str) -> Any | None:
+    """The statement of the organizations the database holds as members of the
+    event's aggregate (its ``aggregate_id`` bound at the run), or None when the
+    event's audience needs none."""
+    if aggregate_type == "organization" or event_type == "agreement.created":
+        return None
+    if aggregate_type == "agreement":
+        return _PARTIES_OF
+    if aggregate_type == "research_collaboration":
+        return _PARTICIPANTS_OF
+    return None
+
+
+def audience_of(
+    *,
+    event_type: str,
+    aggregate_type: str,
+    aggregate_id: uuid.UUID,
+    data: dict[str, Any],
+    members: set[uuid.UUID],
+) -> set[uuid.UUID]:
+    """The organizations an event concerns, given the ``members`` that
+    :func:`members_query` read (an empty set where it needs none)."""
+    if aggregate_type == "organization":
+        return {aggregate_id}
+    if event_type == "agreement.created":
+        # Written in this transaction with exactly the parties its data lists.
+        return _named(data.get("parties"))
+    if aggregate_type == "agreement":
+        # Only the agreement's own events list its parties; a collaboration under
+        # it lists participants, who see it only as parties of the agreement.
+        named = _named(data.get("parties")) if event_type.startswith("agreement.") else set()
+        return members | named
+    if aggregate_type == "research_collaboration":
+        return members | _named(data.get("participants"))
+    return set()
+
+
 async def organizations_concerned(
     session: AsyncSession,
     *,
@@ -50,26 +88,17 @@ async def organizations_concerned(
     aggregate_id: uuid.UUID,
     data: dict[str, Any],
 ) -> set[uuid.UUID]:
-    if aggregate_type == "organization":
-        return {aggregate_id}
-    if event_type == "agreement.created":
-        # Written in this transaction with exactly the parties its data lists.
-        return _named(data.get("parties"))
-    if aggregate_type == "agreement":
-        parties = {
-            row[0]
-            for row in await run_statement(session, _PARTIES_OF, {"aggregate_id": aggregate_id})
-        }
-        # Only the agreement's own events list its parties; a collaboration under
-        # it lists participants, who see it only as parties of the agreement.
-        named = _named(data.get("parties")) if event_type.startswith("agreement.") else set()
-        return parties | named
-    if aggregate_type == "research_collaboration":
-        participants = {
-            row[0]
-            for row in await run_statement(
-                session, _PARTICIPANTS_OF, {"aggregate_id": aggregate_id}
-            )
-        }
-        return participants | _named(data.get("participants"))
-    return set()
+    """:func:`audience_of`, the members read now."""
+    query = members_query(event_type=event_type, aggregate_type=aggregate_type)
+    members = (
+        {row[0] for row in await run_statement(session, query, {"aggregate_id": aggregate_id})}
+        if query is not None
+        else set()
+    )
+    return audience_of(
+        event_type=event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        data=data,
+        members=members,
+    )
