@@ -359,6 +359,12 @@ class _Compiled:
 @functools.lru_cache(maxsize=512)
 def _compiled(statement: Any, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
+    # A default computed in Python (``default=``/``onupdate=`` of a column the
+    # statement leaves out) is run by SQLAlchemy's execution, not here.
+    prefetched = [*compiled.insert_prefetch, *compiled.update_prefetch]
+    if prefetched:
+        names = ", ".join(sorted(column.key for column in prefetched))
+        raise ValueError(f"{names}: a default computed in Python is not run here; give a value")
     sql = compiled.string
     # Each parameter by the name its value is given under.
     binds = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]

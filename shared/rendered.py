@@ -209,13 +209,17 @@ def in_jsonb_order(value: Any) -> Any:
     be made from the value written rather than from the row read back.
     """
     if isinstance(value, dict):
-        return {
-            key: in_jsonb_order(value[key])
-            for key in sorted(value, key=lambda key: (len(key.encode()), key.encode()))
-        }
+        return {key: in_jsonb_order(value[key]) for key in sorted(value, key=_jsonb_key)}
     if isinstance(value, list):
         return [in_jsonb_order(item) for item in value]
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    # Keys repeat from one document to the next: each is worked out once.
+    encoded = key.encode()
+    return len(encoded), encoded
 
 
 def _of(model: type[Any], attribute: str) -> Callable[[object], uuid.UUID | None]:
