@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Rows, dialect_name, insert_of, insert_together, run_statement
-from shared.feed.audience import audience_of, members_query, organizations_concerned
+from shared.feed.audience import audience_of, members_query, read_members
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
 
@@ -169,39 +169,29 @@ async def _event_writes(
         raise ValueError(f"unknown event type {event_type!r}")
     writes: list[Rows] = []
     members_of = members_query(event_type=event_type, aggregate_type=aggregate.type)
+    members: set[uuid.UUID] | None = None  # None: not read yet
     if new_aggregate:
         sequence = 1
         counter = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
         writes.append((_SEQUENCES, [{**counter, "last_sequence": sequence}]))
-        audience = await organizations_concerned(
-            session,
-            event_type=event_type,
-            aggregate_type=aggregate.type,
-            aggregate_id=aggregate.id,
-            data=data,
-        )
     elif members_of is not None and dialect_name(session) == "postgresql":
         # The next sequence and the members of the aggregate in one round trip.
         values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
-        [(sequence, members)] = await run_statement(
+        [(sequence, found)] = await run_statement(
             session, _sequence_with_members(members_of), values
         )
-        audience = audience_of(
-            event_type=event_type,
-            aggregate_type=aggregate.type,
-            aggregate_id=aggregate.id,
-            data=data,
-            members=set(members or ()),
-        )
+        members = set(found or ())
     else:
         sequence = await next_sequence(session, aggregate)
-        audience = await organizations_concerned(
-            session,
-            event_type=event_type,
-            aggregate_type=aggregate.type,
-            aggregate_id=aggregate.id,
-            data=data,
-        )
+    if members is None:
+        members = await read_members(session, members_of, aggregate.id)
+    audience = audience_of(
+        event_type=event_type,
+        aggregate_type=aggregate.type,
+        aggregate_id=aggregate.id,
+        data=data,
+        members=members,
+    )
     event_id = uuid7()
     event = {
         "id": event_id,

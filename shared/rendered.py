@@ -26,9 +26,11 @@ moves with the date without a write: it is stored false, and readers put in
 the day's value (:func:`milestone_with_overdue`, from the same SQL condition
 the ``overdue`` filter uses). Other resources whose JSON moves with the date
 (a report's ``overdue``) are not stored yet. Writes must go through ORM objects (a bulk
-Core UPDATE of a rendered table would leave its bodies behind); none does. The one
-create written as rows (an agreement's, :func:`shared.agreements.service.create_agreement`)
-inserts its body with its row, rendered by :func:`dump` from the same public model.
+Core UPDATE of a rendered table would leave its bodies behind); none does. Writes made
+as rows carry their body in the same statement, rendered from the same public model:
+an agreement's create (:func:`shared.agreements.service.create_agreement`, by
+:func:`dump`) and the worker's rollup recompute (:func:`shared.rollups.store.recompute_all_locked`,
+by :func:`rollup_json`, the body stored in :func:`in_jsonb_order`).
 """
 
 from __future__ import annotations

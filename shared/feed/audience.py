@@ -80,25 +80,10 @@ def audience_of(
     return set()
 
 
-async def organizations_concerned(
-    session: AsyncSession,
-    *,
-    event_type: str,
-    aggregate_type: str,
-    aggregate_id: uuid.UUID,
-    data: dict[str, Any],
+async def read_members(
+    session: AsyncSession, query: Any | None, aggregate_id: uuid.UUID
 ) -> set[uuid.UUID]:
-    """:func:`audience_of`, the members read now."""
-    query = members_query(event_type=event_type, aggregate_type=aggregate_type)
-    members = (
-        {row[0] for row in await run_statement(session, query, {"aggregate_id": aggregate_id})}
-        if query is not None
-        else set()
-    )
-    return audience_of(
-        event_type=event_type,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        data=data,
-        members=members,
-    )
+    """The members ``query`` (of :func:`members_query`) selects; none without one."""
+    if query is None:
+        return set()
+    return {row[0] for row in await run_statement(session, query, {"aggregate_id": aggregate_id})}

@@ -1,7 +1,8 @@
 """Rollups in the database: load one agreement's facts, compute, store, announce.
 
 The formulas are :mod:`shared.rollups.rules`; this module only reads source rows
-and writes ``agreement_rollups`` / ``initiative_rollups``. Only the agreement
+and writes ``agreement_rollups`` / ``initiative_rollups`` (as rows, each with its
+rendered JSON: see :func:`_writes`). Only the agreement
 asked for is recomputed, from its source rows, so doing it again changes
 nothing.
 
@@ -318,25 +319,24 @@ async def recompute_all_locked(
                 "agreement_id": agreement_id,
                 "health": rollup.health,
                 "last_activity_at": rollup.last_activity_at,
-                "computed_at": now,
                 "computed_on": today,
                 "achievement": rollup.indicators["achievement"],
-                "body": body,
-                "rendered": rollup_json(AgreementRollupPublic, body, now),
+                **_stored(AgreementRollupPublic, body, now),
             }
         )
-        for initiative in rollup.initiatives:
-            initiative_body = stored_body({**initiative.body(), "agreement_id": agreement_id})
-            initiative_rows.append(
-                {
-                    "initiative_id": initiative.initiative_id,
-                    "agreement_id": agreement_id,
-                    "health": initiative.health,
-                    "computed_at": now,
-                    "body": initiative_body,
-                    "rendered": rollup_json(InitiativeRollupPublic, initiative_body, now),
-                }
-            )
+        initiative_rows += [
+            {
+                "initiative_id": initiative.initiative_id,
+                "agreement_id": agreement_id,
+                "health": initiative.health,
+                **_stored(
+                    InitiativeRollupPublic,
+                    stored_body({**initiative.body(), "agreement_id": agreement_id}),
+                    now,
+                ),
+            }
+            for initiative in rollup.initiatives
+        ]
         previous_health = previous.get(agreement_id)
         if previous_health is not None and previous_health != rollup.health:
             changed.append((agreement_id, body, previous_health))
@@ -359,6 +359,11 @@ async def recompute_all_locked(
             },
         )
     return rollups
+
+
+def _stored(public: Any, body: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """A rollup row's body columns: the body, when it was computed, its rendered JSON."""
+    return {"computed_at": now, "body": body, "rendered": rollup_json(public, body, now)}
 
 
 _STORED_HEALTH = select(AgreementRollup.agreement_id, AgreementRollup.health).where(
