@@ -21,11 +21,10 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import bindparam, delete, func, literal_column, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -136,6 +135,11 @@ _AGREEMENTS_OF = select(
     .where(Engagement.agreement_id == Agreement.id)
     .scalar_subquery()
     .label("engaged_at"),
+    # Not a fact: the health stored now, to tell whether a recompute moved it.
+    select(AgreementRollup.health)
+    .where(AgreementRollup.agreement_id == Agreement.id)
+    .scalar_subquery()
+    .label("stored_health"),
 ).where(Agreement.id.in_(_IDS))
 _INITIATIVES_OF = (
     select(
@@ -169,12 +173,20 @@ async def load_facts_of(
 ) -> dict[uuid.UUID, rules.AgreementFacts]:
     """The facts of each of these agreements that exists, with the same four
     indexed queries for all of them."""
+    facts, _health = await _facts_and_health(session, agreement_ids)
+    return facts
+
+
+async def _facts_and_health(
+    session: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> tuple[dict[uuid.UUID, rules.AgreementFacts], dict[uuid.UUID, str]]:
+    """:func:`load_facts_of`, and the health stored for each that has a rollup."""
     ids = list(agreement_ids)
     if not ids:
-        return {}
+        return {}, {}
     agreements = await run_statement(session, _AGREEMENTS_OF, {"ids": ids})
     if not agreements:
-        return {}
+        return {}, {}
     ids = [row.id for row in agreements]
     initiatives: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in await run_statement(session, _INITIATIVES_OF, {"ids": ids}):
@@ -192,7 +204,8 @@ async def load_facts_of(
             )
         )
     indicators = await load_indicator_facts_of(session, ids)
-    return {
+    health = {row.id: row.stored_health for row in agreements if row.stored_health is not None}
+    facts = {
         agreement.id: rules.AgreementFacts(
             id=agreement.id,
             status=agreement.status,
@@ -213,6 +226,7 @@ async def load_facts_of(
         )
         for agreement in agreements
     }
+    return facts, health
 
 
 def stored_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -295,8 +309,7 @@ async def recompute_all_locked(
     ordered = sorted(set(agreement_ids), key=str)
     for agreement_id in ordered:
         (log or recompute_log).pending(session, agreement_id)
-    facts = await load_facts_of(session, ordered)
-    writes = _writes(dialect_name(session))
+    facts, previous = await _facts_and_health(session, ordered)
     gone = [agreement_id for agreement_id in ordered if agreement_id not in facts]
     if gone:
         await run_statement(session, _DROP_INITIATIVE_ROLLUPS, {"ids": gone})
@@ -306,7 +319,6 @@ async def recompute_all_locked(
     today = today or clock.today()
     now = utcnow()
     present = [agreement_id for agreement_id in ordered if agreement_id in facts]
-    previous = dict(await run_statement(session, _STORED_HEALTH, {"ids": present}))
     rollups: dict[uuid.UUID, rules.AgreementRollup] = {}
     agreement_rows: list[dict[str, Any]] = []
     initiative_rows: list[dict[str, Any]] = []
@@ -340,13 +352,7 @@ async def recompute_all_locked(
         previous_health = previous.get(agreement_id)
         if previous_health is not None and previous_health != rollup.health:
             changed.append((agreement_id, body, previous_health))
-    await run_many(session, writes.agreements, agreement_rows)
-    await run_many(session, writes.initiatives, initiative_rows)
-    await run_statement(
-        session,
-        _DROP_STALE_INITIATIVE_ROLLUPS,
-        {"ids": present, "keep": [row["initiative_id"] for row in initiative_rows]},
-    )
+    await _write_rollups(session, present, agreement_rows, initiative_rows)
     for agreement_id, body, previous_health in changed:
         await record_event(
             session,
@@ -366,9 +372,6 @@ def _stored(public: Any, body: dict[str, Any], now: dt.datetime) -> dict[str, An
     return {"computed_at": now, "body": body, "rendered": rollup_json(public, body, now)}
 
 
-_STORED_HEALTH = select(AgreementRollup.agreement_id, AgreementRollup.health).where(
-    AgreementRollup.agreement_id.in_(_IDS)
-)
 _DROP_AGREEMENT_ROLLUPS = delete(AgreementRollup).where(AgreementRollup.agreement_id.in_(_IDS))
 _DROP_INITIATIVE_ROLLUPS = delete(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(_IDS))
 # The initiative rollups of these agreements whose initiative is gone.
@@ -378,35 +381,75 @@ _DROP_STALE_INITIATIVE_ROLLUPS = delete(InitiativeRollup).where(
 )
 
 
-@dataclass(frozen=True)
-class _Writes:
-    """The upserts of a recompute, one row each, for one dialect."""
+async def _write_rollups(
+    session: AsyncSession,
+    agreement_ids: list[uuid.UUID],
+    agreement_rows: list[dict[str, Any]],
+    initiative_rows: list[dict[str, Any]],
+) -> None:
+    """Store the rollups of these agreements, and drop those of their initiatives
+    that are gone: as rows, with their rendered JSON (see :mod:`shared.rendered`),
+    not through ORM objects. A recompute rewrites every rollup of its
+    agreements; the ORM's loading, flushing and rendering again cost several
+    times the statements. An initiative rollup whose body is unchanged is left
+    alone (its ``computed_at`` too). On PostgreSQL all of it is one statement.
+    """
+    keep = [row["initiative_id"] for row in initiative_rows]
+    stale = {"ids": agreement_ids, "keep": keep}
+    if dialect_name(session) != "postgresql":
+        await run_many(session, _upsert("sqlite", _AGREEMENT_ROLLUPS), agreement_rows)
+        await run_many(session, _upsert("sqlite", _INITIATIVE_ROLLUPS), initiative_rows)
+        await run_statement(session, _DROP_STALE_INITIATIVE_ROLLUPS, stale)
+        return
+    params = dict(stale)
+    for prefix, rows in (("a", agreement_rows), ("i", initiative_rows)):
+        for number, row in enumerate(rows):
+            params.update((f"{prefix}{number}_{key}", value) for key, value in row.items())
+    statement = _rollups_together(len(agreement_rows), len(initiative_rows))
+    await run_statement(session, statement, params)
 
-    agreements: Any
-    initiatives: Any
+
+_AGREEMENT_ROLLUPS = AgreementRollup.__table__
+_INITIATIVE_ROLLUPS = InitiativeRollup.__table__
+# Each table's key, and whether an unchanged body is left alone.
+_UPSERT_OF = {
+    _AGREEMENT_ROLLUPS: ("agreement_id", False),
+    _INITIATIVE_ROLLUPS: ("initiative_id", True),
+}
 
 
-@functools.cache
-def _writes(dialect: str) -> _Writes:
-    """The rollups are written as rows, with their rendered JSON (see
-    :mod:`shared.rendered`), not through ORM objects: a recompute rewrites
-    every rollup of its agreements, and the ORM's loading, flushing and
-    rendering again cost several times the statements. An initiative rollup
-    whose body is unchanged is left alone (its ``computed_at`` too)."""
-    insert = insert_of(dialect)
+def _upsert(dialect: str, table: Any, rows: int | None = None, prefix: str = "") -> Any:
+    """The upsert of rollup rows: one row of parameters named after the columns,
+    or (``rows``) that many, each column's named ``{prefix}{row number}_{column}``."""
+    key, when_changed = _UPSERT_OF[table]
+    columns = [column.key for column in table.columns]
 
-    def upsert(table: Any, key: str, *, when_changed: bool) -> Any:
-        columns = [column.key for column in table.columns]
-        statement = insert(table).values(
-            {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    def row(name: Any) -> dict[str, Any]:
+        return {column: bindparam(name(column), type_=table.c[column].type) for column in columns}
+
+    statement = insert_of(dialect)(table)
+    if rows is None:
+        statement = statement.values(row(lambda column: column))
+    else:
+        statement = statement.values(
+            [row(lambda column, n=n: f"{prefix}{n}_{column}") for n in range(rows)]
         )
-        return statement.on_conflict_do_update(
-            index_elements=[key],
-            set_={name: statement.excluded[name] for name in columns if name != key},
-            where=(table.c.body != statement.excluded.body) if when_changed else None,
-        )
-
-    return _Writes(
-        agreements=upsert(AgreementRollup.__table__, "agreement_id", when_changed=False),
-        initiatives=upsert(InitiativeRollup.__table__, "initiative_id", when_changed=True),
+    return statement.on_conflict_do_update(
+        index_elements=[key],
+        set_={column: statement.excluded[column] for column in columns if column != key},
+        where=(table.c.body != statement.excluded.body) if when_changed else None,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _rollups_together(agreements: int, initiatives: int) -> Any:
+    """PostgreSQL: the writes of :func:`_write_rollups` as data-modifying CTEs of
+    one statement, built once per count of rows."""
+    ctes = [
+        _upsert("postgresql", _AGREEMENT_ROLLUPS, agreements, "a").cte("agreement_rollups_stored"),
+        _DROP_STALE_INITIATIVE_ROLLUPS.cte("initiative_rollups_dropped"),
+    ]
+    if initiatives:
+        upsert = _upsert("postgresql", _INITIATIVE_ROLLUPS, initiatives, "i")
+        ctes.append(upsert.cte("initiative_rollups_stored"))
+    return select(literal_column("1")).add_cte(*ctes)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -84,6 +85,15 @@ def _log_with_secrets() -> None:
         authorization="Bearer acc_token",
         api_key_id="visible",
     )
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """Logging configured by a test writes to that test's captured stream: once it
+    is closed (after ``capsys``, torn down before this), configure it again on the
+    stream put back, or every later log line (a worker's, in a later test) fails."""
+    yield
+    configure_logging(log_format="console", level="warning")
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])

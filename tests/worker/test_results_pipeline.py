@@ -142,9 +142,7 @@ async def test_the_portfolio_carries_the_mean_achievement(piped_client) -> None:
 
     # An agreement's rollup route answers one not stored yet computed on the
     # spot; the portfolio counts stored rollups only, once the worker stored both.
-    body = await eventually(
-        portfolio, lambda body: body["achievement"] == pytest.approx(0.5), within=LATENCY
-    )
+    body = await eventually(portfolio, lambda body: body["achievement"] == pytest.approx(0.5))
 
     assert body["by_health"].get("pending", 0) == 0
 
