@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,49 +216,35 @@ async def _event_writes(
     return event_id, writes
 
 
-def _audit_row(
-    *,
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> dict[str, Any]:
+class AuditedChange(TypedDict):
+    """What an audit row says of a change: who, what, to which entity, from and to."""
+
+    actor: Actor
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def _audit_row(change: AuditedChange) -> dict[str, Any]:
+    actor = change["actor"]
     return {
         "id": uuid7(),
         "at": dt.datetime.now(dt.UTC),
         "api_key_id": actor.api_key_id,
         "request_id": actor.request_id,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "before": before,
-        "after": after,
+        "action": change["action"],
+        "entity_type": change["entity_type"],
+        "entity_id": change["entity_id"],
+        "before": change["before"],
+        "after": change["after"],
     }
 
 
-def record_audit(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> AuditEntry:
+def record_audit(session: AsyncSession, **change: Unpack[AuditedChange]) -> AuditEntry:
     """The audit row of a change that is not an event (flushed with the session)."""
-    entry = AuditEntry(
-        **_audit_row(
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            before=before,
-            after=after,
-        )
-    )
+    entry = AuditEntry(**_audit_row(change))
     session.add(entry)
     return entry
 
@@ -288,12 +274,14 @@ async def record_change(
     """
     entity_type, _, action = event_type.partition(".")
     audit = _audit_row(
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
+        AuditedChange(
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
     )
     data = dict(after if after is not None else before or {})
     if extra:

@@ -144,25 +144,32 @@ async def _check_reference_free(
         raise Conflict(f"An agreement with reference '{reference}' already exists.")
 
 
+def _party_values(
+    parties: list[Party], previous: list[AgreementParty] | None = None
+) -> list[dict[str, Any]]:
+    """The columns of each party's row, in order (its ``agreement_id`` apart)."""
+    # A party kept through a change keeps the dates its acts gave it.
+    dates = {party.organization_id: party for party in previous or []}
+    values = []
+    for index, party in enumerate(parties):
+        kept = dates.get(party.organization_id)
+        values.append(
+            {
+                "organization_id": party.organization_id,
+                "role": party.role,
+                "position": index,
+                "signed_on": kept.signed_on if kept else None,
+                "consented_on": kept.consented_on if kept else None,
+                "withdrawn_on": kept.withdrawn_on if kept else None,
+            }
+        )
+    return values
+
+
 def _party_rows(
     parties: list[Party], previous: list[AgreementParty] | None = None
 ) -> list[AgreementParty]:
-    # A party kept through a change keeps the dates its acts gave it.
-    dates = {party.organization_id: party for party in previous or []}
-    rows = []
-    for index, party in enumerate(parties):
-        kept = dates.get(party.organization_id)
-        rows.append(
-            AgreementParty(
-                organization_id=party.organization_id,
-                role=party.role,
-                position=index,
-                signed_on=kept.signed_on if kept else None,
-                consented_on=kept.consented_on if kept else None,
-                withdrawn_on=kept.withdrawn_on if kept else None,
-            )
-        )
-    return rows
+    return [AgreementParty(**values) for values in _party_values(parties, previous)]
 
 
 @dataclass(frozen=True)
@@ -189,16 +196,7 @@ async def create_agreement(
     agreement_id = uuid7()
     now = clock.utcnow()
     parties = [
-        {
-            "agreement_id": agreement_id,
-            "organization_id": party.organization_id,
-            "role": party.role,
-            "position": index,
-            "signed_on": None,
-            "consented_on": None,
-            "withdrawn_on": None,
-        }
-        for index, party in enumerate(payload.parties)
+        {"agreement_id": agreement_id, **values} for values in _party_values(payload.parties)
     ]
     row: dict[str, Any] = {
         "id": agreement_id,

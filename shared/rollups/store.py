@@ -2,7 +2,7 @@
 
 The formulas are :mod:`shared.rollups.rules`; this module only reads source rows
 and writes ``agreement_rollups`` / ``initiative_rollups`` (as rows, each with its
-rendered JSON: see :func:`_writes`). Only the agreement
+rendered JSON: :mod:`shared.rollups.writes`). Only the agreement
 asked for is recomputed, from its source rows, so doing it again changes
 nothing.
 
@@ -16,7 +16,6 @@ worker's start-up does it); importing this module installs nothing.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 import uuid
 from collections import defaultdict
@@ -24,14 +23,14 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, delete, func, literal_column, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.clock import utcnow
-from shared.db import dialect_name, insert_of, run_many, run_statement
+from shared.db import run_statement
 from shared.events import Aggregate, record_event
 from shared.indicators.facts import load_indicator_facts_of
 from shared.models import (
@@ -39,12 +38,11 @@ from shared.models import (
     AgreementRollup,
     Engagement,
     Initiative,
-    InitiativeRollup,
     Milestone,
 )
-from shared.rendered import in_jsonb_order, rollup_json
 from shared.rollups import rules
 from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
+from shared.rollups.writes import body_columns, drop_rollups, stored_body, write_rollups
 
 _PENDING_NOTES = "accords.recomputed_from"
 
@@ -229,12 +227,6 @@ async def _facts_and_health(
     return facts, health
 
 
-def stored_body(body: dict[str, Any]) -> dict[str, Any]:
-    """A rollup body as stored (and served): JSON-compatible values, its keys in
-    the order the database gives them back (:func:`shared.rendered.in_jsonb_order`)."""
-    return in_jsonb_order(to_jsonable_python(body))
-
-
 async def lock_agreement(session: AsyncSession, agreement_id: uuid.UUID) -> None:
     """Serialise recomputations of one agreement (two events of it may run at once).
 
@@ -312,8 +304,7 @@ async def recompute_all_locked(
     facts, previous = await _facts_and_health(session, ordered)
     gone = [agreement_id for agreement_id in ordered if agreement_id not in facts]
     if gone:
-        await run_statement(session, _DROP_INITIATIVE_ROLLUPS, {"ids": gone})
-        await run_statement(session, _DROP_AGREEMENT_ROLLUPS, {"ids": gone})
+        await drop_rollups(session, gone)
     if not facts:
         return {}
     today = today or clock.today()
@@ -333,7 +324,7 @@ async def recompute_all_locked(
                 "last_activity_at": rollup.last_activity_at,
                 "computed_on": today,
                 "achievement": rollup.indicators["achievement"],
-                **_stored(AgreementRollupPublic, body, now),
+                **body_columns(AgreementRollupPublic, body, now),
             }
         )
         initiative_rows += [
@@ -341,7 +332,7 @@ async def recompute_all_locked(
                 "initiative_id": initiative.initiative_id,
                 "agreement_id": agreement_id,
                 "health": initiative.health,
-                **_stored(
+                **body_columns(
                     InitiativeRollupPublic,
                     stored_body({**initiative.body(), "agreement_id": agreement_id}),
                     now,
@@ -352,7 +343,7 @@ async def recompute_all_locked(
         previous_health = previous.get(agreement_id)
         if previous_health is not None and previous_health != rollup.health:
             changed.append((agreement_id, body, previous_health))
-    await _write_rollups(session, present, agreement_rows, initiative_rows)
+    await write_rollups(session, present, agreement_rows, initiative_rows)
     for agreement_id, body, previous_health in changed:
         await record_event(
             session,
@@ -365,91 +356,3 @@ async def recompute_all_locked(
             },
         )
     return rollups
-
-
-def _stored(public: Any, body: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """A rollup row's body columns: the body, when it was computed, its rendered JSON."""
-    return {"computed_at": now, "body": body, "rendered": rollup_json(public, body, now)}
-
-
-_DROP_AGREEMENT_ROLLUPS = delete(AgreementRollup).where(AgreementRollup.agreement_id.in_(_IDS))
-_DROP_INITIATIVE_ROLLUPS = delete(InitiativeRollup).where(InitiativeRollup.agreement_id.in_(_IDS))
-# The initiative rollups of these agreements whose initiative is gone.
-_DROP_STALE_INITIATIVE_ROLLUPS = delete(InitiativeRollup).where(
-    InitiativeRollup.agreement_id.in_(_IDS),
-    InitiativeRollup.initiative_id.not_in(bindparam("keep", expanding=True)),
-)
-
-
-async def _write_rollups(
-    session: AsyncSession,
-    agreement_ids: list[uuid.UUID],
-    agreement_rows: list[dict[str, Any]],
-    initiative_rows: list[dict[str, Any]],
-) -> None:
-    """Store the rollups of these agreements, and drop those of their initiatives
-    that are gone: as rows, with their rendered JSON (see :mod:`shared.rendered`),
-    not through ORM objects. A recompute rewrites every rollup of its
-    agreements; the ORM's loading, flushing and rendering again cost several
-    times the statements. An initiative rollup whose body is unchanged is left
-    alone (its ``computed_at`` too). On PostgreSQL all of it is one statement.
-    """
-    keep = [row["initiative_id"] for row in initiative_rows]
-    stale = {"ids": agreement_ids, "keep": keep}
-    if dialect_name(session) != "postgresql":
-        await run_many(session, _upsert("sqlite", _AGREEMENT_ROLLUPS), agreement_rows)
-        await run_many(session, _upsert("sqlite", _INITIATIVE_ROLLUPS), initiative_rows)
-        await run_statement(session, _DROP_STALE_INITIATIVE_ROLLUPS, stale)
-        return
-    params = dict(stale)
-    for prefix, rows in (("a", agreement_rows), ("i", initiative_rows)):
-        for number, row in enumerate(rows):
-            params.update((f"{prefix}{number}_{key}", value) for key, value in row.items())
-    statement = _rollups_together(len(agreement_rows), len(initiative_rows))
-    await run_statement(session, statement, params)
-
-
-_AGREEMENT_ROLLUPS = AgreementRollup.__table__
-_INITIATIVE_ROLLUPS = InitiativeRollup.__table__
-# Each table's key, and whether an unchanged body is left alone.
-_UPSERT_OF = {
-    _AGREEMENT_ROLLUPS: ("agreement_id", False),
-    _INITIATIVE_ROLLUPS: ("initiative_id", True),
-}
-
-
-def _upsert(dialect: str, table: Any, rows: int | None = None, prefix: str = "") -> Any:
-    """The upsert of rollup rows: one row of parameters named after the columns,
-    or (``rows``) that many, each column's named ``{prefix}{row number}_{column}``."""
-    key, when_changed = _UPSERT_OF[table]
-    columns = [column.key for column in table.columns]
-
-    def row(name: Any) -> dict[str, Any]:
-        return {column: bindparam(name(column), type_=table.c[column].type) for column in columns}
-
-    statement = insert_of(dialect)(table)
-    if rows is None:
-        statement = statement.values(row(lambda column: column))
-    else:
-        statement = statement.values(
-            [row(lambda column, n=n: f"{prefix}{n}_{column}") for n in range(rows)]
-        )
-    return statement.on_conflict_do_update(
-        index_elements=[key],
-        set_={column: statement.excluded[column] for column in columns if column != key},
-        where=(table.c.body != statement.excluded.body) if when_changed else None,
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _rollups_together(agreements: int, initiatives: int) -> Any:
-    """PostgreSQL: the writes of :func:`_write_rollups` as data-modifying CTEs of
-    one statement, built once per count of rows."""
-    ctes = [
-        _upsert("postgresql", _AGREEMENT_ROLLUPS, agreements, "a").cte("agreement_rollups_stored"),
-        _DROP_STALE_INITIATIVE_ROLLUPS.cte("initiative_rollups_dropped"),
-    ]
-    if initiatives:
-        upsert = _upsert("postgresql", _INITIATIVE_ROLLUPS, initiatives, "i")
-        ctes.append(upsert.cte("initiative_rollups_stored"))
-    return select(literal_column("1")).add_cte(*ctes)
