@@ -161,7 +161,7 @@ class Patch(NeverNull):
 # Classes spelt out so that Python, ECMA-262 (JSON Schema) and the server's
 # regex engine agree: `\d` is Unicode in two of them, ASCII in the third.
 ORCID_PATTERN = r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$"
-DOI_PATTERN = r"^10\.[0-9]{4,9}/[^\s\x85]+$"
+DOI_PATTERN = r"^10\.[0-9]{4,9}/[^\s\x85\x00]+$"
 
 
 def orcid_checksum_valid(orcid: str) -> bool:

@@ -27,7 +27,8 @@ ResearcherRole = bounded_text(100)
 WebAddress = Annotated[
     str,
     # \x85 spelt out: Unicode (the server's regex) counts it as whitespace, ECMA-262 does not.
-    StringConstraints(pattern=r"^https?://[^\s\x85/?#]+[^\s\x85]*$", max_length=2048),
+    # \x00 too: the server refuses a NUL in any text, so the pattern says so.
+    StringConstraints(pattern=r"^https?://[^\s\x85\x00/?#]+[^\s\x85\x00]*$", max_length=2048),
     Field(description="An http(s) URL.", examples=["https://example.org/report.pdf"]),
 ]
 
