@@ -15,7 +15,7 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -40,6 +40,12 @@ DEAD_LETTER = "events.dead_letter"
 # re-publishes what was missed, and requests do not queue up behind a dead broker.
 PUBLISH_BACKOFF_SECONDS = 2.0
 PUBLISH_THREADS = 4
+# One message carries the ids of up to this many events: the events committed
+# while a publish waits for the broker's confirm go out together, so a busy
+# API spends one publish (and the broker and worker one message) on many.
+MAX_EVENTS_PER_MESSAGE = 100
+# A hand-over waits this long for more requests' events before it publishes.
+PUBLISH_LINGER_SECONDS = 0.01
 # After a request's commit its published events are marked dispatched a moment
 # later, so that one UPDATE marks those of many requests (the relay only looks
 # at events left undispatched for seconds).
@@ -91,14 +97,28 @@ def loses_messages(broker: Broker) -> bool:
     return isinstance(broker, RedisBroker)
 
 
-def event_message(event_id: uuid.UUID) -> dramatiq.Message:
+def events_message(event_ids: Sequence[uuid.UUID]) -> dramatiq.Message:
+    """The ``events.process`` message for these events (its args are their ids)."""
     return dramatiq.Message(
         queue_name=EVENTS_QUEUE,
         actor_name=PROCESS_EVENT,
-        args=(str(event_id),),
+        args=tuple(str(event_id) for event_id in event_ids),
         kwargs={},
         options={},
     )
+
+
+def message_event_ids(message: dict[str, Any]) -> list[uuid.UUID]:
+    """The ids of the events an ``events.process`` message carries (encoded form)."""
+    if message.get("actor_name") != PROCESS_EVENT:
+        return []
+    ids = []
+    for arg in message.get("args") or []:
+        try:
+            ids.append(uuid.UUID(str(arg)))
+        except ValueError:
+            continue
+    return ids
 
 
 class OutboxPublisher:
@@ -132,32 +152,51 @@ class OutboxPublisher:
         # is marking right now (it takes everything that piles up meanwhile).
         self._unmarked: list[uuid.UUID] = []
         self._marking = False
+        # Committed ids waiting for the running hand-over (see after_commit).
+        self._queued: list[uuid.UUID] = []
+        self._handing_over = False
 
     # --- publishing (blocking) ----------------------------------------------
 
     def publish(self, event_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-        """Publish each event; returns the ids the broker accepted. Never raises."""
+        """Publish the events, up to :data:`MAX_EVENTS_PER_MESSAGE` per message;
+        returns the ids the broker accepted. Never raises."""
+        wanted = list(dict.fromkeys(event_ids))
+        if not self.durable:
+            with self._lock:
+                wanted = [event_id for event_id in wanted if event_id not in self.in_flight]
+                self.in_flight.update(wanted)
         published: list[uuid.UUID] = []
-        for event_id in event_ids:
-            if not self.durable:
-                with self._lock:
-                    if event_id in self.in_flight:
-                        continue
-                    self.in_flight.add(event_id)
+        for start in range(0, len(wanted), MAX_EVENTS_PER_MESSAGE):
+            chunk = wanted[start : start + MAX_EVENTS_PER_MESSAGE]
             try:
-                self.broker.enqueue(event_message(event_id))
+                self.broker.enqueue(events_message(chunk))
             except Exception as exc:
-                self.settled(event_id)
+                for event_id in wanted[start:]:
+                    self.settled(event_id)
                 self._failed_at = time.monotonic()
-                log.warning("event_publish_failed", event_id=str(event_id), error=repr(exc))
+                log.warning("event_publish_failed", events=len(wanted) - start, error=repr(exc))
                 break
-            published.append(event_id)
+            published += chunk
         return published
+
+    def publish_singly(self, event_ids: Iterable[uuid.UUID]) -> None:
+        """One message for each event; raises if the broker refuses one.
+
+        For the events of a message that failed: each is then retried, and
+        dead-lettered, on its own (they are in flight already).
+        """
+        for event_id in event_ids:
+            self.broker.enqueue(events_message([event_id]))
 
     async def publish_async(self, event_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """:meth:`publish` on the publishing thread (the one holding the connection)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.publish, event_ids)
+
+    async def publish_singly_async(self, event_ids: list[uuid.UUID]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.publish_singly, event_ids)
 
     def settled(self, event_id: uuid.UUID) -> None:
         """The in-process queue no longer holds this event (processed or dead)."""
@@ -206,21 +245,54 @@ class OutboxPublisher:
             self._marking = False
 
     async def after_commit(self, event_ids: list[uuid.UUID]) -> None:
-        """For ``app.state.after_commit``: publish in the background, not in the response path."""
-        task = asyncio.create_task(self._publish_quietly(list(event_ids)))
+        """For ``app.state.after_commit``: publish in the background, not in the
+        response path.
+
+        One hand-over runs at a time: the events other requests commit while it
+        waits for the broker's confirm go out together in its next message.
+        """
+        self._queued.extend(event_ids)
+        if not self._handing_over:
+            self._handing_over = True
+            self._background(self._hand_over())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _publish_quietly(self, event_ids: list[uuid.UUID]) -> None:
+    async def _hand_over(self) -> None:
         try:
-            await self.publish_committed(event_ids, linger=MARK_LINGER_SECONDS)
+            await asyncio.sleep(PUBLISH_LINGER_SECONDS)
+            while self._queued:
+                batch, self._queued = self._queued, []
+                await self._publish_quietly(batch)
+        finally:
+            self._handing_over = False
+
+    async def _publish_quietly(self, event_ids: list[uuid.UUID]) -> None:
+        # Committed events are safe in the outbox: whatever fails here, the
+        # relay publishes them.
+        try:
+            if self.durable and self.broker_recently_failed():
+                return
+            published = await self.publish_async(event_ids)
         except Exception:
-            # Committed events are safe in the outbox; the relay publishes them.
+            log.warning("event_handoff_failed", events=len(event_ids), exc_info=True)
+            return
+        if published and self.durable and self.sessionmaker is not None:
+            # Not waited for: the next hand-over need not wait for the marking.
+            self._background(self._mark_quietly(published))
+
+    async def _mark_quietly(self, event_ids: list[uuid.UUID]) -> None:
+        try:
+            await self._mark_dispatched(event_ids, linger=MARK_LINGER_SECONDS)
+        except Exception:
             log.warning("event_handoff_failed", events=len(event_ids), exc_info=True)
 
     async def drain(self) -> None:
-        """Wait for background publishes (at shutdown)."""
-        if self._pending:
+        """Wait for background publishes and markings (at shutdown)."""
+        while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     def close(self) -> None:

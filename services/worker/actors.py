@@ -6,7 +6,7 @@ the API process, ``accords worker`` and ``accords dev`` each build their own.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import uuid
 from typing import Any
 
@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.worker import runtime
 from services.worker.consumer import process_event
-from shared.broker import DEAD_LETTER, EVENTS_QUEUE, PROCESS_EVENT, mark_dispatched, mark_settled
+from shared.broker import (
+    DEAD_LETTER,
+    EVENTS_QUEUE,
+    PROCESS_EVENT,
+    mark_dispatched,
+    mark_settled,
+    message_event_ids,
+)
 from shared.clock import utcnow
 from shared.models import DeadLetter
 
@@ -34,34 +41,69 @@ async def record_dead_letter(
     sessionmaker: async_sessionmaker[AsyncSession],
     message: dict[str, Any],
     retry_info: dict[str, Any],
-) -> DeadLetter:
-    """Keep a message that failed every retry where operators can see it."""
+) -> list[DeadLetter]:
+    """Keep a message that failed every retry where operators can see it: one
+    dead letter for each event it carries (one without an event when it
+    carries none)."""
     options = message.get("options") or {}
-    args = message.get("args") or []
-    event_id = None
-    if message.get("actor_name") == PROCESS_EVENT and args:
-        try:
-            event_id = uuid.UUID(str(args[0]))
-        except ValueError:
-            event_id = None
+    event_ids = message_event_ids(message)
     async with sessionmaker() as session:
-        letter = DeadLetter(
-            actor_name=str(message.get("actor_name", "?")),
-            event_id=event_id,
-            message_id=str(message.get("message_id", "")),
-            retries=int(retry_info.get("retries", options.get("retries", 0)) or 0),
-            error=options.get("traceback"),
-            message=message,
-            failed_at=utcnow(),
-        )
-        session.add(letter)
-        if event_id is not None:
-            # Dead is settled: the relay must not hand it out again.
-            await mark_dispatched(session, [event_id])
-            await mark_settled(session, [event_id])
+        letters = [
+            DeadLetter(
+                actor_name=str(message.get("actor_name", "?")),
+                event_id=event_id,
+                message_id=str(message.get("message_id", "")),
+                retries=int(retry_info.get("retries", options.get("retries", 0)) or 0),
+                error=options.get("traceback"),
+                message=message,
+                failed_at=utcnow(),
+            )
+            for event_id in event_ids or [None]
+        ]
+        session.add_all(letters)
+        if event_ids:
+            # Dead is settled: the relay must not hand them out again.
+            await mark_dispatched(session, event_ids)
+            await mark_settled(session, event_ids)
         await session.commit()
-    log.error("event_dead_lettered", event_id=str(event_id), message_id=letter.message_id)
-    return letter
+    for letter in letters:
+        log.error(
+            "event_dead_lettered", event_id=str(letter.event_id), message_id=letter.message_id
+        )
+    return letters
+
+
+async def process_events(event_ids: list[uuid.UUID]) -> None:
+    """Process the events of one message. Raises (the message is retried) when
+    its only event fails; when one of several fails, each that failed is
+    handed over again in a message of its own, retried and dead-lettered alone."""
+    pipeline = runtime.current()
+    if pipeline.batcher is not None:
+        outcomes = await asyncio.gather(
+            *(pipeline.batcher.process(event_id) for event_id in event_ids),
+            return_exceptions=True,
+        )
+    else:
+        outcomes = []
+        for event_id in event_ids:
+            try:
+                await process_event(pipeline.sessionmaker, event_id, publisher=pipeline.publisher)
+            except Exception as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+    errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    failed = [
+        event_id
+        for event_id, outcome in zip(event_ids, outcomes, strict=True)
+        if isinstance(outcome, BaseException)
+    ]
+    if not failed:
+        return
+    if len(event_ids) == 1 or pipeline.publisher is None:
+        raise errors[0]
+    log.warning("events_split_after_failure", events=len(event_ids), failed=len(failed))
+    await pipeline.publisher.publish_singly_async(failed)
 
 
 def declare_actors(
@@ -73,22 +115,16 @@ def declare_actors(
 ) -> None:
     """Declare ``events.process`` and ``events.dead_letter`` on ``broker``."""
 
-    async def process(event_id: str) -> None:
-        pipeline = runtime.current()
-        if pipeline.batcher is not None:
-            await pipeline.batcher.process(uuid.UUID(event_id))
-        else:
-            await process_event(
-                pipeline.sessionmaker, uuid.UUID(event_id), publisher=pipeline.publisher
-            )
+    async def process(*event_ids: str) -> None:
+        await process_events([uuid.UUID(event_id) for event_id in event_ids])
 
     async def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
         pipeline = runtime.current()
-        await record_dead_letter(pipeline.sessionmaker, message, retry_info)
-        args = message.get("args") or []
-        if pipeline.publisher is not None and args:
-            with contextlib.suppress(ValueError):
-                pipeline.publisher.settled(uuid.UUID(str(args[0])))
+        letters = await record_dead_letter(pipeline.sessionmaker, message, retry_info)
+        if pipeline.publisher is not None:
+            for letter in letters:
+                if letter.event_id is not None:
+                    pipeline.publisher.settled(letter.event_id)
 
     dramatiq.actor(
         process,
