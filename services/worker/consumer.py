@@ -259,15 +259,17 @@ def _processed_statement(dialect: str, count: int) -> Any:
 class EventBatcher:
     """Group commit for the events a worker process is handed at the same time.
 
-    Each actor call waits here; events arriving while a batch runs are taken
-    together by the next one, so a busy worker spends one transaction per
-    batch rather than several per event (an idle one starts at once). The
-    actor returns, and its message is acknowledged, only after the batch
-    committed; a batch that fails is redone event by event, each in its own
-    actor call, so one bad event fails (and is retried) alone.
+    Each actor call waits here with its message's events; events arriving
+    while a batch runs are taken together by the next one, so a busy worker
+    spends one transaction per batch rather than several per event. An idle
+    one starts after ``linger`` seconds (at once without), or as soon as
+    ``capacity`` events wait. The actor returns, and its message is
+    acknowledged, only after the batch committed; a batch that fails is redone
+    event by event, so one bad event fails (and is retried) alone.
 
-    The worker hands over at most ``capacity`` events at once (its threads:
-    each actor call holds one until its batch commits). Another batch (up to
+    ``capacity``: about as many events as the worker holds at once (its
+    threads: each actor call holds one message, often of one event, until its
+    batch commits). Another batch (up to
     ``max_batches`` at once) starts while one runs only when the events
     waiting make a fair share of that capacity (4 of 8 threads for 2
     batches): while one batch waits on the database the other runs, and
@@ -284,18 +286,26 @@ class EventBatcher:
         *,
         max_batches: int = 2,
         capacity: int | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.publisher = publisher
         self.max_batches = max_batches
         self.capacity = capacity
+        self.linger = linger
         self._waiting: list[tuple[uuid.UUID, asyncio.Future[bool]]] = []
         self._running: set[asyncio.Task[None]] = set()
+        self._lingering: asyncio.TimerHandle | None = None
 
     async def process(self, event_id: uuid.UUID) -> None:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         self._waiting.append((event_id, future))
-        self._start()
+        if self._running or not self.linger or self._full():
+            self._start()
+        elif self._lingering is None:
+            # Idle: the first event waits a moment for others to share its batch.
+            self._lingering = loop.call_later(self.linger, self._linger_over)
         if not await future:
             await process_event(self.sessionmaker, event_id, publisher=self.publisher)
 
@@ -307,7 +317,17 @@ class EventBatcher:
         # As large as a fair share of what the worker can hold at once.
         return self.capacity is not None and len(self._waiting) * self.max_batches >= self.capacity
 
+    def _full(self) -> bool:
+        return self.capacity is not None and len(self._waiting) >= self.capacity
+
+    def _linger_over(self) -> None:
+        self._lingering = None
+        self._start()
+
     def _start(self) -> None:
+        if self._lingering is not None:
+            self._lingering.cancel()
+            self._lingering = None
         while self._may_start():
             batch, self._waiting = self._waiting, []
             task = asyncio.create_task(self._run(batch))

@@ -8,6 +8,7 @@ supervises that many children and stops them on SIGTERM / SIGINT.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -35,9 +36,21 @@ def build_worker_broker(settings: Settings) -> Broker:
     return broker
 
 
+def use_uvloop() -> None:
+    """Make the event loop dramatiq's asyncio middleware creates a uvloop one:
+    the actors, relay and pumps spend a good part of their CPU in the loop
+    and asyncpg's protocol, which run faster on it (as under uvicorn)."""
+    try:
+        import uvloop
+    except ImportError:  # not on this platform: the standard loop
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def run_process(settings: Settings, *, threads: int) -> None:
     """Run one worker process until SIGTERM / SIGINT."""
     configure_logging(log_format=settings.log_format, level=settings.log_level)
+    use_uvloop()
     broker = build_worker_broker(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -174,3 +174,42 @@ async def test_an_event_alone_that_fails_is_redone_handler_by_handler(client) ->
         dispatch.dispatcher.remove("test.alone_poison")
     done = {consumer for consumer, done_id in await processed(client) if done_id == event_id}
     assert done == {"webhooks.fan_out", "notifications.write"}
+
+
+async def test_an_idle_batcher_lingers_for_events_to_share_its_batch(client) -> None:
+    """With a linger, events arriving within it of the first go in one batch;
+    without, the first starts alone at once."""
+    for _ in range(4):
+        await create_organization(client)
+    first, second, third, fourth = await all_event_ids(client)
+    batches: list[set[object]] = []
+
+    async def record(_session, events) -> None:  # type: ignore[no-untyped-def]
+        batches.append({event.id for event in events})
+
+    dispatch.dispatcher.add(dispatch.batch_handler(record, "organization.", name="test.linger"))
+    try:
+        lingering = EventBatcher(sessions(client), None, linger=0.3)
+        running = [asyncio.create_task(lingering.process(first))]
+        await asyncio.sleep(0.05)
+        running.append(asyncio.create_task(lingering.process(second)))
+        await asyncio.gather(*running)
+        eager = EventBatcher(sessions(client), None)
+        running = [asyncio.create_task(eager.process(third))]
+        await asyncio.sleep(0.05)
+        running.append(asyncio.create_task(eager.process(fourth)))
+        await asyncio.gather(*running)
+    finally:
+        dispatch.dispatcher.remove("test.linger")
+    assert batches == [{first, second}, {third}, {fourth}]
+
+
+async def test_a_full_batcher_does_not_linger(client) -> None:
+    for _ in range(2):
+        await create_organization(client)
+    event_ids = await all_event_ids(client)
+    batcher = EventBatcher(sessions(client), None, linger=30, capacity=2)
+    # Two events fill its capacity: the batch starts without waiting out the linger.
+    await asyncio.wait_for(
+        asyncio.gather(*(batcher.process(event_id) for event_id in event_ids)), 10
+    )

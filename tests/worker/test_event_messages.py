@@ -154,7 +154,8 @@ async def test_a_failing_event_of_a_message_is_dead_lettered_alone(
     assert letter.event_id == bad
     # The dead message is the bad event's own, not the one it came in.
     assert letter.message["args"] == [str(bad)]
-    assert sorted(seen) == [event_ids[0], event_ids[2]]
+    # (A good one may run twice: once in the batch the bad one failed, rolled back.)
+    assert set(seen) == {event_ids[0], event_ids[2]}
     await asyncio.sleep(0.3)
     assert len(await letters()) == 1
 

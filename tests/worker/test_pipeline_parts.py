@@ -298,3 +298,22 @@ async def test_the_relay_numbers_events_in_id_order(client) -> None:
     assert [row.id for row in sorted(rows, key=lambda row: row.position)] == sorted(
         row.id for row in rows
     )
+
+
+def test_a_worker_process_runs_its_event_loop_on_uvloop() -> None:
+    import asyncio
+
+    import uvloop
+
+    from services.worker.main import use_uvloop
+
+    previous = asyncio.get_event_loop_policy()
+    try:
+        use_uvloop()
+        loop = asyncio.new_event_loop()  # as dramatiq's asyncio middleware makes it
+        try:
+            assert isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
+    finally:
+        asyncio.set_event_loop_policy(previous)
