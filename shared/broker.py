@@ -180,23 +180,21 @@ class OutboxPublisher:
             published += chunk
         return published
 
-    def publish_singly(self, event_ids: Iterable[uuid.UUID]) -> None:
-        """One message for each event; raises if the broker refuses one.
-
-        For the events of a message that failed: each is then retried, and
-        dead-lettered, on its own (they are in flight already).
-        """
-        for event_id in event_ids:
-            self.broker.enqueue(events_message([event_id]))
-
     async def publish_async(self, event_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """:meth:`publish` on the publishing thread (the one holding the connection)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.publish, event_ids)
 
-    async def publish_singly_async(self, event_ids: list[uuid.UUID]) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.publish_singly, event_ids)
+    async def publish_singly(self, event_ids: list[uuid.UUID]) -> None:
+        """One message for each event (on the publishing thread); raises if the
+        broker refuses one. For the events of a message that failed: each is
+        then retried, and dead-lettered, on its own (they are in flight already)."""
+
+        def enqueue_each() -> None:
+            for event_id in event_ids:
+                self.broker.enqueue(events_message([event_id]))
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, enqueue_each)
 
     def settled(self, event_id: uuid.UUID) -> None:
         """The in-process queue no longer holds this event (processed or dead)."""
@@ -208,17 +206,23 @@ class OutboxPublisher:
 
     # --- after commit (async) -----------------------------------------------
 
-    async def publish_committed(self, event_ids: list[uuid.UUID], *, linger: float = 0.0) -> None:
-        """Publish events just committed, then mark them dispatched (durable brokers).
+    async def publish_committed(self, event_ids: list[uuid.UUID]) -> None:
+        """Publish events just committed, then mark them dispatched (durable brokers)."""
+        published = await self._hand_to_broker(event_ids)
+        if published and self._marks_dispatched:
+            await self._mark_dispatched(published)
 
-        With ``linger``, the marking waits that long for other callers' events
-        to mark them in the same statement.
-        """
+    async def _hand_to_broker(self, event_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Publish, unless a durable broker failed a moment ago (the relay will)."""
         if not event_ids or (self.durable and self.broker_recently_failed()):
-            return
-        published = await self.publish_async(event_ids)
-        if published and self.durable and self.sessionmaker is not None:
-            await self._mark_dispatched(published, linger=linger)
+            return []
+        return await self.publish_async(event_ids)
+
+    @property
+    def _marks_dispatched(self) -> bool:
+        """Whether this publisher marks what it published (a durable broker's
+        confirm; the in-process queue's consumer marks once processed)."""
+        return self.durable and self.sessionmaker is not None
 
     async def _mark_dispatched(self, event_ids: list[uuid.UUID], *, linger: float = 0.0) -> None:
         """Mark published events dispatched, many requests' events per transaction.
@@ -274,13 +278,11 @@ class OutboxPublisher:
         # Committed events are safe in the outbox: whatever fails here, the
         # relay publishes them.
         try:
-            if self.durable and self.broker_recently_failed():
-                return
-            published = await self.publish_async(event_ids)
+            published = await self._hand_to_broker(event_ids)
         except Exception:
             log.warning("event_handoff_failed", events=len(event_ids), exc_info=True)
             return
-        if published and self.durable and self.sessionmaker is not None:
+        if published and self._marks_dispatched:
             # Not waited for: the next hand-over need not wait for the marking.
             self._background(self._mark_quietly(published))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import dramatiq
@@ -84,26 +85,32 @@ async def process_events(event_ids: list[uuid.UUID]) -> None:
             return_exceptions=True,
         )
     else:
-        outcomes = []
-        for event_id in event_ids:
-            try:
-                await process_event(pipeline.sessionmaker, event_id, publisher=pipeline.publisher)
-            except Exception as exc:
-                outcomes.append(exc)
-            else:
-                outcomes.append(None)
-    errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-    failed = [
-        event_id
+        outcomes = [
+            await _outcome(
+                process_event(pipeline.sessionmaker, event_id, publisher=pipeline.publisher)
+            )
+            for event_id in event_ids
+        ]
+    failures = {
+        event_id: outcome
         for event_id, outcome in zip(event_ids, outcomes, strict=True)
         if isinstance(outcome, BaseException)
-    ]
-    if not failed:
+    }
+    if not failures:
         return
     if len(event_ids) == 1 or pipeline.publisher is None:
-        raise errors[0]
-    log.warning("events_split_after_failure", events=len(event_ids), failed=len(failed))
-    await pipeline.publisher.publish_singly_async(failed)
+        raise next(iter(failures.values()))
+    log.warning("events_split_after_failure", events=len(event_ids), failed=len(failures))
+    await pipeline.publisher.publish_singly(list(failures))
+
+
+async def _outcome(work: Awaitable[object]) -> BaseException | None:
+    """What ``work`` raised, or None (as ``gather(return_exceptions=True)`` gives it)."""
+    try:
+        await work
+    except Exception as exc:
+        return exc
+    return None
 
 
 def declare_actors(
