@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import pydantic_core
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -106,9 +107,18 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_recycle": 1800,
+        # jsonb values (event data, audit rows, rollup bodies) encoded and
+        # decoded by pydantic-core: several times json's speed, the same documents.
+        "json_serializer": json_text,
+        "json_deserializer": pydantic_core.from_json,
     }
     options.update(overrides)
     return create_async_engine(url, **options)
+
+
+def json_text(value: Any) -> str:
+    """A JSON document as text, as PostgreSQL's jsonb takes it."""
+    return pydantic_core.to_json(value).decode()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -239,6 +249,8 @@ def insert_of(dialect: str) -> Any:
 
 
 Rows = tuple[Table, Sequence[Mapping[str, Any]]]
+# What a statement of :func:`values_ctes` is built for: each table, its rows' keys, how many.
+Shape = tuple[tuple[Table, tuple[str, ...], int], ...]
 
 
 async def insert_together(session: AsyncSession, writes: Sequence[Rows]) -> None:
@@ -255,30 +267,48 @@ async def insert_together(session: AsyncSession, writes: Sequence[Rows]) -> None
         for table, rows in writes:
             await session.execute(insert(table), list(rows))
         return
-    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in writes)
-    params = {
-        f"w{n}_{i}_{key}": value
+    statement = _insert_together_statement(shape_of(writes))
+    await run_statement(session, statement, together_params(writes))
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_together_statement(shape: Shape) -> Any:
+    return select(literal_column("1")).add_cte(*values_ctes(shape))
+
+
+def shape_of(writes: Sequence[Rows]) -> Shape:
+    """What :func:`values_ctes` builds its statement for: each table, its rows'
+    keys and how many rows (the rows of ``writes`` are not empty)."""
+    return tuple((table, tuple(rows[0]), len(rows)) for table, rows in writes)
+
+
+def together_params(writes: Sequence[Rows], prefix: str = "w") -> dict[str, Any]:
+    """The parameters of :func:`values_ctes`'s statement for ``writes``."""
+    return {
+        f"{prefix}{n}_{i}_{key}": value
         for n, (_table, rows) in enumerate(writes)
         for i, row in enumerate(rows)
         for key, value in row.items()
     }
-    await run_statement(session, _insert_together_statement(shape), params)
 
 
 @functools.lru_cache(maxsize=256)
-def _insert_together_statement(shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> Any:
-    ctes = [
+def values_ctes(shape: Shape, prefix: str = "w") -> tuple[Any, ...]:
+    """PostgreSQL: one data-modifying CTE per table of ``shape`` (of
+    :func:`shape_of`), INSERTing its rows' values; built once per shape. Its
+    parameters (and CTEs) are named after ``prefix``, so that two sets of
+    them can be in one statement."""
+    return tuple(
         postgresql.insert(table)
         .values(
             [
-                {key: bindparam(f"w{n}_{i}_{key}", type_=table.c[key].type) for key in keys}
+                {key: bindparam(f"{prefix}{n}_{i}_{key}", type_=table.c[key].type) for key in keys}
                 for i in range(count)
             ]
         )
-        .cte(f"w{n}")
+        .cte(f"{prefix}{n}")
         for n, (table, keys, count) in enumerate(shape)
-    ]
-    return select(literal_column("1")).add_cte(*ctes)
+    )
 
 
 def dialect_name(bind: AsyncSession | AsyncConnection | AsyncEngine) -> str:

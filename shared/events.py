@@ -14,10 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, select, union
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Rows, dialect_name, insert_of, insert_together, run_statement
+from shared.db import (
+    Rows,
+    Shape,
+    dialect_name,
+    insert_of,
+    insert_together,
+    run_statement,
+    shape_of,
+    together_params,
+    values_ctes,
+)
 from shared.feed.audience import audience_of, members_query, read_members
 from shared.ids import uuid7
 from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
@@ -132,88 +143,140 @@ def _next_sequence_of(dialect: str) -> Any:
     )
 
 
-@functools.cache
-def _sequence_with_members(members_of: Any) -> Any:
-    """PostgreSQL: :func:`next_sequence`'s upsert and the members ``members_of``
-    selects (an array, null for none), one statement built once per query."""
-    upsert = _next_sequence_of("postgresql").cte("next_sequence")
-    members = members_of.with_only_columns(
-        func.array_agg(members_of.selected_columns[0])
-    ).scalar_subquery()
-    return select(upsert.c.last_sequence, members.label("members"))
-
-
 async def record_event(
     session: AsyncSession, *, event_type: str, aggregate: Aggregate, data: dict[str, Any]
 ) -> uuid.UUID:
     """Write one event (not a change: no audit row) to the outbox in the session's
     transaction; its id."""
-    event_id, writes = await _event_writes(
+    return await _write_event(
         session, event_type=event_type, aggregate=aggregate, data=data, new_aggregate=False
     )
-    await insert_together(session, writes)
-    return event_id
 
 
-async def _event_writes(
+async def _write_event(
     session: AsyncSession,
     *,
     event_type: str,
     aggregate: Aggregate,
     data: dict[str, Any],
     new_aggregate: bool,
-) -> tuple[uuid.UUID, list[Rows]]:
-    """The rows of one event: the outbox row, its audience and (for a new
-    aggregate, whose sequence starts at 1) the aggregate's counter."""
+    rows: Sequence[Rows] = (),
+    audit: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """Write one event: the outbox row, its audience and its sequence (for a new
+    aggregate, whose sequence starts at 1, the aggregate's counter), with the
+    change's own ``rows`` before them and its ``audit`` row after; the event's id.
+
+    On PostgreSQL all of it is one statement: the counter's upsert hands the
+    sequence to the event row, and the audience rows are the members the
+    database holds (read in the same statement) and the ones the data names.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    writes: list[Rows] = []
     members_of = members_query(event_type=event_type, aggregate_type=aggregate.type)
-    members: set[uuid.UUID] | None = None  # None: not read yet
-    if new_aggregate:
-        sequence = 1
-        counter = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
-        writes.append((_SEQUENCES, [{**counter, "last_sequence": sequence}]))
-    elif members_of is not None and dialect_name(session) == "postgresql":
-        # The next sequence and the members of the aggregate in one round trip.
-        values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
-        [(sequence, found)] = await run_statement(
-            session, _sequence_with_members(members_of), values
-        )
-        members = set(found or ())
-    else:
-        sequence = await next_sequence(session, aggregate)
-    if members is None:
-        members = await read_members(session, members_of, aggregate.id)
-    audience = audience_of(
-        event_type=event_type,
-        aggregate_type=aggregate.type,
-        aggregate_id=aggregate.id,
-        data=data,
-        members=members,
-    )
     event_id = uuid7()
     event = {
         "id": event_id,
         "type": event_type,
         "aggregate_type": aggregate.type,
         "aggregate_id": aggregate.id,
-        "sequence": sequence,
         "occurred_at": dt.datetime.now(dt.UTC),
         "data": data,
     }
-    writes.append((_EVENTS, [event]))
-    writes.append(
-        (
-            _AUDIENCES,
-            [
-                {"event_id": event_id, "organization_id": organization_id}
-                for organization_id in sorted(audience)
-            ],
+    session.info.setdefault("accords_new_events", []).append(event_id)
+    before = [(table, table_rows) for table, table_rows in rows if table_rows]
+    after = [(_AUDIT, [audit])] if audit is not None else []
+    if not new_aggregate and dialect_name(session) == "postgresql":
+        named = audience_of(
+            event_type=event_type,
+            aggregate_type=aggregate.type,
+            aggregate_id=aggregate.id,
+            data=data,
+            members=set(),
+        )
+        statement = _event_statement(shape_of(before), members_of, shape_of(after))
+        params = {
+            **together_params(before, "b"),
+            **together_params(after, "a"),
+            **{f"event_{key}": value for key, value in event.items()},
+            "aggregate_type": aggregate.type,
+            "aggregate_id": aggregate.id,
+            "named": sorted(named),
+        }
+        await run_statement(session, statement, params)
+        return event_id
+    counter: list[Rows] = []
+    if new_aggregate:
+        sequence = 1
+        values = {"aggregate_type": aggregate.type, "aggregate_id": aggregate.id}
+        counter.append((_SEQUENCES, [{**values, "last_sequence": sequence}]))
+    else:
+        sequence = await next_sequence(session, aggregate)
+    audience = audience_of(
+        event_type=event_type,
+        aggregate_type=aggregate.type,
+        aggregate_id=aggregate.id,
+        data=data,
+        members=await read_members(session, members_of, aggregate.id),
+    )
+    audiences = [
+        {"event_id": event_id, "organization_id": organization_id}
+        for organization_id in sorted(audience)
+    ]
+    await insert_together(
+        session,
+        [
+            *before,
+            *counter,
+            (_EVENTS, [{**event, "sequence": sequence}]),
+            (_AUDIENCES, audiences),
+            *after,
+        ],
+    )
+    return event_id
+
+
+_EVENT_COLUMNS = ("id", "type", "aggregate_type", "aggregate_id", "occurred_at", "data")
+
+
+@functools.lru_cache(maxsize=256)
+def _event_statement(before: Shape, members_of: Any | None, after: Shape) -> Any:
+    """PostgreSQL: :func:`_write_event`'s one statement for an aggregate that has
+    a counter, built once per shape of the rows around the event and per
+    members query. The counter's upsert (its row lock serialises the
+    aggregate's writers) gives the event row its sequence."""
+    sequence = _next_sequence_of("postgresql").cte("next_sequence")
+    event_values = select(
+        *(bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS),
+        sequence.c.last_sequence,
+    )
+    event = (
+        postgresql.insert(_EVENTS)
+        .from_select([*_EVENT_COLUMNS, "sequence"], event_values)
+        .cte("event")
+    )
+    organization_id = _AUDIENCES.c.organization_id
+    named = select(
+        func.unnest(bindparam("named", type_=postgresql.ARRAY(organization_id.type))).label(
+            "organization_id"
         )
     )
-    session.info.setdefault("accords_new_events", []).append(event_id)
-    return event_id, writes
+    members = named if members_of is None else union(members_of, named)
+    audience_ids = members.subquery("members")
+    audience = (
+        postgresql.insert(_AUDIENCES)
+        .from_select(
+            ["event_id", "organization_id"],
+            select(
+                bindparam("event_id", type_=_AUDIENCES.c.event_id.type),
+                audience_ids.c[0],
+            ),
+        )
+        .cte("audience")
+    )
+    return select(literal_column("1")).add_cte(
+        sequence, *values_ctes(before, "b"), event, audience, *values_ctes(after, "a")
+    )
 
 
 class AuditedChange(TypedDict):
@@ -286,11 +349,15 @@ async def record_change(
     data = dict(after if after is not None else before or {})
     if extra:
         data.update(extra)
-    event_id, writes = await _event_writes(
-        session, event_type=event_type, aggregate=aggregate, data=data, new_aggregate=new_aggregate
+    return await _write_event(
+        session,
+        event_type=event_type,
+        aggregate=aggregate,
+        data=data,
+        new_aggregate=new_aggregate,
+        rows=rows,
+        audit=audit,
     )
-    await insert_together(session, [*rows, *writes, (_AUDIT, [audit])])
-    return event_id
 
 
 def new_event_ids(session: AsyncSession) -> list[uuid.UUID]:
