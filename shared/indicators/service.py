@@ -86,6 +86,8 @@ async def get_indicator(
     return await one_or_404(session, query, missing=missing, lock=Indicator if for_update else None)
 
 
+_MEASUREMENTS = Measurement.__table__
+
 # Built once: every measurement and every indicator read asks it.
 _LATEST_OF = (
     select(*Measurement.__table__.columns)
@@ -291,19 +293,27 @@ async def record_measurement(
     """Record a measured value of ``indicator`` (locked by the caller) and emit
     ``indicator.measured``. The indicator's version moves: its `latest` may have."""
     check_measurement(indicator.measure, payload.value, payload.on, ["body"])
-    measurement = Measurement(
-        id=uuid7(),
-        indicator_id=indicator.id,
-        agreement_id=indicator.agreement_id,
-        value=payload.value,
-        on=payload.on,
-        note=payload.note,
-        report_id=report_id,
-    )
-    session.add(measurement)
-    indicator.updated_at = dt.datetime.now(dt.UTC)
+    # The latest before this one (the indicator's lock keeps it so): the new one
+    # is the latest unless that one is of a later date. The measurement's row
+    # goes in with its event, in one statement.
+    previous = await latest_measurement(session, indicator.id)
+    now = dt.datetime.now(dt.UTC)
+    row = {
+        "id": uuid7(),
+        "indicator_id": indicator.id,
+        "agreement_id": indicator.agreement_id,
+        "value": payload.value,
+        "on": payload.on,
+        "note": payload.note,
+        "report_id": report_id,
+        "created_at": now,
+    }
+    measurement = Measurement(**row)
+    latest: Any = measurement
+    if previous is not None and (previous.on, previous.id) > (measurement.on, measurement.id):
+        latest = previous
+    indicator.updated_at = now
     await session.flush()
-    latest = await latest_measurement(session, indicator.id)
     shown = public(indicator, latest)
     await record_change(
         session,
@@ -316,6 +326,7 @@ async def record_measurement(
         extra={
             "measurement": MeasurementPublic.model_validate(measurement).model_dump(mode="json")
         },
+        rows=[(_MEASUREMENTS, [row])],
     )
     return measurement, shown
 
