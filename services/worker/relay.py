@@ -22,7 +22,7 @@ import asyncio
 import datetime as dt
 
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import OutboxPublisher, mark_dispatched
@@ -47,25 +47,31 @@ async def assign_positions(session: AsyncSession, *, batch: int = POSITION_BATCH
         )
         if not locked:
             return 0  # another relay is numbering right now
-    event_ids = (
-        await session.scalars(
-            select(OutboxEvent.id)
-            .where(OutboxEvent.position.is_(None))
-            .order_by(OutboxEvent.id)
-            .limit(batch)
-        )
-    ).all()
-    if not event_ids:
-        return 0
-    last = await session.scalar(select(func.max(OutboxEvent.position))) or 0
-    await session.execute(
-        update(OutboxEvent),
-        [
-            {"id": event_id, "position": last + offset}
-            for offset, event_id in enumerate(event_ids, start=1)
-        ],
-    )
-    return len(event_ids)
+    result = await session.execute(_NUMBER_PENDING, {"batch": batch})
+    return len(result.all())
+
+
+# Built once: the oldest unnumbered events (up to ``batch``) numbered after the
+# last position, in id order, in one statement.
+_PENDING = (
+    select(OutboxEvent.id)
+    .where(OutboxEvent.position.is_(None))
+    .order_by(OutboxEvent.id)
+    .limit(bindparam("batch"))
+    .subquery("pending")
+)
+_LAST_POSITION = select(func.coalesce(func.max(OutboxEvent.position), 0)).scalar_subquery()
+_NUMBERED = select(
+    _PENDING.c.id,
+    (func.row_number().over(order_by=_PENDING.c.id) + _LAST_POSITION).label("position"),
+).subquery("numbered")
+_NUMBER_PENDING = (
+    update(OutboxEvent)
+    .where(OutboxEvent.id == _NUMBERED.c.id)
+    .values(position=_NUMBERED.c.position)
+    .returning(OutboxEvent.id)
+    .execution_options(synchronize_session=False)
+)
 
 
 async def republish(
