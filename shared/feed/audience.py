@@ -64,7 +64,11 @@ def audience_of(
     members: set[uuid.UUID],
 ) -> set[uuid.UUID]:
     """The organizations an event concerns, given the ``members`` that
-    :func:`members_query` read (an empty set where it needs none)."""
+    :func:`members_query` read (an empty set where it needs none).
+
+    Always those members united with what ``members=set()`` gives: on
+    PostgreSQL an event's single statement unites the members it reads with
+    that (:mod:`shared.events`)."""
     if aggregate_type == "organization":
         return {aggregate_id}
     if event_type == "agreement.created":

@@ -160,6 +160,31 @@ async def test_a_document_in_jsonb_order_reads_back_as_written(engine) -> None:
     assert list(written[1]) == ["B", "b", "a9", "a10"]
 
 
+async def test_a_document_reads_back_the_same_through_the_engines_json_codecs(engine) -> None:
+    """jsonb values go through pydantic-core on PostgreSQL (shared.db.json_text):
+    text, numbers, nulls and nesting come back as json's codec would give them."""
+    objectives = [
+        {"ref": "O1", "text": "Gilgit-Baltistan: énergie, 水力, \"quoted\"\n\ttab \u0001"},
+        {"ref": "O2", "share": 0.1, "big": 2**63 + 1, "none": None, "flags": [True, False]},
+        {"ref": "O3", "nested": {"deeper": [{"x": -1.5e-7}, [], {}]}},
+    ]
+    row = {**_agreement("CODECS"), "objectives": objectives}
+    async with create_sessionmaker(engine)() as session:
+        await insert_together(session, [(_AGREEMENTS, [row])])
+        [(read,)] = await run_statement(
+            session,
+            select(_AGREEMENTS.c.objectives).where(_AGREEMENTS.c.id == bindparam("id")),
+            {"id": row["id"]},
+        )
+        through_orm = await session.get(Agreement, row["id"])
+        assert through_orm is not None
+        orm_read = through_orm.objectives
+        await session.rollback()
+    expected = json.loads(json.dumps(objectives))
+    assert read == expected
+    assert orm_read == expected
+
+
 async def test_run_many_runs_a_statement_once_per_row_in_the_transaction(engine) -> None:
     rows = [_agreement(f"MANY-{number}") for number in range(3)]
     retitle = (
