@@ -164,7 +164,7 @@ async def test_a_document_reads_back_the_same_through_the_engines_json_codecs(en
     """jsonb values go through pydantic-core on PostgreSQL (shared.db.json_text):
     text, numbers, nulls and nesting come back as json's codec would give them."""
     objectives = [
-        {"ref": "O1", "text": "Gilgit-Baltistan: énergie, 水力, \"quoted\"\n\ttab \u0001"},
+        {"ref": "O1", "text": 'Gilgit-Baltistan: énergie, 水力, "quoted"\n\ttab \u0001'},
         {"ref": "O2", "share": 0.1, "big": 2**63 + 1, "none": None, "flags": [True, False]},
         {"ref": "O3", "nested": {"deeper": [{"x": -1.5e-7}, [], {}]}},
     ]
