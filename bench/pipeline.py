@@ -59,6 +59,8 @@ INITIATIVES_PER_AGREEMENT = 3
 MILESTONES_PER_INITIATIVE = 10
 # Every 4th change is an indicator measurement (one indicator per initiative).
 MEASUREMENT_EVERY = 4
+# The backlog of the worker's throughput run is sent at up to this rate.
+BACKLOG_RATE = 1000.0
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -67,8 +69,18 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+def rabbitmqctl(*args: str) -> str:
+    done = subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+    return done.stdout.decode()
+
+
+async def wait_consuming(vhost: str, within: float = 60) -> None:
+    """Until a worker consumes from the virtual host's queues (it has started)."""
+    deadline = time.monotonic() + within
+    while not (await asyncio.to_thread(rabbitmqctl, "list_consumers", "-p", vhost, "-q")).strip():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no worker consumes from {vhost} after {within:g} s")
+        await asyncio.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -347,6 +359,62 @@ async def recompute_times(
 # --- the run --------------------------------------------------------------------
 
 
+async def rates_run(
+    options: argparse.Namespace,
+    api: str,
+    dsn: str,
+    milestones: list[tuple[uuid.UUID, int]],
+    indicators: list[uuid.UUID],
+    results: list[str],
+) -> None:
+    """Latency at each of ``options.rates``, its lines added to ``results``."""
+    for rate in options.rates:
+        print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
+        sent = await drive(api, milestones, indicators, rate, options.seconds)
+        by_kind = await latencies(dsn, sent)
+        seconds = by_kind["milestone"] + by_kind["measurement"]
+        if seconds:
+            lines = [
+                f"change -> rollup @ {rate:>4g}/s"
+                f" (sent {sent.achieved:5.1f}/s, n={len(seconds)}): {figures(seconds)}"
+            ]
+            for kind, label in (("milestone", "milestones"), ("measurement", "measures")):
+                if by_kind[kind]:
+                    lines.append(
+                        f"  {label:>10} (n={len(by_kind[kind]):4}): {figures(by_kind[kind])}"
+                    )
+            results += lines
+            print("\n".join("  " + line for line in lines), flush=True)
+
+
+async def drain_rate(dsn: str, sent: Sent) -> str:
+    """How fast the worker, started on a backlog of ``sent``, works it off:
+    its changes over the span from the first rollup to the last."""
+    by_kind = await latencies(dsn, sent)
+    connection = await asyncpg.connect(dsn)
+    try:
+        span = await connection.fetchval(
+            """
+            SELECT extract(epoch FROM max(p.processed_at) - min(p.processed_at))
+            FROM outbox_events e
+            JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'rollups'
+            WHERE (e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[]))
+               OR (e.type = 'indicator.measured'
+                   AND e.data->'measurement'->>'note' = ANY($2::text[]))
+            """,
+            sent.milestone_ids,
+            sent.measurement_notes,
+        )
+    finally:
+        await connection.close()
+    done = len(by_kind["milestone"]) + len(by_kind["measurement"])
+    rate = done / float(span) if span else float("nan")
+    return (
+        f"worker alone on a backlog of {len(sent)} changes (sent {sent.achieved:5.1f}/s"
+        f" without a worker): {done} rolled up at {rate:6.1f} changes/s"
+    )
+
+
 async def run(options: argparse.Namespace) -> int:
     admin_dsn = f"postgresql://{options.pg_user}@{HOST}:5432/postgres"
     dsn = f"postgresql://{options.pg_user}@{HOST}:5432/{DATABASE}"
@@ -377,31 +445,23 @@ async def run(options: argparse.Namespace) -> int:
         small_ids = await seed(dsn, options.small)
         api = f"http://{HOST}:{options.port}"
         serve = ["serve", "--host", HOST, "--port", str(options.port), "--workers", "2"]
-        with (
-            started(serve, env, logs / "serve.log"),
-            started(["worker", "--processes", "1", "--threads", "8"], env, logs / "worker.log"),
-        ):
+        worker = ["worker", "--processes", "1", "--threads", "8"]
+        with started(serve, env, logs / "serve.log"):
             await wait_ready(f"{api}/readyz")
             milestones = await open_milestones(dsn)
             indicators = await indicator_ids(dsn)
-            for rate in options.rates:
-                print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
-                sent = await drive(api, milestones, indicators, rate, options.seconds)
-                by_kind = await latencies(dsn, sent)
-                seconds = by_kind["milestone"] + by_kind["measurement"]
-                if seconds:
-                    lines = [
-                        f"change -> rollup @ {rate:>4g}/s"
-                        f" (sent {sent.achieved:5.1f}/s, n={len(seconds)}): {figures(seconds)}"
-                    ]
-                    for kind, label in (("milestone", "milestones"), ("measurement", "measures")):
-                        if by_kind[kind]:
-                            lines.append(
-                                f"  {label:>10} (n={len(by_kind[kind]):4}):"
-                                f" {figures(by_kind[kind])}"
-                            )
-                    results += lines
-                    print("\n".join("  " + line for line in lines), flush=True)
+            with started(worker, env, logs / "worker.log"):
+                await wait_consuming(vhost)
+                await rates_run(options, api, dsn, milestones, indicators, results)
+            if options.backlog:
+                print(f"worker throughput: a backlog of {options.backlog} changes", flush=True)
+                # Sent as fast as the API takes them, while no worker runs.
+                seconds = options.backlog / BACKLOG_RATE
+                sent = await drive(api, milestones, indicators, BACKLOG_RATE, seconds)
+                with started(worker, env, logs / "worker-backlog.log"):
+                    line = await drain_rate(dsn, sent)
+                results.append(line)
+                print("  " + line, flush=True)
         print(f"recompute time, portfolio of {options.small}", flush=True)
         small = await recompute_times(database_url, small_ids, options.recomputes)
         print(f"seeding up to {options.large} agreements", flush=True)
@@ -439,6 +499,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rates", default="50,200", help="changes per second (50,200)")
     parser.add_argument("--seconds", type=float, default=10.0, help="each rate runs this long")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=1400,
+        help="changes sent while no worker runs, then worked off by one (0: skip)",
+    )
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--recomputes", type=int, default=200)
