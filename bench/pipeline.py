@@ -1,4 +1,4 @@
-"""Measure the event pipeline: change-to-rollup latency and rollup recompute time.
+"""Measure the event pipeline: change-to-rollup latency, the worker's throughput, recompute time.
 
     python -m bench.pipeline                     # what `make bench` runs after bench.run
     python -m bench.pipeline --rates 50,200 --seconds 10
@@ -14,7 +14,11 @@ virtual host) and one `accords worker` process next to `accords serve`:
    slightly before the commit: the figure errs high) to the commit of the
    rollup recomputed for it (``processed_events.processed_at`` of the
    ``rollups`` consumer).
-2. Recompute: ``recompute_agreement`` for one agreement (3 initiatives, 30
+2. Throughput: ``--backlog`` changes sent while no worker runs (the API
+   publishes them, the broker keeps them), then one worker process started on
+   them; its changes per second from the first rollup to the last: what one
+   worker process can keep up with when it does not share the CPU with the API.
+3. Recompute: ``recompute_agreement`` for one agreement (3 initiatives, 30
    milestones), timed in-process, in a portfolio of 100 and of 10,000 agreements.
 
 Targets: p99 latency under 1 s at 50 and at 200 changes/s; recompute at 10,000 within
