@@ -137,6 +137,22 @@ async def test_an_expanding_list_selects_what_the_session_selects(engine) -> Non
     assert first.created_at.tzinfo is not None
 
 
+_OBJECTIVES_OF = select(_AGREEMENTS.c.objectives).where(_AGREEMENTS.c.id == bindparam("id"))
+
+
+async def _objectives_read_back(engine, row: dict[str, object]) -> tuple[object, object]:
+    """The agreement ``row`` written, its objectives read back as compiled and
+    through the ORM (in a transaction rolled back)."""
+    async with create_sessionmaker(engine)() as session:
+        await insert_together(session, [(_AGREEMENTS, [row])])
+        [(read,)] = await run_statement(session, _OBJECTIVES_OF, {"id": row["id"]})
+        agreement = await session.get(Agreement, row["id"])
+        assert agreement is not None
+        orm_read = agreement.objectives
+        await session.rollback()
+    return read, orm_read
+
+
 async def test_a_document_in_jsonb_order_reads_back_as_written(engine) -> None:
     """What lets a stored rollup be rendered from the body written (shared.rendered)."""
     objectives = [
@@ -144,15 +160,7 @@ async def test_a_document_in_jsonb_order_reads_back_as_written(engine) -> None:
         {"a10": 1, "a9": 2, "B": 3, "b": 4},
     ]
     written = in_jsonb_order(objectives)
-    row = {**_agreement("ORDER"), "objectives": written}
-    async with create_sessionmaker(engine)() as session:
-        await insert_together(session, [(_AGREEMENTS, [row])])
-        [(read,)] = await run_statement(
-            session,
-            select(_AGREEMENTS.c.objectives).where(_AGREEMENTS.c.id == bindparam("id")),
-            {"id": row["id"]},
-        )
-        await session.rollback()
+    read, _ = await _objectives_read_back(engine, {**_agreement("ORDER"), "objectives": written})
     assert read == objectives
     assert json.dumps(read) == json.dumps(written)
     assert list(written[0]) == ["zz", "ref", "text"]
@@ -169,17 +177,7 @@ async def test_a_document_reads_back_the_same_through_the_engines_json_codecs(en
         {"ref": "O3", "nested": {"deeper": [{"x": -1.5e-7}, [], {}]}},
     ]
     row = {**_agreement("CODECS"), "objectives": objectives}
-    async with create_sessionmaker(engine)() as session:
-        await insert_together(session, [(_AGREEMENTS, [row])])
-        [(read,)] = await run_statement(
-            session,
-            select(_AGREEMENTS.c.objectives).where(_AGREEMENTS.c.id == bindparam("id")),
-            {"id": row["id"]},
-        )
-        through_orm = await session.get(Agreement, row["id"])
-        assert through_orm is not None
-        orm_read = through_orm.objectives
-        await session.rollback()
+    read, orm_read = await _objectives_read_back(engine, row)
     expected = json.loads(json.dumps(objectives))
     assert read == expected
     assert orm_read == expected
