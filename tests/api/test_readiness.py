@@ -94,7 +94,10 @@ async def test_an_unreachable_broker_port_is_not_ready(app, closed_port, scheme)
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
     assert response.json()["detail"].startswith("broker: ")
-    assert elapsed < 2
+    # A refused connection answers at once; the bound is against waiting on
+    # pika's own timeouts (10-15 s), loose enough for a CI machine whose cores
+    # are all busy (2.45 s seen there once, the event loop waiting for a core).
+    assert elapsed < 5
 
 
 async def test_a_database_that_does_not_answer_is_not_ready_within_2_s(
