@@ -296,17 +296,23 @@ async def drive(
     return sent
 
 
+# The rollups of the changes sent: milestones ($1) by id, measurements ($2) by note.
+_SENT_ROLLUPS = """
+    FROM outbox_events e
+    JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'rollups'
+    WHERE (e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[]))
+       OR (e.type = 'indicator.measured' AND e.data->'measurement'->>'note' = ANY($2::text[]))
+"""
+
+
 async def latencies(dsn: str, sent: Sent, within: float = 120) -> dict[str, list[float]]:
     """Seconds from each change's event to its rollup, by kind, once all are processed."""
     connection = await asyncpg.connect(dsn)
-    query = """
+    query = f"""
         SELECT CASE WHEN e.type = 'indicator.measured' THEN 'measurement' ELSE 'milestone' END
                AS kind,
                extract(epoch FROM p.processed_at - e.occurred_at) AS seconds
-        FROM outbox_events e
-        JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'rollups'
-        WHERE (e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[]))
-           OR (e.type = 'indicator.measured' AND e.data->'measurement'->>'note' = ANY($2::text[]))
+        {_SENT_ROLLUPS}
     """
     try:
         deadline = time.monotonic() + within
@@ -398,14 +404,7 @@ async def drain_rate(dsn: str, sent: Sent) -> str:
     connection = await asyncpg.connect(dsn)
     try:
         span = await connection.fetchval(
-            """
-            SELECT extract(epoch FROM max(p.processed_at) - min(p.processed_at))
-            FROM outbox_events e
-            JOIN processed_events p ON p.event_id = e.id AND p.consumer = 'rollups'
-            WHERE (e.type = 'milestone.completed' AND (e.data->>'id')::uuid = ANY($1::uuid[]))
-               OR (e.type = 'indicator.measured'
-                   AND e.data->'measurement'->>'note' = ANY($2::text[]))
-            """,
+            "SELECT extract(epoch FROM max(p.processed_at) - min(p.processed_at))" + _SENT_ROLLUPS,
             sent.milestone_ids,
             sent.measurement_notes,
         )

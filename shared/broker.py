@@ -27,8 +27,8 @@ from dramatiq.middleware import AsyncIO
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import run_statement
 from shared.models import OutboxEvent
+from shared.statements import run_statement
 
 log = structlog.get_logger("accords.worker")
 

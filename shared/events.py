@@ -18,20 +18,19 @@ from sqlalchemy import bindparam, func, literal_column, select, union
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import (
+from shared.db import dialect_name, insert_of
+from shared.feed.audience import audience_of, members_query, read_members
+from shared.ids import uuid7
+from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
+from shared.statements import (
     Rows,
     Shape,
-    dialect_name,
-    insert_of,
     insert_together,
     run_statement,
     shape_of,
     together_params,
     values_ctes,
 )
-from shared.feed.audience import audience_of, members_query, read_members
-from shared.ids import uuid7
-from shared.models import AggregateSequence, AuditEntry, OutboxEvent, OutboxEventAudience
 
 _SEQUENCES = AggregateSequence.__table__
 _EVENTS = OutboxEvent.__table__

@@ -46,7 +46,6 @@ from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.agreements.schemas import AgreementPublic, StatusChangePublic
-from shared.db import run_many_in_sync
 from shared.initiatives.schemas import InitiativePublic
 from shared.milestones.schemas import MilestonePublic
 from shared.models import (
@@ -59,6 +58,7 @@ from shared.models import (
     Milestone,
 )
 from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
+from shared.statements import run_many_in_sync
 
 _TOUCHED = "accords.rendered.touched"
 _FRESH = "accords.rendered.fresh"

@@ -39,10 +39,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_together, run_statement
 from shared.errors import Conflict, DomainError
 from shared.ids import uuid7
 from shared.models import IdempotencyRecord
+from shared.statements import insert_together, run_statement
 
 if TYPE_CHECKING:
     from services.api.auth import Principal

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.worker.dispatch import Handler, handlers_applying_to, registered_handlers
 from shared.broker import OutboxPublisher, mark_dispatched, mark_settled
 from shared.clock import utcnow
-from shared.db import dialect_name, insert_for, insert_of, run_statement
+from shared.db import dialect_name, insert_for, insert_of
 from shared.events import new_event_ids
 from shared.models import OutboxEvent, ProcessedEvent
+from shared.statements import run_statement
 
 log = structlog.get_logger("accords.worker")
 

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from services.worker.dispatch import batch_handler
 from services.worker.pump import DeliveryPump, receiving_pump
-from shared.db import run_statement, utcnow
+from shared.db import utcnow
 from shared.ids import uuid7
 from shared.models import OutboxEvent, OutboxEventAudience, WebhookEndpoint
+from shared.statements import run_statement
 from shared.webhooks.deliveries import Claim, add_deliveries
 from shared.webhooks.rules import delivery_body, event_matches
 

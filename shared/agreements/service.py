@@ -28,7 +28,6 @@ from shared.agreements.schemas import (
     validate_dates,
 )
 from shared.contacts.service import ensure_focal_points_remain_parties
-from shared.db import run_statement
 from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
@@ -44,6 +43,7 @@ from shared.models import (
     PartyAct,
 )
 from shared.reports.schedule import check_reporting, check_reporting_change, stored_reporting
+from shared.statements import run_statement
 
 # Parties and objectives are the terms of the agreement: fixed once it is signed.
 EDITABLE_TERMS_STATUSES = ("draft", "negotiation")

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import run_statement
 from shared.models import AgreementParty, ResearchParticipant
+from shared.statements import run_statement
 
 
 def _named(members: Any) -> set[uuid.UUID]:

@@ -8,9 +8,9 @@ from collections.abc import Collection
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import run_statement
 from shared.models import Indicator, Measurement
 from shared.rollups.rules import IndicatorFacts
+from shared.statements import run_statement
 
 
 async def load_indicator_facts(

@@ -17,7 +17,6 @@ from sqlalchemy.orm import aliased
 
 from shared.agreements.visibility import under_visible_agreements
 from shared.clock import today
-from shared.db import run_statement
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
 from shared.ids import uuid7
@@ -33,6 +32,7 @@ from shared.indicators.schemas import (
 )
 from shared.models import Agreement, Indicator, Initiative, Measurement
 from shared.rows import one_or_404, rows_after
+from shared.statements import run_statement
 
 
 def _aggregate(indicator: Indicator) -> Aggregate:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for, run_statement
+from shared.db import insert_for
 from shared.ids import uuid7
 from shared.models import (
     Agreement,
@@ -42,6 +42,7 @@ from shared.notifications.rules import (
     subscription_scope,
 )
 from shared.settings import Settings
+from shared.statements import run_statement
 from shared.webhooks.rules import event_matches
 
 ERROR_LIMIT = 1000

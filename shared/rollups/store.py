@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.clock import utcnow
-from shared.db import run_statement
 from shared.events import Aggregate, record_event
 from shared.indicators.facts import load_indicator_facts_of
 from shared.models import (
@@ -43,6 +42,7 @@ from shared.models import (
 from shared.rollups import rules
 from shared.rollups.schemas import AgreementRollupPublic, InitiativeRollupPublic
 from shared.rollups.writes import body_columns, drop_rollups, stored_body, write_rollups
+from shared.statements import run_statement
 
 _PENDING_NOTES = "accords.recomputed_from"
 

@@ -18,9 +18,10 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, delete, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import dialect_name, insert_of, run_many, run_statement
+from shared.db import dialect_name, insert_of
 from shared.models import AgreementRollup, InitiativeRollup
 from shared.rendered import in_jsonb_order, rollup_json
+from shared.statements import run_many, run_statement
 
 _IDS = bindparam("ids", expanding=True)
 

@@ -1,4 +1,4 @@
-"""Statements run as compiled (shared.db.run_statement, insert_together): the same
+"""Statements run as compiled (shared.statements.run_statement, insert_together): the same
 rows, the same transaction and the same errors as through the session, on both
 databases."""
 
@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shared.db import create_sessionmaker, insert_together, run_many, run_statement
+from shared.db import create_sessionmaker
 from shared.ids import uuid7
 from shared.models import Agreement, AgreementParty, Organization
 from shared.rendered import in_jsonb_order
+from shared.statements import insert_together, run_many, run_statement
 
 _ORGANIZATIONS = Organization.__table__
 _AGREEMENTS = Agreement.__table__
