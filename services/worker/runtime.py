@@ -17,7 +17,7 @@ from dramatiq.middleware import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.worker.consumer import EventBatcher
-from services.worker.handlers import register_handlers
+from services.worker import handlers
 from services.worker.mail import MailPump
 from services.worker.pump import DeliveryPump
 from services.worker.relay import run_relay
@@ -66,7 +66,7 @@ class PipelineRuntime(Middleware):
         # Runs after the AsyncIO middleware's (added earlier) started the event
         # loop, and before any worker thread takes a message.
         global _current
-        register_handlers()
+        handlers.register_handlers()
         # Each worker thread holds one message until its batch commits.
         capacity = getattr(worker, "worker_threads", None)
         get_event_loop_thread().run_coroutine(self._start(broker, capacity))

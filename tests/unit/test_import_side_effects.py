@@ -43,3 +43,16 @@ def test_register_handlers_registers_the_rollup_fan_out_and_notification_handler
         "event.contains(Session, 'after_commit', store._notes_committed))"
     )
     assert lines[1] == "['rollups', 'webhooks.fan_out', 'notifications.write'] True"
+
+
+def test_the_handlers_module_imports_on_its_own() -> None:
+    """Importing it first (as a handler run by hand does) meets no import cycle:
+    handlers -> notifications -> runtime -> handlers once failed half-way."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "import services.worker.handlers as h; print(h.register_handlers)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("<function register_handlers")
