@@ -13,7 +13,10 @@ virtual host) and one `accords worker` process next to `accords serve`:
    (``outbox_events.occurred_at``, written in the change's transaction, so
    slightly before the commit: the figure errs high) to the commit of the
    rollup recomputed for it (``processed_events.processed_at`` of the
-   ``rollups`` consumer).
+   ``rollups`` consumer). With it, the CPU each part spent per change (serve,
+   worker, PostgreSQL, RabbitMQ, the generator; :mod:`bench.cpu`) and the rate
+   that sum allows on this machine's cores: which part caps the rate when
+   they all share the cores.
 2. Throughput: ``--backlog`` changes sent while no worker runs (the API
    publishes them, the broker keeps them), then one worker process started on
    them; its changes per second from the first rollup to the last: what one
@@ -52,7 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench import load  # noqa: E402
+from bench import cpu, load  # noqa: E402
 from bench.load import Call  # noqa: E402
 
 ACCORDS = Path(sys.executable).parent / "accords"
@@ -376,10 +379,13 @@ async def rates_run(
     milestones: list[tuple[uuid.UUID, int]],
     indicators: list[uuid.UUID],
     results: list[str],
+    groups: dict[str, int],
 ) -> None:
-    """Latency at each of ``options.rates``, its lines added to ``results``."""
+    """Latency at each of ``options.rates``, its lines added to ``results``, with
+    the CPU each process group (``groups``: name to group id) spent per change."""
     for rate in options.rates:
         print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
+        before = cpu.snapshot(groups) if cpu.available() else None
         sent = await drive(api, milestones, indicators, rate, options.seconds)
         by_kind = await latencies(dsn, sent)
         seconds = by_kind["milestone"] + by_kind["measurement"]
@@ -393,6 +399,8 @@ async def rates_run(
                     lines.append(
                         f"  {label:>10} (n={len(by_kind[kind]):4}): {figures(by_kind[kind])}"
                     )
+            if before is not None:
+                lines.append("  " + cpu.per_change(before, cpu.snapshot(groups), len(seconds)))
             results += lines
             print("\n".join("  " + line for line in lines), flush=True)
 
@@ -449,13 +457,14 @@ async def run(options: argparse.Namespace) -> int:
         api = f"http://{HOST}:{options.port}"
         serve = ["serve", "--host", HOST, "--port", str(options.port), "--workers", "2"]
         worker = ["worker", "--processes", "1", "--threads", "8"]
-        with started(serve, env, logs / "serve.log"):
+        with started(serve, env, logs / "serve.log") as serving:
             await wait_ready(f"{api}/readyz")
             milestones = await open_milestones(dsn)
             indicators = await indicator_ids(dsn)
-            with started(worker, env, logs / "worker.log"):
+            with started(worker, env, logs / "worker.log") as working:
                 await wait_consuming(vhost)
-                await rates_run(options, api, dsn, milestones, indicators, results)
+                groups = {"serve": serving.pid, "worker": working.pid}
+                await rates_run(options, api, dsn, milestones, indicators, results, groups)
             if options.backlog:
                 print(f"worker throughput: a backlog of {options.backlog} changes", flush=True)
                 # Sent as fast as the API takes them, while no worker runs.

@@ -1,0 +1,77 @@
+"""CPU time spent by the processes of a run, by group, from ``/proc`` (Linux).
+
+What a bench measures on a machine whose cores all its processes share: the
+CPU each part spends per change says which one caps the rate, and what the
+rate can be at most (cores / CPU per change).
+
+A process's time counts its own and that of its children it has reaped, so
+PostgreSQL backends that exit are still counted (in the postmaster's).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# Groups found by the name of their programs rather than a process group.
+BY_NAME = {"postgresql": ("postgres",), "rabbitmq": ("beam.smp",)}
+
+
+def available() -> bool:
+    return (PROC / "self" / "stat").exists()
+
+
+def _stat(pid: str) -> tuple[str, int, float] | None:
+    """(program name, process group, CPU seconds with reaped children) of a process."""
+    try:
+        text = (PROC / pid / "stat").read_text()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    # After the name: state ppid pgrp ... utime(12) stime(13) cutime(14) cstime(15).
+    ticks = sum(int(value) for value in fields[11:15])
+    return name, int(fields[2]), ticks / TICKS
+
+
+def snapshot(groups: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process group (``groups``: name to its
+    group id), of PostgreSQL and RabbitMQ by their programs' names, and of this
+    process (``generator``)."""
+    seconds = dict.fromkeys([*groups, *BY_NAME], 0.0)
+    by_group = {group: name for name, group in groups.items()}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        found = _stat(entry.name)
+        if found is None:
+            continue
+        program, group, used = found
+        if group in by_group:
+            seconds[by_group[group]] += used
+            continue
+        for name, programs in BY_NAME.items():
+            if program in programs:
+                seconds[name] += used
+    times = os.times()
+    seconds["generator"] = times.user + times.system
+    return seconds
+
+
+def per_change(before: dict[str, float], after: dict[str, float], changes: int) -> str:
+    """A line of the CPU milliseconds per change of each group, their sum, and the
+    rate that sum allows on this machine's cores."""
+    if not changes:
+        return "cpu per change: no change"
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / changes for name in after}
+    total = sum(spent.values())
+    cores = os.cpu_count() or 1
+    parts = ", ".join(f"{name} {value:.1f}" for name, value in spent.items())
+    ceiling = cores * 1000 / total if total else float("inf")
+    return (
+        f"cpu per change (ms): {parts}; {total:.1f} in all"
+        f" ({cores} cores: at most {ceiling:.0f} changes/s)"
+    )

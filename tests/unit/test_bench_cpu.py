@@ -1,0 +1,58 @@
+"""bench.cpu: CPU time by process group, what bench.pipeline reports per change."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bench import cpu
+
+pytestmark = pytest.mark.skipif(not cpu.available(), reason="no /proc on this system")
+
+# Waits for a line, spends 0.3 s of CPU, says so, and waits for the end of its input.
+BURN = """
+import sys, time
+sys.stdin.readline()
+end = time.process_time() + 0.3
+while time.process_time() < end:
+    pass
+print("done", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_process_group_is_charged_with_the_cpu_its_processes_spend() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", BURN],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        groups = {"child": child.pid}
+        before = cpu.snapshot(groups)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "done\n"
+        after = cpu.snapshot(groups)
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+    assert 0.25 <= after["child"] - before["child"] < 5
+    assert set(after) == {"child", "postgresql", "rabbitmq", "generator"}
+    assert after["generator"] >= before["generator"]
+
+
+def test_per_change_divides_each_group_and_gives_the_rate_the_cores_allow() -> None:
+    before = {"serve": 1.0, "worker": 2.0, "generator": 0.0}
+    after = {"serve": 2.0, "worker": 2.5, "generator": 0.5}
+    line = cpu.per_change(before, after, 100)
+    assert "serve 10.0, worker 5.0, generator 5.0; 20.0 in all" in line
+    cores = os.cpu_count()
+    assert f"({cores} cores: at most {cores * 50} changes/s)" in line
+    assert cpu.per_change(before, after, 0) == "cpu per change: no change"
