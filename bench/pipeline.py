@@ -14,9 +14,10 @@ virtual host) and one `accords worker` process next to `accords serve`:
    slightly before the commit: the figure errs high) to the commit of the
    rollup recomputed for it (``processed_events.processed_at`` of the
    ``rollups`` consumer). With it, the CPU each part spent per change (serve,
-   worker, PostgreSQL, RabbitMQ, the generator; :mod:`bench.cpu`) and the rate
-   that sum allows on this machine's cores: which part caps the rate when
-   they all share the cores.
+   worker, PostgreSQL, RabbitMQ, the generator; :mod:`bench.cpu`), beyond
+   what they spend with no load (measured for :data:`IDLE_SECONDS` before),
+   and the rate that sum allows on this machine's cores: which part caps the
+   rate when they all share the cores.
 2. Throughput: ``--backlog`` changes sent while no worker runs (the API
    publishes them, the broker keeps them), then one worker process started on
    them; its changes per second from the first rollup to the last: what one
@@ -68,6 +69,8 @@ MILESTONES_PER_INITIATIVE = 10
 MEASUREMENT_EVERY = 4
 # The backlog of the worker's throughput run is sent at up to this rate.
 BACKLOG_RATE = 1000.0
+# Before each rate, the CPU the processes spend with no load is measured this long.
+IDLE_SECONDS = 3.0
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -372,6 +375,19 @@ async def recompute_times(
 # --- the run --------------------------------------------------------------------
 
 
+async def idle_load(
+    groups: dict[str, int], seconds: float = IDLE_SECONDS
+) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """The cores each group keeps busy with no load (over ``seconds``), and a
+    snapshot at the end of that window; both None without ``/proc``."""
+    if not cpu.available():
+        return None, None
+    first = cpu.snapshot(groups)
+    await asyncio.sleep(seconds)
+    second = cpu.snapshot(groups)
+    return cpu.rates(first, second, seconds), second
+
+
 async def rates_run(
     options: argparse.Namespace,
     api: str,
@@ -385,7 +401,8 @@ async def rates_run(
     the CPU each process group (``groups``: name to group id) spent per change."""
     for rate in options.rates:
         print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
-        before = cpu.snapshot(groups) if cpu.available() else None
+        idle, before = await idle_load(groups)
+        started_at = time.monotonic()
         sent = await drive(api, milestones, indicators, rate, options.seconds)
         by_kind = await latencies(dsn, sent)
         seconds = by_kind["milestone"] + by_kind["measurement"]
@@ -400,7 +417,10 @@ async def rates_run(
                         f"  {label:>10} (n={len(by_kind[kind]):4}): {figures(by_kind[kind])}"
                     )
             if before is not None:
-                lines.append("  " + cpu.per_change(before, cpu.snapshot(groups), len(seconds)))
+                after = cpu.snapshot(groups)
+                elapsed = time.monotonic() - started_at
+                line = cpu.per_change(before, after, len(seconds), idle=idle, seconds=elapsed)
+                lines.append("  " + line)
             results += lines
             print("\n".join("  " + line for line in lines), flush=True)
 

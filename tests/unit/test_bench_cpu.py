@@ -56,3 +56,15 @@ def test_per_change_divides_each_group_and_gives_the_rate_the_cores_allow() -> N
     cores = os.cpu_count()
     assert f"({cores} cores: at most {cores * 50} changes/s)" in line
     assert cpu.per_change(before, after, 0) == "cpu per change: no change"
+
+
+def test_per_change_takes_off_what_the_groups_spend_with_no_load() -> None:
+    before = {"serve": 1.0, "worker": 2.0}
+    after = {"serve": 3.0, "worker": 2.1}
+    idle = cpu.rates({"serve": 0.0, "worker": 0.0}, {"serve": 0.5, "worker": 1.0}, 5.0)
+    assert idle == {"serve": 0.1, "worker": 0.2}
+    # 10 s at 0.1 and 0.2 cores idle: 1 s of serve's 2 s and all of the worker's 0.1 s.
+    line = cpu.per_change(before, after, 100, idle=idle, seconds=10.0)
+    assert "serve 10.0, worker 0.0; 10.0 in all; idle load 0.30 cores apart" in line
+    cores = os.cpu_count()
+    assert f"at most {round((cores - 0.3) * 100)} changes/s" in line
