@@ -16,8 +16,8 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.worker.consumer import EventBatcher
 from services.worker import handlers
+from services.worker.consumer import EventBatcher
 from services.worker.mail import MailPump
 from services.worker.pump import DeliveryPump
 from services.worker.relay import run_relay
