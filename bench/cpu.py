@@ -63,7 +63,7 @@ def snapshot(groups: Mapping[str, int]) -> dict[str, float]:
 
 def rates(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Cores each group kept busy between two snapshots ``seconds`` apart."""
-    return {name: (after[name] - before.get(name, 0.0)) / seconds for name in after}
+    return {name: (after[name] - before[name]) / seconds for name in after}
 
 
 def per_change(
@@ -88,9 +88,7 @@ def per_change(
         return "cpu per change: no change"
     idle = idle or {}
     spent = {
-        name: max(0.0, after[name] - before.get(name, 0.0) - idle.get(name, 0.0) * seconds)
-        * 1000
-        / changes
+        name: max(0.0, after[name] - before[name] - idle.get(name, 0.0) * seconds) * 1000 / changes
         for name in after
     }
     total = sum(spent.values())
