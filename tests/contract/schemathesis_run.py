@@ -3,9 +3,13 @@ phases (examples, coverage, fuzzing and the stateful phase that chains the
 OpenAPI links: create -> get / patch / delete ...), against a real
 `accords serve` on PostgreSQL; what `st run --checks all` does.
 
-The run happens once per module (schemathesis' own engine, in this process);
-then each operation is its own test, failing with the failures schemathesis
-found for it, and so is the stateful phase.
+The run is split in three modules, so that parallel test workers share it:
+the operations in two halves (examples, coverage and fuzzing phases:
+``test_schemathesis_one``, ``test_schemathesis_two``) and the stateful phase
+over all of them (``test_schemathesis_stateful``), each against its own
+server and database. Each module runs its part once (schemathesis' own
+engine, in this process); then each operation is its own test, failing with
+the failures schemathesis found for it, and so is the stateful phase.
 
 Checks: every one schemathesis has (`not_a_server_error`,
 `status_code_conformance`, `content_type_conformance`,
@@ -62,11 +66,9 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
@@ -156,8 +158,22 @@ def _describe(recorder: Any, case_id: str, name: str, failure: Any, sample: str)
     return f"{name}: {failure.title}\n{failure.message}\n{answer}\n{sample}"
 
 
-@pytest.fixture(scope="module")
-def contract_run(live_api) -> Iterator[ContractRun]:  # type: ignore[no-untyped-def]
+PHASES = ("examples", "coverage", "fuzzing")
+
+
+def run_contract(live_api: Any, *, operations: list[str] | None) -> ContractRun:
+    """Schemathesis against ``live_api``: the examples, coverage and fuzzing
+    phases on ``operations``, or (``None``) only the stateful phase, on all."""
+    phases: dict[str, Any] = {
+        # Bounded: 40 scenarios of at most 6 calls.
+        "stateful": {
+            "enabled": operations is None,
+            "max-steps": 6,
+            "generation": {"max-examples": 40},
+        },
+    }
+    for phase in PHASES:
+        phases[phase] = {"enabled": operations is not None}
     config = SchemathesisConfig.from_dict(
         {
             # CI replays the same run every time; anywhere else each run explores anew.
@@ -173,13 +189,12 @@ def contract_run(live_api) -> Iterator[ContractRun]:  # type: ignore[no-untyped-
                     "expected-statuses": [400, 401, 403, 406, 415, 422, 428]
                 },
             },
-            # Bounded: 40 scenarios of at most 6 calls.
-            "phases": {
-                "stateful": {"max-steps": 6, "generation": {"max-examples": 40}},
-            },
+            "phases": phases,
         }
     )
     schema = schemathesis.openapi.from_dict(SCHEMA_DOCUMENT, config=config)
+    if operations is not None:
+        schema = schema.include(name=operations)
 
     @schema.hook
     def filter_failure(context, failure, case, response) -> bool:  # type: ignore[no-untyped-def]
@@ -209,25 +224,5 @@ def contract_run(live_api) -> Iterator[ContractRun]:  # type: ignore[no-untyped-
             run.errors.append(f"{event.label}: {event.value!r}")
         elif isinstance(event, events.FatalError):
             raise event.exception
-    yield run
+    return run
 
-
-def test_the_run_raised_no_error(contract_run: ContractRun) -> None:
-    assert contract_run.errors == []
-
-
-@pytest.mark.parametrize("operation", OPERATIONS)
-def test_operation_honours_its_contract(operation: str, contract_run: ContractRun) -> None:
-    assert operation in contract_run.tested
-    failures = contract_run.failures.get(operation, [])
-    assert not failures, "\n\n".join(failures)
-
-
-def test_the_stateful_phase_chains_links_and_finds_nothing(contract_run: ContractRun) -> None:
-    # Scenarios ran, links carried data from one answer into the next call (a
-    # new id, its ETag as If-Match; ids read from lists), and none failed.
-    assert STATEFUL in contract_run.tested
-    assert contract_run.stateful_steps > 0
-    assert contract_run.linked_steps > 0, "no link carried data into a call"
-    failures = contract_run.failures.get(STATEFUL, [])
-    assert not failures, "\n\n".join(failures)
