@@ -120,7 +120,8 @@ class SmtpSender:
 
 
 class MailPump:
-    """Claims due notifications, sends them, records each outcome; runs until cancelled."""
+    """Claims due notifications, sends them, records each outcome; runs until
+    :meth:`stop` (after the pass under way) or until cancelled."""
 
     def __init__(
         self,
@@ -137,9 +138,15 @@ class MailPump:
         # One statement each (the acceptance record): no BEGIN / COMMIT round trips.
         self.single_statements = create_autocommit_sessionmaker(sessionmaker.kw["bind"])
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._token_secret = ""
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Return once the pass under way has recorded its outcomes (on the pump's loop)."""
+        self._stopping.set()
         self._wake.set()
 
     @property
@@ -171,7 +178,7 @@ class MailPump:
             await release_held(session)
             await session.commit()
         try:
-            while True:
+            while not self._stopping.is_set():
                 try:
                     sent = await self.pass_once(*senders)
                 except asyncio.CancelledError:
@@ -179,7 +186,7 @@ class MailPump:
                 except Exception:
                     log.warning("mail_pass_failed", exc_info=True)
                     sent = 0
-                if sent < BATCH:
+                if sent < BATCH and not self._stopping.is_set():
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)

@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.worker.stopping import pause
 from shared.broker import OutboxPublisher, mark_dispatched
 from shared.clock import utcnow
 from shared.models import OutboxEvent
@@ -180,15 +181,18 @@ async def run_relay(
     *,
     interval: float = RELAY_INTERVAL_SECONDS,
     redelivery_seconds: float | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> None:
-    """Relay forever (until cancelled); errors are logged and the next pass retries.
+    """Relay until ``stopping`` is set (it returns after the pass under way)
+    or until cancelled; errors are logged and the next pass retries.
 
     Unsettled events are looked for every quarter of ``redelivery_seconds``
     (when the broker loses messages), not on every pass.
     """
     loop = asyncio.get_running_loop()
     next_redelivery = loop.time()
-    while True:
+    stopping = stopping or asyncio.Event()
+    while not stopping.is_set():
         redeliver = None
         due = redelivery_seconds is not None and loop.time() >= next_redelivery
         if due and publisher.redelivers:
@@ -200,4 +204,4 @@ async def run_relay(
             raise
         except Exception:
             log.warning("relay_pass_failed", exc_info=True)
-        await asyncio.sleep(interval)
+        await pause(stopping, interval)

@@ -21,6 +21,7 @@ from services.worker.consumer import EventBatcher
 from services.worker.mail import MailPump
 from services.worker.pump import DeliveryPump
 from services.worker.relay import run_relay
+from services.worker.stopping import stop_loops
 from services.worker.sweep import run_sweep
 from shared.broker import OutboxPublisher
 from shared.db import create_engine, create_sessionmaker
@@ -60,7 +61,9 @@ class PipelineRuntime(Middleware):
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.batcher: EventBatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Event | None = None
         self.mail_pump: MailPump | None = None
+        self.delivery_pump: DeliveryPump | None = None
 
     def before_worker_boot(self, broker: Broker, worker: Any) -> None:
         # Runs after the AsyncIO middleware's (added earlier) started the event
@@ -103,29 +106,32 @@ class PipelineRuntime(Middleware):
         self.batcher = EventBatcher(
             self.sessionmaker, self.publisher, capacity=capacity, linger=BATCH_LINGER_SECONDS
         )
+        self._stopping = stopping = asyncio.Event()
         if self.run_relay:
             relay = run_relay(
                 self.sessionmaker,
                 self.publisher,
                 redelivery_seconds=self.settings.broker_redelivery_seconds,
+                stopping=stopping,
             )
             self._tasks.append(asyncio.create_task(relay))
         if self.run_sweep:
-            self._tasks.append(
-                asyncio.create_task(run_sweep(self.sessionmaker, self.settings, self.publisher))
-            )
+            sweep = run_sweep(self.sessionmaker, self.settings, self.publisher, stopping)
+            self._tasks.append(asyncio.create_task(sweep))
         # Webhook deliveries are driven by the database (services/worker/pump.py).
-        self._tasks.append(
-            asyncio.create_task(DeliveryPump(self.sessionmaker, self.settings).run())
-        )
+        self.delivery_pump = DeliveryPump(self.sessionmaker, self.settings)
+        self._tasks.append(asyncio.create_task(self.delivery_pump.run()))
         self.mail_pump = MailPump(self.sessionmaker, self.settings)
         self._tasks.append(asyncio.create_task(self.mail_pump.run()))
         log.info("pipeline_started", relay=self.run_relay, sweep=self.run_sweep)
 
     async def _stop_loops(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Between passes, not mid-write (services/worker/stopping.py).
+        for pump in (self.mail_pump, self.delivery_pump):
+            if pump is not None:
+                pump.stop()
+        if self._stopping is not None:
+            await stop_loops(self._tasks, self._stopping)
         self._tasks.clear()
 
     async def _dispose(self) -> None:

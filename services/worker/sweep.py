@@ -30,6 +30,7 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.worker.stopping import pause
 from shared import clock
 from shared.agreements.amendments import apply_due_amendments
 from shared.agreements.lifecycle import apply_transition
@@ -243,9 +244,12 @@ async def run_sweep(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     publisher: OutboxPublisher,
+    stopping: asyncio.Event | None = None,
 ) -> None:
-    """Sweep every ``sweep_interval_seconds`` until cancelled."""
-    while True:
+    """Sweep every ``sweep_interval_seconds`` until ``stopping`` is set (it
+    returns after the pass under way) or until cancelled."""
+    stopping = stopping or asyncio.Event()
+    while not stopping.is_set():
         try:
             report = await sweep_once(sessionmaker, settings, publisher=publisher)
             # ran=False: another worker was sweeping.
@@ -265,4 +269,4 @@ async def run_sweep(
             raise
         except Exception:
             log.warning("sweep_failed", exc_info=True)
-        await asyncio.sleep(settings.sweep_interval_seconds)
+        await pause(stopping, settings.sweep_interval_seconds)
