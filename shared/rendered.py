@@ -10,8 +10,11 @@ its objects change, and the commit renders them from the database as it
 stands in that transaction, with the same pydantic model the API serializes,
 before the COMMIT. A row the transaction inserted and left alone since is
 rendered from the object it inserted, without loading it again (a create
-costs no reads for its body); at any doubt it is loaded. A rollback forgets
-them. So a reader sees the new body exactly when it sees the new row:
+costs no reads for its body); at any doubt it is loaded. A row of a kind
+whose JSON is its own columns alone (milestones, initiatives), updated
+through its object, gets its body in that UPDATE itself, rendered at the
+version the UPDATE gives it (:meth:`RenderingSession._fold`): one statement
+per change, not two. A rollback forgets them. So a reader sees the new body exactly when it sees the new row:
 read-your-writes for the writer, nothing stale after commit. Sessions that
 commit each statement on their own (autocommit) render after each flush,
 which is their commit.
@@ -46,6 +49,7 @@ from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.agreements.schemas import AgreementPublic, StatusChangePublic
+from shared.clock import utcnow
 from shared.initiatives.schemas import InitiativePublic
 from shared.milestones.schemas import MilestonePublic
 from shared.models import (
@@ -109,6 +113,10 @@ class Kind:
     # (see :func:`_fresh_rows`). Not where the JSON holds a stored mapping:
     # PostgreSQL's jsonb gives its keys back in another order than they went in.
     from_memory: bool = True
+    # One row's public JSON at the given version (the one its UPDATE is about
+    # to give it): with it, a row updated through its object gets its body in
+    # that same UPDATE (see :meth:`RenderingSession.flush`).
+    public_at: Callable[[Any, int], str] | None = None
 
     @functools.cached_property
     def from_updates(self) -> bool:
@@ -172,6 +180,10 @@ def _initiative_json(row: Initiative) -> str:
     return dump(InitiativePublic.model_validate(row))
 
 
+def _initiative_json_at(row: Initiative, version: int) -> str:
+    return dump(InitiativePublic.model_validate(row).model_copy(update={"version": version}))
+
+
 # A milestone is stored with ``overdue`` false; readers put in the day's value.
 # Inside a JSON string every quote is escaped, so this text can only be the key.
 _NOT_OVERDUE = ',"overdue":false,'
@@ -180,6 +192,11 @@ _OVERDUE = ',"overdue":true,'
 
 def _milestone_json(row: Milestone) -> str:
     return dump(MilestonePublic.model_validate(row).model_copy(update={"overdue": False}))
+
+
+def _milestone_json_at(row: Milestone, version: int) -> str:
+    public = MilestonePublic.model_validate(row)
+    return dump(public.model_copy(update={"overdue": False, "version": version}))
 
 
 def milestone_with_overdue(body: str, overdue: bool) -> str:
@@ -253,8 +270,22 @@ KINDS = (
         AgreementStatusChange.id,
         _status_change_json,
     ),
-    Kind("initiatives", Initiative, _of(Initiative, "id"), Initiative.id, _initiative_json),
-    Kind("milestones", Milestone, _of(Milestone, "id"), Milestone.id, _milestone_json),
+    Kind(
+        "initiatives",
+        Initiative,
+        _of(Initiative, "id"),
+        Initiative.id,
+        _initiative_json,
+        public_at=_initiative_json_at,
+    ),
+    Kind(
+        "milestones",
+        Milestone,
+        _of(Milestone, "id"),
+        Milestone.id,
+        _milestone_json,
+        public_at=_milestone_json_at,
+    ),
     Kind(
         "agreement_rollups",
         AgreementRollup,
@@ -273,6 +304,14 @@ KINDS = (
     ),
 )
 _STORE = {kind.name: kind.store_statement() for kind in KINDS}
+# The kinds whose updated rows get their body in their own UPDATE, by model:
+# how to render one at a version, and the column attributes its body is made
+# of (all but the body itself: deferred, never loaded to write it).
+_FOLDING = {
+    kind.model: (kind.public_at, frozenset(inspect(kind.model).column_attrs.keys()) - {"rendered"})
+    for kind in KINDS
+    if kind.public_at is not None and kind.from_updates
+}
 
 
 @dataclass
@@ -319,11 +358,40 @@ class RenderingSession(Session):
         new = list(self.new)
         dirty = list(self.dirty)
         changed = [*dirty, *self.deleted]
+        folded = self._fold(dirty) if objects is None else set()
         super().flush(objects)
         if new or changed:
-            self._note(new, changed, dirty)
+            self._note(new, changed, dirty, folded)
             if self._commits_each_statement():
                 refresh(self)
+
+    def _fold(self, dirty: list[object]) -> set[int]:
+        """Give each updated row of a kind with :attr:`Kind.public_at` its body
+        in its own UPDATE (no second statement at commit); the ``id()`` of those
+        objects.
+
+        Only where the object says all of the row: each column loaded, and
+        changed columns really changed (an object merely marked dirty is not
+        updated, and must not be made so). Its version is the one the versioned
+        UPDATE is about to give it; its ``updated_at``, when the change did not
+        set it, is set here to what the column's ``onupdate`` would have put.
+        """
+        folded: set[int] = set()
+        for instance in dirty:
+            folding = _FOLDING.get(type(instance))
+            if folding is None:
+                continue
+            public_at, columns = folding
+            state = inspect(instance)
+            if state.unloaded & columns or not self.is_modified(
+                instance, include_collections=False
+            ):
+                continue
+            if not state.attrs.updated_at.history.added:
+                instance.updated_at = utcnow()  # type: ignore[attr-defined]
+            instance.rendered = public_at(instance, instance.version + 1)  # type: ignore[attr-defined]
+            folded.add(id(instance))
+        return folded
 
     def commit(self) -> None:
         if self.info.get(_TOUCHED) or self.new or self.dirty or self.deleted:
@@ -336,7 +404,9 @@ class RenderingSession(Session):
         self.info.pop(_FRESH, None)
         super().rollback()
 
-    def _note(self, new: list[object], changed: list[object], dirty: list[object]) -> None:
+    def _note(
+        self, new: list[object], changed: list[object], dirty: list[object], folded: set[int]
+    ) -> None:
         # Ids are read after the flush: a new row's id is given on insert.
         new_ids = {id(instance) for instance in new}
         written_ids = new_ids | {id(instance) for instance in dirty}
@@ -352,6 +422,11 @@ class RenderingSession(Session):
             fresh = self.info.setdefault(_FRESH, {}).setdefault(kind.name, {})
             written = written_ids if kind.from_updates else new_ids
             for key, instances in by_id.items():
+                if all(id(one) in folded for one in instances):
+                    # Its UPDATE wrote its body: nothing left to render for it.
+                    touched.discard(key)
+                    fresh.pop(key, None)
+                    continue
                 row = next(
                     (one for one in instances if type(one) is kind.model and id(one) in written),
                     None,

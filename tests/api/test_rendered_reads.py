@@ -342,3 +342,49 @@ async def test_a_new_row_with_a_part_its_object_does_not_hold_is_loaded_again(ap
 
     live = await _assert_stored_is_live(app, client, agreement_id)
     assert [party["organization_id"] for party in live["parties"]] == [str(first), str(second)]
+
+
+async def test_an_updated_milestone_gets_its_body_in_its_own_update(app, client) -> None:
+    """A PATCH through the object writes the row and its body in one UPDATE (no
+    second statement at commit), and that body is the one rendered on the spot;
+    so is the body after an update in a session that sets no ``updated_at``."""
+    from sqlalchemy import event
+
+    from shared.models import Milestone
+    from tests.api.tracking_factories import active_agreement, create_initiative, create_milestone
+
+    agreement = await active_agreement(client)
+    initiative = await create_initiative(client, agreement)
+    milestone = await create_milestone(client, initiative["id"], due_on="2030-01-31")
+    path = f"/v1/milestones/{milestone['id']}"
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE MILESTONES"):
+            updates.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = await client.patch(
+            path, json={"status": "done"}, headers={"If-Match": f'"{milestone["version"]}"'}
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert response.status_code == 200, response.text
+    assert len(updates) == 1, updates
+    assert "rendered" in updates[0]
+    [(stored, live)] = await _stored_then_live(app, client, [path])
+    assert stored == live
+    assert response.json()["version"] == milestone["version"] + 1
+
+    # Changed in a session of its own, without touching updated_at: the column's
+    # onupdate time is the one in the body.
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Milestone, uuid.UUID(milestone["id"]))
+        assert row is not None
+        row.title = "Retitled outside the API"
+        await session.commit()
+    [(stored, live)] = await _stored_then_live(app, client, [path])
+    assert stored == live
+    assert live[2].count(b"Retitled outside the API") == 1
