@@ -251,6 +251,7 @@ async def drive(
     indicators: list[uuid.UUID],
     rate: float,
     seconds: float,
+    connections: int = 16,
 ) -> Sent:
     """Send changes at ``rate`` per second: milestones PATCHed to done, and every
     :data:`MEASUREMENT_EVERY`-th a measurement POSTed to one of ``indicators``.
@@ -287,7 +288,8 @@ async def drive(
                 )
             )
             kinds.append(("milestone", milestone_id))
-    result = await load.drive(api, calls, rate=rate, headers=[("authorization", f"Bearer {KEY}")])
+    authorization = [("authorization", f"Bearer {KEY}")]
+    result = await load.drive(api, calls, rate=rate, headers=authorization, connections=connections)
     for error in result.errors[:5]:
         print(f"  ! {error}")
     refused = {status: n for status, n in result.statuses.items() if status not in (200, 201)}
@@ -403,7 +405,7 @@ async def rates_run(
         print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
         idle, before = await idle_load(groups)
         started_at = time.monotonic()
-        sent = await drive(api, milestones, indicators, rate, options.seconds)
+        sent = await drive(api, milestones, indicators, rate, options.seconds, options.connections)
         by_kind = await latencies(dsn, sent)
         seconds = by_kind["milestone"] + by_kind["measurement"]
         if seconds:
@@ -475,7 +477,8 @@ async def run(options: argparse.Namespace) -> int:
         print(f"seeding {options.small} agreements", flush=True)
         small_ids = await seed(dsn, options.small)
         api = f"http://{HOST}:{options.port}"
-        serve = ["serve", "--host", HOST, "--port", str(options.port), "--workers", "2"]
+        workers = str(options.serve_workers)
+        serve = ["serve", "--host", HOST, "--port", str(options.port), "--workers", workers]
         worker = ["worker", "--processes", "1", "--threads", "8"]
         with started(serve, env, logs / "serve.log") as serving:
             await wait_ready(f"{api}/readyz")
@@ -489,7 +492,9 @@ async def run(options: argparse.Namespace) -> int:
                 print(f"worker throughput: a backlog of {options.backlog} changes", flush=True)
                 # Sent as fast as the API takes them, while no worker runs.
                 seconds = options.backlog / BACKLOG_RATE
-                sent = await drive(api, milestones, indicators, BACKLOG_RATE, seconds)
+                sent = await drive(
+                    api, milestones, indicators, BACKLOG_RATE, seconds, options.connections
+                )
                 with started(worker, env, logs / "worker-backlog.log"):
                     line = await drain_rate(dsn, sent)
                 results.append(line)
@@ -518,7 +523,10 @@ async def run(options: argparse.Namespace) -> int:
             await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
             await connection.close()
     print()
-    print("pipeline (PostgreSQL, RabbitMQ, 1 worker process x 8 threads, serve x 2)")
+    print(
+        "pipeline (PostgreSQL, RabbitMQ, 1 worker process x 8 threads,"
+        f" serve x {options.serve_workers}, {options.connections} connections)"
+    )
     for line in results:
         print("  " + line)
     print(f"  logs: {logs}")
@@ -536,6 +544,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1400,
         help="changes sent while no worker runs, then worked off by one (0: skip)",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=16, help="keep-alive connections the changes use"
+    )
+    parser.add_argument(
+        "--serve-workers", type=int, default=2, help="processes of `accords serve` (2)"
     )
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=10_000)
