@@ -14,8 +14,9 @@ costs no reads for its body); at any doubt it is loaded. A row of a kind
 whose JSON is its own columns alone (milestones, initiatives), updated
 through its object, gets its body in that UPDATE itself, rendered at the
 version the UPDATE gives it (:meth:`RenderingSession._fold`): one statement
-per change, not two. A rollback forgets them. So a reader sees the new body exactly when it sees the new row:
-read-your-writes for the writer, nothing stale after commit. Sessions that
+per change, not two. A rollback forgets them. So a reader sees the new body
+exactly when it sees the new row: read-your-writes for the writer, nothing
+stale after commit. Sessions that
 commit each statement on their own (autocommit) render after each flush,
 which is their commit.
 

@@ -225,4 +225,3 @@ def run_contract(live_api: Any, *, operations: list[str] | None) -> ContractRun:
         elif isinstance(event, events.FatalError):
             raise event.exception
     return run
-
