@@ -6,10 +6,11 @@ OpenAPI links: create -> get / patch / delete ...), against a real
 The run is split in three modules, so that parallel test workers share it:
 the operations in two halves (examples, coverage and fuzzing phases:
 ``test_schemathesis_one``, ``test_schemathesis_two``) and the stateful phase
-over all of them (``test_schemathesis_stateful``), each against its own
-server and database. Each module runs its part once (schemathesis' own
-engine, in this process); then each operation is its own test, failing with
-the failures schemathesis found for it, and so is the stateful phase.
+over all of them, after their examples (``test_schemathesis_stateful``), each
+against its own server and database. Each module runs its part once
+(schemathesis' own engine, in this process); then each operation is its own
+test, failing with the failures schemathesis found for it, and so is the
+stateful phase.
 
 Checks: every one schemathesis has (`not_a_server_error`,
 `status_code_conformance`, `content_type_conformance`,
@@ -158,22 +159,20 @@ def _describe(recorder: Any, case_id: str, name: str, failure: Any, sample: str)
     return f"{name}: {failure.title}\n{failure.message}\n{answer}\n{sample}"
 
 
-PHASES = ("examples", "coverage", "fuzzing")
-
-
 def run_contract(live_api: Any, *, operations: list[str] | None) -> ContractRun:
     """Schemathesis against ``live_api``: the examples, coverage and fuzzing
-    phases on ``operations``, or (``None``) only the stateful phase, on all."""
+    phases on ``operations``; or (``None``) the stateful phase on all of them,
+    after the examples phase (whose answers fill the database the scenarios'
+    links read ids from: on an empty one, creates that refer to other
+    resources fail, lists are empty, and the links carry nothing)."""
+    stateful = operations is None
     phases: dict[str, Any] = {
+        "examples": {"enabled": True},
+        "coverage": {"enabled": not stateful},
+        "fuzzing": {"enabled": not stateful},
         # Bounded: 40 scenarios of at most 6 calls.
-        "stateful": {
-            "enabled": operations is None,
-            "max-steps": 6,
-            "generation": {"max-examples": 40},
-        },
+        "stateful": {"enabled": stateful, "max-steps": 6, "generation": {"max-examples": 40}},
     }
-    for phase in PHASES:
-        phases[phase] = {"enabled": operations is not None}
     config = SchemathesisConfig.from_dict(
         {
             # CI replays the same run every time; anywhere else each run explores anew.
