@@ -70,6 +70,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
@@ -224,3 +225,24 @@ def run_contract(live_api: Any, *, operations: list[str] | None) -> ContractRun:
         elif isinstance(event, events.FatalError):
             raise event.exception
     return run
+
+
+def operation_tests(operations: list[str]) -> tuple[Any, Any, Any]:
+    """The fixture and the tests of a module that runs the examples, coverage and
+    fuzzing phases on ``operations``: its run, that the run raised no error, and
+    one test per operation failing with what schemathesis found for it."""
+
+    @pytest.fixture(scope="module", name="contract_run")
+    def run(live_api) -> ContractRun:  # type: ignore[no-untyped-def]
+        return run_contract(live_api, operations=operations)
+
+    def test_the_run_raised_no_error(contract_run: ContractRun) -> None:
+        assert contract_run.errors == []
+
+    @pytest.mark.parametrize("operation", operations)
+    def test_operation_honours_its_contract(operation: str, contract_run: ContractRun) -> None:
+        assert operation in contract_run.tested
+        failures = contract_run.failures.get(operation, [])
+        assert not failures, "\n\n".join(failures)
+
+    return run, test_the_run_raised_no_error, test_operation_honours_its_contract
