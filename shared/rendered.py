@@ -16,9 +16,8 @@ through its object, gets its body in that UPDATE itself, rendered at the
 version the UPDATE gives it (:meth:`RenderingSession._fold`): one statement
 per change, not two. A rollback forgets them. So a reader sees the new body
 exactly when it sees the new row: read-your-writes for the writer, nothing
-stale after commit. Sessions that
-commit each statement on their own (autocommit) render after each flush,
-which is their commit.
+stale after commit. Sessions that commit each statement on their own
+(autocommit) render after each flush, which is their commit.
 
 Rows written before rendering existed (or by a migration) have no body:
 readers render those on the spot (``None`` from the rendered reads).
