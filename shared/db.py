@@ -132,8 +132,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def _session_class() -> type[Any]:
     # Every session keeps rendered JSON in step with its writes. Imported here:
-    # shared.rendered stands on the models, which stand on this module.
-    from shared.rendered import RenderingSession
+    # shared.rendered_session stands on the models, which stand on this module.
+    from shared.rendered_session import RenderingSession
 
     return RenderingSession
 
