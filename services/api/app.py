@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import health
 from services.api.agreements.amendments import router as amendments_router
@@ -86,8 +87,14 @@ def create_app(
     *,
     after_commit: AfterCommit | None = None,
     long_running: bool = False,
+    engine: AsyncEngine | None = None,
 ) -> FastAPI:
     """Build the API. ``after_commit`` receives the ids of events each request committed.
+
+    ``engine``: one its caller made for ``settings`` and disposes of, used by
+    every run of the app's lifespan instead of one of its own (tests keep one
+    per database, so its pool and its compiled statements outlive each test's
+    app). Without it each lifespan makes an engine and disposes of it at the end.
 
     ``long_running``: the app is a server process's for its whole life (``accords
     serve``, ``accords dev``), so its heap is settled out of the garbage
@@ -96,10 +103,11 @@ def create_app(
     """
     settings = settings or get_settings()
     configure_logging(log_format=settings.log_format, level=settings.log_level)
+    given_engine = engine
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        engine = given_engine or create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
@@ -147,7 +155,8 @@ def create_app(
                 await reader.aclose()
             if listener is not None:
                 await listener.aclose()
-            await engine.dispose()
+            if given_engine is None:
+                await engine.dispose()
 
     app = FastAPI(
         title="Accords API",
