@@ -188,9 +188,9 @@ async def _empty_tables(engine: AsyncEngine) -> None:
 # last). An engine's compiled statements are its own (SQLAlchemy's statement
 # cache is keyed by the engine's dialect): a test on a new engine compiles
 # every statement it runs again, ~15 % of an API test's time, and opens its
-# connections again. Tests share one engine per settings instead, its pool
-# emptied of nothing but its rows; the app of the same settings is given it
-# (:func:`create_app`'s ``engine``). Bounded: each holds PostgreSQL
+# connections again. Tests share one engine per settings instead (each test
+# still starts with every table empty), and the app of the same settings is
+# given it (:func:`create_app`'s ``engine``). Bounded: each holds PostgreSQL
 # connections open.
 _ENGINES: OrderedDict[str, AsyncEngine] = OrderedDict()
 _ENGINES_KEPT = 4
