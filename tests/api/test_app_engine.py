@@ -17,7 +17,9 @@ async def test_a_given_engine_serves_every_lifespan_and_outlives_them(settings) 
                 assert application.state.engine is engine
                 async with application.state.sessionmaker() as session:
                     assert await session.scalar(text("SELECT 1")) == 1
-            # The lifespan's end leaves the engine as it found it: still usable.
+            # The lifespan's end leaves the engine as it was: not disposed (its
+            # pool keeps the connection the session used), still usable.
+            assert engine.sync_engine.pool.checkedin() >= 1
             async with engine.connect() as connection:
                 assert await connection.scalar(text("SELECT 2")) == 2
     finally:
