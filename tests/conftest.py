@@ -13,6 +13,7 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -184,41 +185,58 @@ async def _empty_tables(engine: AsyncEngine) -> None:
             await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
 
 
-# Engines already made in this process, by their settings (the most recent
-# last). An engine's compiled statements are its own (SQLAlchemy's statement
-# cache is keyed by the engine's dialect): a test on a new engine compiles
-# every statement it runs again, ~15 % of an API test's time, and opens its
+# What is kept per settings in this process (the most recent last): their
+# engine, and the app built on it once a test asked for one.
+#
+# An engine's compiled statements are its own (SQLAlchemy's statement cache is
+# keyed by the engine's dialect): a test on a new engine compiles every
+# statement it runs again, ~15 % of an API test's time, and opens its
 # connections again. Tests share one engine per settings instead (each test
 # still starts with every table empty), and the app of the same settings is
-# given it (:func:`create_app`'s ``engine``). Bounded: each holds PostgreSQL
-# connections open.
-_ENGINES: OrderedDict[str, AsyncEngine] = OrderedDict()
-_ENGINES_KEPT = 4
+# given it (:func:`create_app`'s ``engine``).
+#
+# Routing in a new app builds every included route's dependencies again
+# (FastAPI does it on the app's first requests: ~0.2 s of CPU, a quarter of an
+# API test's). An app holds nothing of a test outside its ``state``, which the
+# lifespan refills (engine, caches, limiter) and :func:`app` puts back after
+# each test, with the dependency overrides and the OpenAPI document (a copy
+# each app makes once); an app whose routes or middleware a test changed is
+# dropped. Bounded: each engine holds PostgreSQL connections open.
+@dataclass
+class _Kept:
+    engine: AsyncEngine
+    # The app, its state as built, and its shape (see :func:`_shape`).
+    app: tuple[FastAPI, dict[str, Any], int] | None = None
+
+
+_KEPT: OrderedDict[str, _Kept] = OrderedDict()
+_KEPT_AT_MOST = 4
 _IDLE_CONNECTIONS_KEPT = 4
 
 
-async def _engine_for(key: str, settings: Settings) -> AsyncEngine:
-    engine = _ENGINES.pop(key, None) or create_engine(settings)
-    _ENGINES[key] = engine
-    while len(_ENGINES) > _ENGINES_KEPT:
-        _, dropped = _ENGINES.popitem(last=False)
-        await dropped.dispose()
-    return engine
+async def _kept_for(settings: Settings) -> _Kept:
+    key = settings.model_dump_json()
+    kept = _KEPT.pop(key, None) or _Kept(create_engine(settings))
+    _KEPT[key] = kept
+    while len(_KEPT) > _KEPT_AT_MOST:
+        _, dropped = _KEPT.popitem(last=False)
+        await dropped.engine.dispose()
+    return kept
 
 
 @pytest.fixture(scope="session", autouse=True)
 async def _dispose_kept_engines() -> AsyncIterator[None]:
     yield
-    while _ENGINES:
-        _, engine = _ENGINES.popitem()
-        await engine.dispose()
+    while _KEPT:
+        _, kept = _KEPT.popitem()
+        await kept.engine.dispose()
 
 
 @pytest.fixture
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """The engine of ``settings``, every table empty; shared with the tests and
     the app of the same settings."""
-    engine = await _engine_for(settings.model_dump_json(), settings)
+    engine = (await _kept_for(settings)).engine
     await _empty_tables(engine)
     yield engine
     if engine.sync_engine.pool.checkedin() > _IDLE_CONNECTIONS_KEPT:
@@ -234,48 +252,20 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-# Apps already built in this process, by their settings (the most recent last).
-_APPS: OrderedDict[str, tuple[FastAPI, dict[str, Any], int]] = OrderedDict()
-_APPS_KEPT = 6
-
-
-def _app_for(
-    key: str, settings: Settings, engine: AsyncEngine
-) -> tuple[FastAPI, dict[str, Any], int]:
-    """An app for ``settings`` (``key``: their JSON): one built earlier in this
-    process, or a new one.
-
-    Routing in a new app builds every included route's dependencies again
-    (FastAPI does it on the app's first requests: ~0.2 s of CPU, a quarter of
-    an API test's). An app holds nothing of a test outside its ``state``,
-    which the lifespan refills (engine, caches, limiter) and :func:`app` puts
-    back after each test, with the dependency overrides and the OpenAPI
-    document (a copy each app makes once); an app whose routes
-    or middleware a test changed is dropped.
-    """
-    kept = _APPS.pop(key, None)
-    if kept is not None and kept[1].get("given_engine") is not engine:
-        kept = None  # its engine was dropped since
-    if kept is None:
-        application = create_app(settings, engine=engine)
-        application.state.given_engine = engine
-        kept = (application, dict(application.state._state), _shape(application))
-    else:
-        configure_logging(log_format=settings.log_format, level=settings.log_level)
-    _APPS[key] = kept
-    while len(_APPS) > _APPS_KEPT:
-        _APPS.popitem(last=False)
-    return kept
-
-
 def _shape(application: FastAPI) -> int:
     return hash((tuple(map(id, application.router.routes)), repr(application.user_middleware)))
 
 
 @pytest.fixture
 async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyped-def]
-    key = settings.model_dump_json()
-    application, state, shape = _app_for(key, settings, engine)
+    kept = await _kept_for(settings)  # the engine fixture's, kept just now
+    assert kept.engine is engine
+    if kept.app is None:
+        application = create_app(settings, engine=engine)
+        kept.app = (application, dict(application.state._state), _shape(application))
+    else:
+        configure_logging(log_format=settings.log_format, level=settings.log_level)
+    application, state, shape = kept.app
     try:
         async with application.router.lifespan_context(application):
             yield application
@@ -285,7 +275,7 @@ async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyp
         application.state._state.clear()
         application.state._state.update(state)
         if _shape(application) != shape:
-            _APPS.pop(key, None)
+            kept.app = None
 
 
 async def make_key(app, scopes: list[str], *, organization_id: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]
