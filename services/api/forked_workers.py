@@ -14,6 +14,14 @@ The supervisor is uvicorn's own; only the kind of process it starts changes
 Where that is not so (another uvicorn), or a thread is already running here
 (forking would copy it stopped, perhaps holding a lock), workers are spawned
 as before.
+
+Each forked worker also listens on a socket of its own (``SO_REUSEPORT``, on
+Linux), so the kernel spreads new connections over the workers. On the one
+socket uvicorn shares, whichever worker wakes first accepts every connection
+waiting: a client opening 16 keep-alive connections at once had 12 of them
+on one worker, which then ran a core flat out while the other idled
+(bench.pipeline: 0.62 and 0.17 cores). The supervisor keeps its socket bound
+but never listens on it, so it only holds the port between restarts.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import gc
 import importlib
 import multiprocessing
 import signal
+import socket
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -53,10 +63,52 @@ class _ForkContext:
 
 def _run_worker(started: Callable[..., None], /, **kwargs: Any) -> None:
     # ``started`` is uvicorn's entry of a worker process; its own keyword
-    # arguments (config, target, sockets...) pass through as they are.
+    # arguments (config, target, stdin...) pass through as they are, but for
+    # the sockets, each a port-sharing one of this worker's own.
     for number in _SUPERVISOR_SIGNALS:
         signal.signal(number, signal.SIG_DFL)
+    kwargs["sockets"] = [_own_socket(shared) for shared in kwargs.get("sockets") or []]
     started(**kwargs)
+
+
+def shares_port(sock: socket.socket) -> bool:
+    """Whether ``sock`` lets other sockets (each worker's) bind its port too."""
+    option = getattr(socket, "SO_REUSEPORT", None)
+    return option is not None and bool(sock.getsockopt(socket.SOL_SOCKET, option))
+
+
+def _own_socket(shared: socket.socket) -> socket.socket:
+    """A socket of this worker's own on ``shared``'s address, where the
+    supervisor bound that port-sharing (:func:`bind_shared_port`); else ``shared``."""
+    if not shares_port(shared):
+        return shared
+    own = _port_sharing_socket(shared.family)
+    own.bind(shared.getsockname())
+    shared.close()  # this worker's copy; the supervisor keeps its own
+    return own
+
+
+def _port_sharing_socket(family: socket.AddressFamily) -> socket.socket:
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def bind_shared_port(host: str, port: int) -> socket.socket | None:
+    """The supervisor's socket on ``host:port``, bound port-sharing and not
+    listening (each worker listens on its own); None where the platform does
+    not spread connections over port-sharing sockets (only Linux does)."""
+    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
+        return None
+    sock = _port_sharing_socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def fork_workers(app_module: str) -> bool:
@@ -84,3 +136,23 @@ def fork_workers(app_module: str) -> bool:
 def _spawned(reason: str) -> bool:
     log.info("workers_spawned", reason=reason)
     return False
+
+
+def serve_forked(app: str, **options: Any) -> None:
+    """``uvicorn.run(app, **options)`` with ``workers`` > 1 and the workers
+    forked (:func:`fork_workers` first), each listening on its own socket."""
+    import uvicorn
+    from uvicorn.config import Config
+    from uvicorn.supervisors import Multiprocess
+
+    config = Config(app, **options)
+    try:
+        sock = bind_shared_port(config.host, config.port)
+    except OSError as exc:
+        log.error("bind_failed", host=config.host, port=config.port, error=str(exc))
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE
+    if sock is None:
+        uvicorn.run(app, **options)
+        return
+    log.info("listening", host=config.host, port=sock.getsockname()[1], workers=config.workers)
+    Multiprocess(config, sockets=[sock]).run()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -241,3 +242,106 @@ def _gone(pid: int) -> bool:
             return stat.read().split(") ", 1)[1].startswith("Z")
     except FileNotFoundError:
         return True
+
+
+# --- each forked worker listens on a socket of its own ---------------------------
+
+
+def _inodes(port: int, state: str) -> set[int]:
+    """Inodes of the TCP sockets whose local port is ``port``, in ``state``
+    (``/proc/net/tcp``'s hex code: 0A listening, 01 established)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    found.add(int(fields[9]))
+    return found
+
+
+def _sockets_of(pid: int) -> set[int]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+async def _open_answered(port: int, count: int) -> list[asyncio.StreamWriter]:
+    """``count`` keep-alive connections opened at once, each answered once."""
+
+    async def one() -> asyncio.StreamWriter:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        status = await asyncio.wait_for(reader.readline(), 10)
+        assert status.startswith(b"HTTP/1.1 200"), status
+        return writer
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+def _spread(port: int, workers: list[int]) -> list[int]:
+    """How many established connections on ``port`` each worker holds."""
+    established = _inodes(port, "01")
+    return [len(_sockets_of(worker) & established) for worker in workers]
+
+
+async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_over_them(
+    template: str,
+) -> None:
+    """uvicorn shares one listening socket, and the worker that wakes first
+    accepts every connection waiting. Forked workers each listen on their own
+    (SO_REUSEPORT): 32 connections opened at once reach both, and a worker
+    killed and restarted by the supervisor listens again on a new one."""
+    key = "accords-fresh-" + uuid.uuid4().hex
+    async with fresh_database(template) as database:
+        port = free_port()
+        with started(serve_args(port, 2), env_for(database, key)) as (process, log):
+            await asyncio.to_thread(wait_for_workers, process, log, 2)
+            workers = _children(process.pid)
+            listening = _inodes(port, "0A")
+            own = [_sockets_of(worker) & listening for worker in workers]
+            assert [len(sockets) for sockets in own] == [1, 1]
+            assert own[0] != own[1]
+            # The supervisor holds the port but does not listen: nothing waits on it.
+            assert not _sockets_of(process.pid) & listening
+
+            writers = await _open_answered(port, 32)
+            spread = _spread(port, workers)
+            assert sum(spread) == 32 and min(spread) > 0, spread
+            for writer in writers:
+                writer.close()
+
+            os.kill(workers[0], signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                current = _children(process.pid)
+                if workers[0] not in current and len(current) == 2:
+                    fresh = next(pid for pid in current if pid not in workers)
+                    if _sockets_of(fresh) & _inodes(port, "0A"):
+                        break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError(f"no worker restarted and listening: {_children(process.pid)}")
+            writers = await _open_answered(port, 32)
+            spread = _spread(port, current)
+            assert sum(spread) == 32 and min(spread) > 0, spread
+            for writer in writers:
+                writer.close()
+
+
+def test_serve_on_a_port_taken_exits_with_uvicorns_start_up_failure() -> None:
+    """A port another process listens on: the supervisor says so and exits 3."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = accords_env(database_url=pg_url("test"))
+        done = subprocess.run(
+            [ACCORDS, *serve_args(port, 2)], env=env, capture_output=True, timeout=60
+        )
+    assert done.returncode == 3
+    assert b"bind_failed" in done.stderr and b"Address already in use" in done.stderr
