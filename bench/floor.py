@@ -13,8 +13,10 @@ A raw ASGI application (no framework, no ORM, no auth, no middleware):
   201 with the stored row as JSON. No validation, no rules.
 
 Run it with ``ACCORDS_BENCH_DSN=postgresql://127.0.0.1:5432/accords_bench
-uvicorn bench.floor:app --workers 2 --no-access-log``. Each worker process
-creates its pool on the first request.
+python -m bench.floor --port 8101 --workers 2``: uvicorn's workers started as
+`accords serve` starts its own (forked, each listening on a socket of its
+own: services.api.forked_workers), so the two servers differ in the app
+alone. Each worker process creates its pool on the first request.
 """
 
 from __future__ import annotations
@@ -200,3 +202,35 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _handle_http(scope, receive, send)
     elif scope["type"] == "lifespan":
         await _handle_lifespan(receive, send)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve :func:`app` under uvicorn as `accords serve` serves the API."""
+    import argparse
+
+    from services.api.forked_workers import fork_workers, serve_forked
+    from shared.logging import configure_logging
+
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8101)
+    parser.add_argument("--workers", type=int, default=2)
+    options = parser.parse_args(argv)
+    configure_logging(level="warning")
+    uvicorn_options: dict[str, Any] = {
+        "host": options.host,
+        "port": options.port,
+        "workers": options.workers,
+        "access_log": False,
+        "log_config": None,
+    }
+    if options.workers > 1 and fork_workers("bench.floor"):
+        serve_forked("bench.floor:app", **uvicorn_options)
+    else:
+        import uvicorn
+
+        uvicorn.run("bench.floor:app", **uvicorn_options)
+
+
+if __name__ == "__main__":
+    main()

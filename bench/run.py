@@ -351,17 +351,13 @@ def _floor_command(options: BenchOptions) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "uvicorn",
-        "bench.floor:app",
+        "bench.floor",
         "--host",
         HOST,
         "--port",
         str(options.floor_port),
         "--workers",
         str(options.workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
     ]
 
 
