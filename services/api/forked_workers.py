@@ -71,7 +71,7 @@ def _run_worker(started: Callable[..., None], /, **kwargs: Any) -> None:
     started(**kwargs)
 
 
-def shares_port(sock: socket.socket) -> bool:
+def _shares_port(sock: socket.socket) -> bool:
     """Whether ``sock`` lets other sockets (each worker's) bind its port too."""
     option = getattr(socket, "SO_REUSEPORT", None)
     return option is not None and bool(sock.getsockopt(socket.SOL_SOCKET, option))
@@ -80,7 +80,7 @@ def shares_port(sock: socket.socket) -> bool:
 def _own_socket(shared: socket.socket) -> socket.socket:
     """A socket of this worker's own on ``shared``'s address, where the
     supervisor bound that port-sharing (:func:`bind_shared_port`); else ``shared``."""
-    if not shares_port(shared):
+    if not _shares_port(shared):
         return shared
     own = _port_sharing_socket(shared.family)
     own.bind(shared.getsockname())
@@ -101,7 +101,15 @@ def bind_shared_port(host: str, port: int) -> socket.socket | None:
     not spread connections over port-sharing sockets (only Linux does)."""
     if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
         return None
-    sock = _port_sharing_socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # First as uvicorn binds (SO_REUSEADDR alone): a port anything listens on
+    # is refused, even another port-sharing server's, which would otherwise
+    # take part of this one's connections unnoticed.
+    with socket.socket(family=family, type=socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]  # port 0: the one the system picked
+    sock = _port_sharing_socket(family)
     try:
         sock.bind((host, port))
     except OSError:

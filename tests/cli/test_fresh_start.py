@@ -333,9 +333,14 @@ async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_
                 writer.close()
 
 
-def test_serve_on_a_port_taken_exits_with_uvicorns_start_up_failure() -> None:
-    """A port another process listens on: the supervisor says so and exits 3."""
+@pytest.mark.parametrize("shared", [False, True], ids=["plain", "port-sharing"])
+def test_serve_on_a_port_taken_exits_with_uvicorns_start_up_failure(shared: bool) -> None:
+    """A port another process listens on: the supervisor says so and exits 3,
+    also when that listener shares its port (another `accords serve`), which
+    would otherwise get part of this one's connections."""
     with socket.socket() as taken:
+        if shared:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
