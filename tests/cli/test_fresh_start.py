@@ -77,9 +77,15 @@ def started(args: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.P
                     process.wait()
 
 
-def wait_for_workers(process: subprocess.Popen, log, workers: int, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
-    """Until every uvicorn worker finished its start-up; fails if the server stopped.
+def wait_for_workers(  # type: ignore[no-untyped-def]
+    process: subprocess.Popen, log, workers: int, port: int, timeout: float = 90
+) -> None:
+    """Until every uvicorn worker finished its start-up and the server listens
+    on ``port``; fails if the server stopped.
 
+    A worker says its start-up completed before it binds, so a server that
+    then finds its port taken (another test's server picked the same free
+    port) exits and says why here, rather than leave another process to answer.
     Generous: on a loaded machine four workers importing the app take a while.
     """
     deadline = time.monotonic() + timeout
@@ -91,14 +97,43 @@ def wait_for_workers(process: subprocess.Popen, log, workers: int, timeout: floa
                 f"accords serve exited with {process.returncode}: "
                 f"{text.decode(errors='replace')[-3000:]}"
             )
-        if text.count(STARTUP_COMPLETE) >= workers:
+        if text.count(STARTUP_COMPLETE) >= workers and _listens(process.pid, port):
             return
         time.sleep(0.1)
     log.seek(0)
     raise AssertionError(
-        f"{workers} workers did not start within {timeout} s: "
+        f"{workers} workers did not start and listen on {port} within {timeout} s: "
         f"{log.read().decode(errors='replace')[-3000:]}"
     )
+
+
+def _inodes(port: int, state: str) -> set[int]:
+    """Inodes of the TCP sockets whose local port is ``port``, in ``state``
+    (``/proc/net/tcp``'s hex code: 0A listening, 01 established)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    found.add(int(fields[9]))
+    return found
+
+
+def _sockets_of(pid: int) -> set[int]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether ``pid`` or one of its children listens on ``port``."""
+    listening = _inodes(port, "0A")
+    return any(_sockets_of(each) & listening for each in [pid, *_children(pid)])
 
 
 def serve_args(port: int, workers: int) -> list[str]:
@@ -111,11 +146,22 @@ def env_for(database: str, key: str) -> dict[str, str]:
     return env
 
 
-async def assert_key_works_and_was_stored_once(database: str, base: str, key: str) -> None:
+async def assert_key_works_and_was_stored_once(  # type: ignore[no-untyped-def]
+    database: str, base: str, key: str, log=None
+) -> None:
+    """The key is accepted on eight requests and was stored once; with the
+    server's ``log`` in the failure when a request gets no answer."""
     async with httpx.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10
     ) as http:
-        answers = [await http.get("/v1/api-keys") for _ in range(8)]
+        try:
+            answers = [await http.get("/v1/api-keys") for _ in range(8)]
+        except httpx.HTTPError as exc:
+            told = ""
+            if log is not None:
+                log.seek(0)
+                told = log.read().decode(errors="replace")[-3000:]
+            raise AssertionError(f"{base}: {exc!r}; the server's log: {told}") from exc
     assert [answer.status_code for answer in answers] == [200] * 8
     connection = await asyncpg.connect(pg_url(database).replace("+asyncpg", ""))
     try:
@@ -139,9 +185,9 @@ async def test_five_fresh_starts_of_four_workers_with_a_bootstrap_key_all_come_u
         async with fresh_database(template) as database:
             port = free_port()
             with started(serve_args(port, 4), env_for(database, key)) as (process, log):
-                await asyncio.to_thread(wait_for_workers, process, log, 4)
+                await asyncio.to_thread(wait_for_workers, process, log, 4, port)
                 await assert_key_works_and_was_stored_once(
-                    database, f"http://127.0.0.1:{port}", key
+                    database, f"http://127.0.0.1:{port}", key, log
                 )
                 assert process.poll() is None
 
@@ -153,17 +199,25 @@ async def test_two_servers_started_at_the_same_instant_on_a_fresh_database_both_
         key = "accords-fresh-" + uuid.uuid4().hex
         async with fresh_database(template) as database:
             env = env_for(database, key)
-            ports = [free_port(), free_port()]
+            ports = _two_free_ports()
             with (
                 started(serve_args(ports[0], 1), env) as (first, first_log),
                 started(serve_args(ports[1], 1), env) as (second, second_log),
             ):
-                await asyncio.to_thread(wait_for_workers, first, first_log, 1)
-                await asyncio.to_thread(wait_for_workers, second, second_log, 1)
-                for port in ports:
+                await asyncio.to_thread(wait_for_workers, first, first_log, 1, ports[0])
+                await asyncio.to_thread(wait_for_workers, second, second_log, 1, ports[1])
+                for port, log in zip(ports, (first_log, second_log), strict=True):
                     await assert_key_works_and_was_stored_once(
-                        database, f"http://127.0.0.1:{port}", key
+                        database, f"http://127.0.0.1:{port}", key, log
                     )
+
+
+def _two_free_ports() -> list[int]:
+    """Two free ports, different (both held while the second is picked)."""
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        return [first.getsockname()[1], second.getsockname()[1]]
 
 
 def migrate_twice_at_once(env: dict[str, str]) -> tuple[list[int], list[str]]:
@@ -218,7 +272,7 @@ async def test_serve_forks_its_workers_from_the_imported_app_and_stops_them_on_s
     async with fresh_database(template) as database:
         port = free_port()
         with started(serve_args(port, 3), env_for(database, key)) as (process, log):
-            await asyncio.to_thread(wait_for_workers, process, log, 3)
+            await asyncio.to_thread(wait_for_workers, process, log, 3, port)
             workers = _children(process.pid)
             assert len(workers) == 3
             supervisor_line = _command_line(process.pid)
@@ -226,7 +280,9 @@ async def test_serve_forks_its_workers_from_the_imported_app_and_stops_them_on_s
                 line = _command_line(worker)
                 assert not any("spawn_main" in part for part in line), line
                 assert line == supervisor_line
-            await assert_key_works_and_was_stored_once(database, f"http://127.0.0.1:{port}", key)
+            await assert_key_works_and_was_stored_once(
+                database, f"http://127.0.0.1:{port}", key, log
+            )
 
             os.killpg(process.pid, signal.SIGTERM)
             assert await asyncio.to_thread(process.wait, 30) == 0
@@ -245,29 +301,6 @@ def _gone(pid: int) -> bool:
 
 
 # --- each forked worker listens on a socket of its own ---------------------------
-
-
-def _inodes(port: int, state: str) -> set[int]:
-    """Inodes of the TCP sockets whose local port is ``port``, in ``state``
-    (``/proc/net/tcp``'s hex code: 0A listening, 01 established)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(FileNotFoundError), open(table) as rows:
-            for row in list(rows)[1:]:
-                fields = row.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
-                    found.add(int(fields[9]))
-    return found
-
-
-def _sockets_of(pid: int) -> set[int]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(FileNotFoundError):
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if target.startswith("socket:["):
-                inodes.add(int(target[len("socket:[") : -1]))
-    return inodes
 
 
 async def _open_answered(port: int, count: int) -> list[asyncio.StreamWriter]:
@@ -300,7 +333,7 @@ async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_
     async with fresh_database(template) as database:
         port = free_port()
         with started(serve_args(port, 2), env_for(database, key)) as (process, log):
-            await asyncio.to_thread(wait_for_workers, process, log, 2)
+            await asyncio.to_thread(wait_for_workers, process, log, 2, port)
             workers = _children(process.pid)
             listening = _inodes(port, "0A")
             own = [_sockets_of(worker) & listening for worker in workers]
