@@ -19,6 +19,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -146,6 +148,33 @@ def env_for(database: str, key: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Serving:
+    """An `accords serve` whose workers are all up, on a fresh database."""
+
+    process: subprocess.Popen
+    log: Any
+    port: int
+    database: str
+    key: str
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serving(template: str, workers: int) -> AsyncIterator[Serving]:
+    """`accords serve --workers N` with a bootstrap key on a fresh database,
+    once every worker is up and it listens; stopped at the end."""
+    key = "accords-fresh-" + uuid.uuid4().hex
+    async with fresh_database(template) as database:
+        port = free_port()
+        with started(serve_args(port, workers), env_for(database, key)) as (process, log):
+            await asyncio.to_thread(wait_for_workers, process, log, workers, port)
+            yield Serving(process, log, port, database, key)
+
+
 async def assert_key_works_and_was_stored_once(  # type: ignore[no-untyped-def]
     database: str, base: str, key: str, log=None
 ) -> None:
@@ -181,15 +210,11 @@ async def test_five_fresh_starts_of_four_workers_with_a_bootstrap_key_all_come_u
     # four). Ten starts took 75-124 s of a suite that must stay under 10 minutes
     # on two cores; the race is also run by the twin servers below.
     for _ in range(5):
-        key = "accords-fresh-" + uuid.uuid4().hex
-        async with fresh_database(template) as database:
-            port = free_port()
-            with started(serve_args(port, 4), env_for(database, key)) as (process, log):
-                await asyncio.to_thread(wait_for_workers, process, log, 4, port)
-                await assert_key_works_and_was_stored_once(
-                    database, f"http://127.0.0.1:{port}", key, log
-                )
-                assert process.poll() is None
+        async with serving(template, 4) as server:
+            await assert_key_works_and_was_stored_once(
+                server.database, server.base, server.key, server.log
+            )
+            assert server.process.poll() is None
 
 
 async def test_two_servers_started_at_the_same_instant_on_a_fresh_database_both_come_up(
@@ -268,27 +293,24 @@ async def test_serve_forks_its_workers_from_the_imported_app_and_stops_them_on_s
     spawned as new interpreters that import everything again: a spawned worker's
     command line is multiprocessing's ``spawn_main``, a forked one's is the
     supervisor's own. Each serves requests; SIGTERM stops every one."""
-    key = "accords-fresh-" + uuid.uuid4().hex
-    async with fresh_database(template) as database:
-        port = free_port()
-        with started(serve_args(port, 3), env_for(database, key)) as (process, log):
-            await asyncio.to_thread(wait_for_workers, process, log, 3, port)
-            workers = _children(process.pid)
-            assert len(workers) == 3
-            supervisor_line = _command_line(process.pid)
-            for worker in workers:
-                line = _command_line(worker)
-                assert not any("spawn_main" in part for part in line), line
-                assert line == supervisor_line
-            await assert_key_works_and_was_stored_once(
-                database, f"http://127.0.0.1:{port}", key, log
-            )
+    async with serving(template, 3) as server:
+        process = server.process
+        workers = _children(process.pid)
+        assert len(workers) == 3
+        supervisor_line = _command_line(process.pid)
+        for worker in workers:
+            line = _command_line(worker)
+            assert not any("spawn_main" in part for part in line), line
+            assert line == supervisor_line
+        await assert_key_works_and_was_stored_once(
+            server.database, server.base, server.key, server.log
+        )
 
-            os.killpg(process.pid, signal.SIGTERM)
-            assert await asyncio.to_thread(process.wait, 30) == 0
-            assert all(_gone(worker) for worker in workers)
-            log.seek(0)
-            assert log.read().count(b"Finished server process") == 3
+        os.killpg(process.pid, signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+        assert all(_gone(worker) for worker in workers)
+        server.log.seek(0)
+        assert server.log.read().count(b"Finished server process") == 3
 
 
 def _gone(pid: int) -> bool:
@@ -329,41 +351,38 @@ async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_
     accepts every connection waiting. Forked workers each listen on their own
     (SO_REUSEPORT): 32 connections opened at once reach both, and a worker
     killed and restarted by the supervisor listens again on a new one."""
-    key = "accords-fresh-" + uuid.uuid4().hex
-    async with fresh_database(template) as database:
-        port = free_port()
-        with started(serve_args(port, 2), env_for(database, key)) as (process, log):
-            await asyncio.to_thread(wait_for_workers, process, log, 2, port)
-            workers = _children(process.pid)
-            listening = _inodes(port, "0A")
-            own = [_sockets_of(worker) & listening for worker in workers]
-            assert [len(sockets) for sockets in own] == [1, 1]
-            assert own[0] != own[1]
-            # The supervisor holds the port but does not listen: nothing waits on it.
-            assert not _sockets_of(process.pid) & listening
+    async with serving(template, 2) as server:
+        process, port = server.process, server.port
+        workers = _children(process.pid)
+        listening = _inodes(port, "0A")
+        own = [_sockets_of(worker) & listening for worker in workers]
+        assert [len(sockets) for sockets in own] == [1, 1]
+        assert own[0] != own[1]
+        # The supervisor holds the port but does not listen: nothing waits on it.
+        assert not _sockets_of(process.pid) & listening
 
-            writers = await _open_answered(port, 32)
-            spread = _spread(port, workers)
-            assert sum(spread) == 32 and min(spread) > 0, spread
-            for writer in writers:
-                writer.close()
+        writers = await _open_answered(port, 32)
+        spread = _spread(port, workers)
+        assert sum(spread) == 32 and min(spread) > 0, spread
+        for writer in writers:
+            writer.close()
 
-            os.kill(workers[0], signal.SIGKILL)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                current = _children(process.pid)
-                if workers[0] not in current and len(current) == 2:
-                    fresh = next(pid for pid in current if pid not in workers)
-                    if _sockets_of(fresh) & _inodes(port, "0A"):
-                        break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError(f"no worker restarted and listening: {_children(process.pid)}")
-            writers = await _open_answered(port, 32)
-            spread = _spread(port, current)
-            assert sum(spread) == 32 and min(spread) > 0, spread
-            for writer in writers:
-                writer.close()
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            current = _children(process.pid)
+            if workers[0] not in current and len(current) == 2:
+                fresh = next(pid for pid in current if pid not in workers)
+                if _sockets_of(fresh) & _inodes(port, "0A"):
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"no worker restarted and listening: {_children(process.pid)}")
+        writers = await _open_answered(port, 32)
+        spread = _spread(port, current)
+        assert sum(spread) == 32 and min(spread) > 0, spread
+        for writer in writers:
+            writer.close()
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["plain", "port-sharing"])
