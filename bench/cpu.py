@@ -61,6 +61,26 @@ def snapshot(groups: Mapping[str, int]) -> dict[str, float]:
     return seconds
 
 
+def of_processes(group: int) -> dict[int, float]:
+    """CPU seconds so far of each process of the process group ``group``:
+    how evenly a server's workers share its load."""
+    seconds = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (found := _stat(entry.name)) is not None and found[1] == group:
+            seconds[int(entry.name)] = found[2]
+    return seconds
+
+
+def shares(before: dict[int, float], after: dict[int, float], seconds: float) -> str:
+    """The cores each process kept busy between two :func:`of_processes`
+    snapshots ``seconds`` apart, busiest first (those under 0.01 left out)."""
+    busy = sorted(
+        ((after[pid] - before.get(pid, 0.0)) / seconds for pid in after),
+        reverse=True,
+    )
+    return " / ".join(f"{cores:.2f}" for cores in busy if cores >= 0.01) or "none busy"
+
+
 def rates(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Cores each group kept busy between two snapshots ``seconds`` apart."""
     return {name: (after[name] - before[name]) / seconds for name in after}

@@ -404,6 +404,7 @@ async def rates_run(
     for rate in options.rates:
         print(f"latency at {rate:g} changes/s for {options.seconds:g} s", flush=True)
         idle, before = await idle_load(groups)
+        serving = cpu.of_processes(groups["serve"]) if before is not None else {}
         started_at = time.monotonic()
         sent = await drive(api, milestones, indicators, rate, options.seconds, options.connections)
         by_kind = await latencies(dsn, sent)
@@ -423,6 +424,9 @@ async def rates_run(
                 elapsed = time.monotonic() - started_at
                 line = cpu.per_change(before, after, len(seconds), idle=idle, seconds=elapsed)
                 lines.append("  " + line)
+                # Uneven shares: one worker's core saturates before the machine's do.
+                share = cpu.shares(serving, cpu.of_processes(groups["serve"]), elapsed)
+                lines.append(f"  serve's processes (cores busy): {share}")
             results += lines
             print("\n".join("  " + line for line in lines), flush=True)
 

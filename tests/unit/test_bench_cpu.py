@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -68,3 +69,34 @@ def test_per_change_takes_off_what_the_groups_spend_with_no_load() -> None:
     assert "serve 10.0, worker 0.0; 10.0 in all; idle load 0.30 cores apart" in line
     cores = os.cpu_count()
     assert f"at most {round((cores - 0.3) * 100)} changes/s" in line
+
+
+def test_the_processes_of_a_group_are_told_apart_by_the_cpu_each_spends() -> None:
+    """bench.pipeline prints how serve's workers share the load: one child
+    burning 0.3 s of CPU and one idle, in one process group."""
+    # The child reads the parent's stdin and writes its stdout; the parent waits.
+    script = "import subprocess, sys; subprocess.run([sys.executable, '-c', sys.argv[1]])"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, BURN],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        deadline = time.monotonic() + 10
+        while len(cpu.of_processes(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = cpu.of_processes(parent.pid)
+        assert len(before) == 2
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline() == "done\n"
+        after = cpu.of_processes(parent.pid)
+    finally:
+        parent.stdin.close()
+        parent.wait(timeout=30)
+    spent = sorted(after[pid] - before[pid] for pid in before)
+    assert spent[0] < 0.1 and 0.25 <= spent[1] < 5
+    assert cpu.shares({1: 0.0, 2: 0.0, 3: 0.0}, {1: 0.5, 2: 2.0, 3: 0.001}, 2.0) == "1.00 / 0.25"
