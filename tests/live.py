@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -134,6 +135,11 @@ def serving(env: dict[str, str], *, ready_path: str = "/readyz") -> Iterator[str
 def _wait_until_up(
     process: subprocess.Popen[bytes], url: str, timeout: float, log: IO[bytes]
 ) -> None:
+    """Until ``url`` answers 200 from ``process`` itself: uvicorn says its
+    start-up completed before it binds, so a server whose free port another
+    test's server took meanwhile exits (and says why here) rather than have
+    the other one answer for it."""
+    port = urlsplit(url).port
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -141,9 +147,51 @@ def _wait_until_up(
             stderr = log.read().decode(errors="replace")
             raise RuntimeError(f"accords exited with {process.returncode}: {stderr[-2000:]}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            answered = httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
+            answered = False
+        if answered and (port is None or listens(process.pid, port)):
+            return
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+# --- who listens where (Linux /proc) ------------------------------------------
+
+
+def tcp_inodes(port: int, state: str) -> set[int]:
+    """Inodes of the TCP sockets whose local port is ``port``, in ``state``
+    (``/proc/net/tcp``'s hex code: 0A listening, 01 established)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(FileNotFoundError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    found.add(int(fields[9]))
+    return found
+
+
+def sockets_of(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` holds (none once it is gone)."""
+    inodes = set()
+    with suppress(FileNotFoundError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with suppress(FileNotFoundError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def children_of(pid: int) -> list[int]:
+    """Process ``pid``'s children (none once it is gone)."""
+    with suppress(FileNotFoundError), open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]
+    return []
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether ``pid`` or one of its children listens on ``port``."""
+    listening = tcp_inodes(port, "0A")
+    return any(sockets_of(each) & listening for each in [pid, *children_of(pid)])

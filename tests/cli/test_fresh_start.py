@@ -27,7 +27,15 @@ import httpx
 import pytest
 
 from tests.conftest import _create_pg_database, drop_pg_database_later, migrated_pg_database, pg_url
-from tests.live import ACCORDS, accords_env, free_port
+from tests.live import (
+    ACCORDS,
+    accords_env,
+    children_of,
+    free_port,
+    listens,
+    sockets_of,
+    tcp_inodes,
+)
 from tests.servers import POSTGRES, POSTGRES_ADMIN_URL
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -99,7 +107,7 @@ def wait_for_workers(  # type: ignore[no-untyped-def]
                 f"accords serve exited with {process.returncode}: "
                 f"{text.decode(errors='replace')[-3000:]}"
             )
-        if text.count(STARTUP_COMPLETE) >= workers and _listens(process.pid, port):
+        if text.count(STARTUP_COMPLETE) >= workers and listens(process.pid, port):
             return
         time.sleep(0.1)
     log.seek(0)
@@ -107,35 +115,6 @@ def wait_for_workers(  # type: ignore[no-untyped-def]
         f"{workers} workers did not start and listen on {port} within {timeout} s: "
         f"{log.read().decode(errors='replace')[-3000:]}"
     )
-
-
-def _inodes(port: int, state: str) -> set[int]:
-    """Inodes of the TCP sockets whose local port is ``port``, in ``state``
-    (``/proc/net/tcp``'s hex code: 0A listening, 01 established)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(FileNotFoundError), open(table) as rows:
-            for row in list(rows)[1:]:
-                fields = row.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
-                    found.add(int(fields[9]))
-    return found
-
-
-def _sockets_of(pid: int) -> set[int]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(FileNotFoundError):
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if target.startswith("socket:["):
-                inodes.add(int(target[len("socket:[") : -1]))
-    return inodes
-
-
-def _listens(pid: int, port: int) -> bool:
-    """Whether ``pid`` or one of its children listens on ``port``."""
-    listening = _inodes(port, "0A")
-    return any(_sockets_of(each) & listening for each in [pid, *_children(pid)])
 
 
 def serve_args(port: int, workers: int) -> list[str]:
@@ -276,11 +255,6 @@ async def test_two_migrations_started_at_the_same_instant_on_an_empty_database_b
         drop_pg_database_later(name)
 
 
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as listing:
-        return [int(child) for child in listing.read().split()]
-
-
 def _command_line(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cmdline", "rb") as raw:
         return [part.decode() for part in raw.read().split(b"\0") if part]
@@ -295,7 +269,7 @@ async def test_serve_forks_its_workers_from_the_imported_app_and_stops_them_on_s
     supervisor's own. Each serves requests; SIGTERM stops every one."""
     async with serving(template, 3) as server:
         process = server.process
-        workers = _children(process.pid)
+        workers = children_of(process.pid)
         assert len(workers) == 3
         supervisor_line = _command_line(process.pid)
         for worker in workers:
@@ -340,8 +314,8 @@ async def _open_answered(port: int, count: int) -> list[asyncio.StreamWriter]:
 
 def _spread(port: int, workers: list[int]) -> list[int]:
     """How many established connections on ``port`` each worker holds."""
-    established = _inodes(port, "01")
-    return [len(_sockets_of(worker) & established) for worker in workers]
+    established = tcp_inodes(port, "01")
+    return [len(sockets_of(worker) & established) for worker in workers]
 
 
 async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_over_them(
@@ -353,13 +327,13 @@ async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_
     killed and restarted by the supervisor listens again on a new one."""
     async with serving(template, 2) as server:
         process, port = server.process, server.port
-        workers = _children(process.pid)
-        listening = _inodes(port, "0A")
-        own = [_sockets_of(worker) & listening for worker in workers]
+        workers = children_of(process.pid)
+        listening = tcp_inodes(port, "0A")
+        own = [sockets_of(worker) & listening for worker in workers]
         assert [len(sockets) for sockets in own] == [1, 1]
         assert own[0] != own[1]
         # The supervisor holds the port but does not listen: nothing waits on it.
-        assert not _sockets_of(process.pid) & listening
+        assert not sockets_of(process.pid) & listening
 
         writers = await _open_answered(port, 32)
         spread = _spread(port, workers)
@@ -370,14 +344,14 @@ async def test_forked_workers_listen_on_their_own_sockets_so_connections_spread_
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            current = _children(process.pid)
+            current = children_of(process.pid)
             if workers[0] not in current and len(current) == 2:
                 fresh = next(pid for pid in current if pid not in workers)
-                if _sockets_of(fresh) & _inodes(port, "0A"):
+                if sockets_of(fresh) & tcp_inodes(port, "0A"):
                     break
             await asyncio.sleep(0.2)
         else:
-            raise AssertionError(f"no worker restarted and listening: {_children(process.pid)}")
+            raise AssertionError(f"no worker restarted and listening: {children_of(process.pid)}")
         writers = await _open_answered(port, 32)
         spread = _spread(port, current)
         assert sum(spread) == 32 and min(spread) > 0, spread
