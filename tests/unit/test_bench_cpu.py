@@ -25,14 +25,19 @@ sys.stdin.read()
 """
 
 
-def test_a_process_group_is_charged_with_the_cpu_its_processes_spend() -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", BURN],
+def _started(*args: str) -> subprocess.Popen[str]:
+    """``python -c *args`` in a process group of its own, its stdin and stdout piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+
+
+def test_a_process_group_is_charged_with_the_cpu_its_processes_spend() -> None:
+    child = _started(BURN)
     assert child.stdin is not None and child.stdout is not None
     try:
         groups = {"child": child.pid}
@@ -76,13 +81,7 @@ def test_the_processes_of_a_group_are_told_apart_by_the_cpu_each_spends() -> Non
     burning 0.3 s of CPU and one idle, in one process group."""
     # The child reads the parent's stdin and writes its stdout; the parent waits.
     script = "import subprocess, sys; subprocess.run([sys.executable, '-c', sys.argv[1]])"
-    parent = subprocess.Popen(
-        [sys.executable, "-c", script, BURN],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    parent = _started(script, BURN)
     assert parent.stdin is not None and parent.stdout is not None
     try:
         deadline = time.monotonic() + 10
