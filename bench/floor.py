@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     """Serve :func:`app` under uvicorn as `accords serve` serves the API."""
     import argparse
 
-    from services.api.forked_workers import fork_workers, serve_forked
+    from services.api import forked_workers
     from shared.logging import configure_logging
 
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=main.__doc__)
@@ -217,19 +217,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     options = parser.parse_args(argv)
     configure_logging(level="warning")
-    uvicorn_options: dict[str, Any] = {
-        "host": options.host,
-        "port": options.port,
-        "workers": options.workers,
-        "access_log": False,
-        "log_config": None,
-    }
-    if options.workers > 1 and fork_workers("bench.floor"):
-        serve_forked("bench.floor:app", **uvicorn_options)
-    else:
-        import uvicorn
-
-        uvicorn.run("bench.floor:app", **uvicorn_options)
+    forked_workers.run(
+        "bench.floor:app",
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        access_log=False,
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

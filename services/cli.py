@@ -61,31 +61,25 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
 ) -> None:
     """Run the production API server (uvicorn). Run `accords migrate` first."""
-    import uvicorn
-
-    from services.api.forked_workers import fork_workers, serve_forked
+    from services.api import forked_workers
     from shared.logging import configure_logging
 
     # The supervisor's own lines (binding, workers started and restarted) in
     # the workers' format.
     settings = Settings()
     configure_logging(log_format=settings.log_format, level=settings.log_level)
-    app_factory = "services.api.app:create_server_app"
-    options = {
-        "factory": True,
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "proxy_headers": True,
-        "access_log": False,
-        "log_config": None,
-    }
     # The app imported once here; each worker forked from it and listening
     # on a socket of its own (see the module).
-    if workers > 1 and fork_workers("services.api.app"):
-        serve_forked(app_factory, **options)
-    else:
-        uvicorn.run(app_factory, **options)
+    forked_workers.run(
+        "services.api.app:create_server_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_config=None,
+    )
 
 
 @app.command()

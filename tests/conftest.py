@@ -233,10 +233,16 @@ async def _dispose_kept_engines() -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def _kept(settings: Settings) -> _Kept:
+    """What is kept for this test's settings (its engine and app)."""
+    return await _kept_for(settings)
+
+
+@pytest.fixture
+async def engine(_kept: _Kept) -> AsyncIterator[AsyncEngine]:
     """The engine of ``settings``, every table empty; shared with the tests and
     the app of the same settings."""
-    engine = (await _kept_for(settings)).engine
+    engine = _kept.engine
     await _empty_tables(engine)
     yield engine
     if engine.sync_engine.pool.checkedin() > _IDLE_CONNECTIONS_KEPT:
@@ -257,9 +263,8 @@ def _shape(application: FastAPI) -> int:
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: AsyncEngine):  # type: ignore[no-untyped-def]
-    kept = await _kept_for(settings)  # the engine fixture's, kept just now
-    assert kept.engine is engine
+async def app(settings: Settings, _kept: _Kept, engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    kept = _kept  # the engine fixture's
     if kept.app is None:
         application = create_app(settings, engine=engine)
         kept.app = (application, dict(application.state._state), _shape(application))

@@ -146,9 +146,19 @@ def _spawned(reason: str) -> bool:
     return False
 
 
-def serve_forked(app: str, **options: Any) -> None:
-    """``uvicorn.run(app, **options)`` with ``workers`` > 1 and the workers
-    forked (:func:`fork_workers` first), each listening on its own socket."""
+def run(app: str, **options: Any) -> None:
+    """``uvicorn.run(app, **options)``; with ``workers`` > 1, the workers forked
+    from this process (:func:`fork_workers`, of ``app``'s module) where that
+    is safe, each listening on a socket of its own where the platform allows."""
+    import uvicorn
+
+    if options.get("workers", 1) > 1 and fork_workers(app.partition(":")[0]):
+        _run_forked(app, **options)
+    else:
+        uvicorn.run(app, **options)
+
+
+def _run_forked(app: str, **options: Any) -> None:
     import uvicorn
     from uvicorn.config import Config
     from uvicorn.supervisors import Multiprocess
