@@ -11,7 +11,7 @@ PostgreSQL backends that exit are still counted (in the postmaster's).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -37,19 +37,20 @@ def _stat(pid: str) -> tuple[str, int, float] | None:
     return name, int(fields[2]), ticks / TICKS
 
 
+def _processes() -> Iterator[tuple[int, tuple[str, int, float]]]:
+    """Each running process: its pid and :func:`_stat`."""
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (found := _stat(entry.name)) is not None:
+            yield int(entry.name), found
+
+
 def snapshot(groups: Mapping[str, int]) -> dict[str, float]:
     """CPU seconds so far of each named process group (``groups``: name to its
     group id), of PostgreSQL and RabbitMQ by their programs' names, and of this
     process (``generator``)."""
     seconds = dict.fromkeys([*groups, *BY_NAME], 0.0)
     by_group = {group: name for name, group in groups.items()}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        found = _stat(entry.name)
-        if found is None:
-            continue
-        program, group, used = found
+    for _pid, (program, group, used) in _processes():
         if group in by_group:
             seconds[by_group[group]] += used
             continue
@@ -64,11 +65,7 @@ def snapshot(groups: Mapping[str, int]) -> dict[str, float]:
 def of_processes(group: int) -> dict[int, float]:
     """CPU seconds so far of each process of the process group ``group``:
     how evenly a server's workers share its load."""
-    seconds = {}
-    for entry in PROC.iterdir():
-        if entry.name.isdigit() and (found := _stat(entry.name)) is not None and found[1] == group:
-            seconds[int(entry.name)] = found[2]
-    return seconds
+    return {pid: used for pid, (_program, of, used) in _processes() if of == group}
 
 
 def shares(before: dict[int, float], after: dict[int, float], seconds: float) -> str:
