@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
+from services.api.health import CHECK_TIMEOUT_SECONDS
 from shared.db import create_engine
 from tests.conftest import client_for
 from tests.servers import RABBITMQ, REDIS
@@ -43,6 +44,14 @@ async def open_database_connection(app) -> None:  # type: ignore[no-untyped-def]
         await connection.execute(text("SELECT 1"))
 
 
+def assert_bounded_by_the_check(elapsed: float) -> None:
+    """The answer came from /readyz's own limit, not from the client's timeouts
+    (pika's 10-15 s, asyncpg's 60 s). Not a speed target: the bound is loose
+    because a CI machine whose cores are all busy delays the event loop (2.45 s
+    seen once for a refused port, 2.01 s for a silent one)."""
+    assert elapsed < CHECK_TIMEOUT_SECONDS + 3.5
+
+
 async def readiness(app):  # type: ignore[no-untyped-def]
     async with client_for(app, None) as anonymous:
         started = time.monotonic()
@@ -70,7 +79,7 @@ async def test_readiness_is_ok_with_a_running_redis(app) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["amqp://guest:guest@", "redis://"])
-async def test_a_broker_port_that_accepts_tcp_but_speaks_nothing_is_not_ready_within_2_s(
+async def test_a_broker_port_that_accepts_tcp_but_speaks_nothing_is_not_ready_within_its_limit(
     app, silent_port, scheme
 ) -> None:
     await open_database_connection(app)
@@ -81,7 +90,8 @@ async def test_a_broker_port_that_accepts_tcp_but_speaks_nothing_is_not_ready_wi
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
     assert response.json()["checks"] == {"database": True, "broker": False}
-    assert elapsed < 2
+    assert response.json()["detail"].startswith("broker: ")
+    assert_bounded_by_the_check(elapsed)
 
 
 @pytest.mark.parametrize("scheme", ["amqp://guest:guest@", "redis://"])
@@ -94,13 +104,10 @@ async def test_an_unreachable_broker_port_is_not_ready(app, closed_port, scheme)
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
     assert response.json()["detail"].startswith("broker: ")
-    # A refused connection answers at once; the bound is against waiting on
-    # pika's own timeouts (10-15 s), loose enough for a CI machine whose cores
-    # are all busy (2.45 s seen there once, the event loop waiting for a core).
-    assert elapsed < 5
+    assert_bounded_by_the_check(elapsed)
 
 
-async def test_a_database_that_does_not_answer_is_not_ready_within_2_s(
+async def test_a_database_that_does_not_answer_is_not_ready_within_its_limit(
     app, settings, silent_port
 ) -> None:
     dead = settings.model_copy(
@@ -115,4 +122,5 @@ async def test_a_database_that_does_not_answer_is_not_ready_within_2_s(
 
     assert response.status_code == 503
     assert response.json()["failed"] == ["database"]
-    assert elapsed < 2
+    assert response.json()["detail"] == f"database: no answer within {CHECK_TIMEOUT_SECONDS} s"
+    assert_bounded_by_the_check(elapsed)
