@@ -21,10 +21,34 @@ import httpx
 ACCORDS = str(Path(sys.executable).with_name("accords"))
 
 
+# Ports handed out by free_port(): below the kernel's ephemeral range (where
+# every outgoing connection takes its local port, and bind(0) too), one block
+# per xdist worker, so neither a client socket nor another worker's server can
+# take a port between free_port() and the server's own bind.
+_PORT_BLOCK = 1000
+_PORTS_FROM = 10_000
+_next_port = 0
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on or holds (TIME_WAIT included)."""
+    global _next_port
+    start = _PORTS_FROM + (_worker_index() % 16) * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = start + _next_port
+        _next_port = (_next_port + 1) % _PORT_BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + _PORT_BLOCK - 1}")
 
 
 def accords_env(**settings: str) -> dict[str, str]:

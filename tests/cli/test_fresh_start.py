@@ -203,7 +203,7 @@ async def test_two_servers_started_at_the_same_instant_on_a_fresh_database_both_
         key = "accords-fresh-" + uuid.uuid4().hex
         async with fresh_database(template) as database:
             env = env_for(database, key)
-            ports = _two_free_ports()
+            ports = [free_port(), free_port()]
             with (
                 started(serve_args(ports[0], 1), env) as (first, first_log),
                 started(serve_args(ports[1], 1), env) as (second, second_log),
@@ -214,14 +214,6 @@ async def test_two_servers_started_at_the_same_instant_on_a_fresh_database_both_
                     await assert_key_works_and_was_stored_once(
                         database, f"http://127.0.0.1:{port}", key, log
                     )
-
-
-def _two_free_ports() -> list[int]:
-    """Two free ports, different (both held while the second is picked)."""
-    with socket.socket() as first, socket.socket() as second:
-        first.bind(("127.0.0.1", 0))
-        second.bind(("127.0.0.1", 0))
-        return [first.getsockname()[1], second.getsockname()[1]]
 
 
 def migrate_twice_at_once(env: dict[str, str]) -> tuple[list[int], list[str]]:
