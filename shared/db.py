@@ -176,6 +176,8 @@ def create_autocommit_sessionmaker(
 
 
 AUTOCOMMIT_READS = "autocommit_reads"
+# The connection a block of :func:`write_on_its_own` borrowed (session.info).
+_OWN_CONNECTION = "accords_own_connection"
 
 
 @asynccontextmanager
@@ -187,8 +189,14 @@ async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
     :func:`create_read_sessionmaker`) that has not begun one borrows a
     connection straight from the engine's pool instead: each statement is its
     own transaction there anyway, and the session's connection bookkeeping
-    costs more than a short indexed read.
+    costs more than a short indexed read. Inside a block of
+    :func:`write_on_its_own`, before any transaction, it is that block's
+    connection, in autocommit.
     """
+    own = session.info.get(_OWN_CONNECTION)
+    if own is not None and not session.in_transaction():
+        yield own
+        return
     if session.in_transaction() or not session.info.get(AUTOCOMMIT_READS):
         connection = await session.connection()
         raw = await connection.get_raw_connection()
@@ -198,6 +206,43 @@ async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
     assert session.bind is not None
     async with borrowed_connection(session.bind) as connection:  # type: ignore[arg-type]
         yield connection
+
+
+@asynccontextmanager
+async def write_on_its_own(session: AsyncSession) -> AsyncIterator[None]:
+    """A change written in one statement commits on its own: no BEGIN and
+    COMMIT round trips around it (PostgreSQL).
+
+    Inside the block, the statements run through :func:`driver_connection`
+    (``run_statement``, ``insert_together``) go, each committing on its own,
+    over one connection borrowed from the pool. For a block whose one write
+    is a single statement (atomic by itself), after reads that share no
+    snapshot with it: under READ COMMITTED they share none inside a
+    transaction either, and the constraints catch a race there as here.
+
+    A session that has a transaction open already (an Idempotency-Key
+    claimed in it, earlier writes, pending ORM changes) keeps it, and so
+    does SQLite: the block then changes nothing. A statement that goes
+    through the session inside the block begins the session's transaction
+    as usual, and later ones join it.
+    """
+    if (
+        dialect_name(session) != "postgresql"
+        or session.in_transaction()
+        or session.new
+        or session.dirty
+        or session.deleted
+        or _OWN_CONNECTION in session.info
+    ):
+        yield
+        return
+    assert session.bind is not None
+    async with borrowed_connection(session.bind) as connection:  # type: ignore[arg-type]
+        session.info[_OWN_CONNECTION] = connection
+        try:
+            yield
+        finally:
+            del session.info[_OWN_CONNECTION]
 
 
 async def begun(adapted: Any) -> None:

@@ -43,9 +43,11 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
-        if not session.in_transaction() and not session.new and not session.deleted:
-            return  # nothing went through the session (raw reads): nothing to commit
-        await session.commit()
+        if session.in_transaction() or session.new or session.deleted:
+            await session.commit()
+        # Else nothing went through the session: raw reads, or a write that
+        # committed on its own (shared.db.write_on_its_own), whose events are
+        # handed over all the same.
         event_ids = new_event_ids(session)
         if event_ids:
             try:

@@ -28,6 +28,7 @@ from shared.agreements.schemas import (
     validate_dates,
 )
 from shared.contacts.service import ensure_focal_points_remain_parties
+from shared.db import write_on_its_own
 from shared.documents.service import delete_documents_of
 from shared.errors import Conflict, InvalidReference
 from shared.events import Actor, Aggregate, record_change
@@ -190,7 +191,15 @@ async def create_agreement(
 ) -> NewAgreement:
     """Register the agreement in ``draft``: its row (with its rendered JSON), its
     parties, its first terms version, its event and its audit row, written as
-    rows in one statement (no ORM object: a create is the busiest write)."""
+    rows in one statement (no ORM object: a create is the busiest write),
+    which commits on its own unless the session has a transaction open."""
+    async with write_on_its_own(session):
+        return await _create_agreement(session, actor=actor, payload=payload)
+
+
+async def _create_agreement(
+    session: AsyncSession, *, actor: Actor, payload: AgreementCreate
+) -> NewAgreement:
     await _check_new_agreement(session, payload)
     check_reporting(payload.reporting, (party.organization_id for party in payload.parties))
     agreement_id = uuid7()
