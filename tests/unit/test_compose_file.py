@@ -88,8 +88,20 @@ def resolved(node: Any, env: dict[str, str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    return resolved(yaml.safe_load(COMPOSE.read_text()), REQUIRED)
+def raw() -> dict[str, Any]:
+    """The file as written, its interpolations left in."""
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose(raw) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return resolved(raw, REQUIRED)
+
+
+def setting_of(variable: str) -> str | None:
+    """The Settings field an environment variable sets (None: not one of ours)."""
+    prefix = Settings.model_config["env_prefix"]
+    return variable.removeprefix(prefix).lower() if variable.startswith(prefix) else None
 
 
 def accords_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -100,13 +112,12 @@ def accords_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_interpolation_resolves_and_names_what_must_be_set() -> None:
+def test_interpolation_resolves_and_names_what_must_be_set(raw) -> None:  # type: ignore[no-untyped-def]
     assert interpolate("${A:-${B:-x}}-$${C}", {}) == "x-${C}"
     assert interpolate("${A:-d}", {"A": ""}) == "d"
     assert interpolate("${A-d}", {"A": ""}) == ""
     with pytest.raises(ValueError, match="unknown operator"):
         interpolate("${A:=x}", {})
-    raw = yaml.safe_load(COMPOSE.read_text())
     for name in REQUIRED:
         with pytest.raises(LookupError, match=name):
             resolved(raw, {other: "x" for other in REQUIRED if other != name})
@@ -131,16 +142,15 @@ def test_every_accords_variable_is_a_setting(compose) -> None:  # type: ignore[n
     fields = set(Settings.model_fields)
     for name, service in accords_services(compose).items():
         for variable in service["environment"]:
-            if variable.startswith("ACCORDS_"):
-                setting = variable.removeprefix("ACCORDS_").lower()
-                assert setting in fields, f"{name}: {variable} is not a setting"
+            setting = setting_of(variable)
+            assert setting is None or setting in fields, f"{name}: {variable} is not a setting"
     # And the values given parse as settings do.
     environment = accords_services(compose)["worker"]["environment"]
     Settings(
         **{
-            variable.removeprefix("ACCORDS_").lower(): value
+            setting: value
             for variable, value in environment.items()
-            if variable.startswith("ACCORDS_")
+            if (setting := setting_of(variable)) is not None
         }
     )
 
